@@ -1,0 +1,1 @@
+"""Billing model: settings, tables, typed Stripe views and pure state transitions."""

@@ -1,0 +1,192 @@
+"""SQL for the event lifecycle table; every function runs inside the caller's transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, and_, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from domain.envelope import EventEnvelope
+from domain.models import DeadLetter, EventStatus, StripeEvent
+
+EVENTS = StripeEvent.__table__
+DEAD = DeadLetter.__table__
+Executor = Connection | Session
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """A verified event about to be stored: its parsed envelope and the raw body."""
+
+    envelope: EventEnvelope
+    raw_body: str
+    source: str = "webhook"
+
+
+def dialect_insert(bind: Executor, table: Any) -> Any:
+    """The dialect's INSERT (with ON CONFLICT support) for Postgres or SQLite."""
+    dialect = bind.get_bind().dialect.name if isinstance(bind, Session) else bind.dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+def insert_events(bind: Executor, events: Sequence[NewEvent], now: datetime) -> set[str]:
+    """INSERT ... ON CONFLICT DO NOTHING; return the ids that were new."""
+    if not events:
+        return set()
+    rows = [
+        {
+            "event_id": e.envelope.event_id,
+            "type": e.envelope.type,
+            "api_version": e.envelope.api_version,
+            "livemode": e.envelope.livemode,
+            "account": e.envelope.account,
+            "object_type": e.envelope.object_type,
+            "object_id": e.envelope.object_id,
+            "event_created": e.envelope.created,
+            "raw_body": e.raw_body,
+            "source": e.source,
+            "received_at": now,
+            "status": EventStatus.RECEIVED,
+            "attempts": 0,
+        }
+        for e in events
+    ]
+    stmt = (
+        dialect_insert(bind, EVENTS)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["event_id"])
+        .returning(EVENTS.c.event_id)
+    )
+    return set(bind.execute(stmt).scalars())
+
+
+def mark_published(bind: Executor, event_ids: Iterable[str], now: datetime) -> None:
+    """received -> queued once the broker has the message (later states are left alone)."""
+    ids = list(event_ids)
+    if not ids:
+        return
+    bind.execute(
+        update(EVENTS)
+        .where(
+            EVENTS.c.event_id.in_(ids),
+            EVENTS.c.status.in_([EventStatus.RECEIVED, EventStatus.QUEUED]),
+        )
+        .values(status=EventStatus.QUEUED, published_at=now)
+    )
+
+
+def claim(
+    bind: Executor, event_ids: Sequence[str], token: str, now: datetime, lease: timedelta
+) -> list[str]:
+    """Lease the claimable events among `event_ids` to this worker; return the ones won.
+
+    Claimable: received/queued, retrying whose time has come, or processing whose lease
+    expired. Terminal rows and rows leased by a live worker are skipped.
+    """
+    c = EVENTS.c
+    stmt = (
+        update(EVENTS)
+        .where(
+            c.event_id.in_(list(event_ids)),
+            or_(
+                c.status.in_([EventStatus.RECEIVED, EventStatus.QUEUED]),
+                and_(c.status == EventStatus.RETRYING, c.next_attempt_at <= now),
+                and_(c.status == EventStatus.PROCESSING, c.lease_expires_at < now),
+            ),
+        )
+        .values(status=EventStatus.PROCESSING, lease_token=token, lease_expires_at=now + lease)
+        .returning(c.event_id)
+    )
+    return list(bind.execute(stmt).scalars())
+
+
+def lock_claimed(bind: Executor, event_id: str, token: str) -> tuple[str, str] | None:
+    """Lock a row we hold the lease on; return (type, raw_body), or None if the lease was lost."""
+    c = EVENTS.c
+    row = bind.execute(
+        select(c.type, c.raw_body)
+        .where(
+            c.event_id == event_id,
+            c.lease_token == token,
+            c.status == EventStatus.PROCESSING,
+        )
+        .with_for_update()
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+def finish(bind: Executor, event_id: str, status: EventStatus, now: datetime) -> None:
+    """Mark a locked, leased row processed or ignored (same transaction as the handler)."""
+    bind.execute(
+        update(EVENTS)
+        .where(EVENTS.c.event_id == event_id)
+        .values(status=status, processed_at=now, lease_token=None, lease_expires_at=None,
+                next_attempt_at=None, last_error=None)
+    )
+
+
+def locked_attempts(bind: Executor, event_id: str, token: str | None) -> int | None:
+    """Lock the row (still leased by `token` when given) and return its attempt count."""
+    c = EVENTS.c
+    stmt = select(c.attempts).where(c.event_id == event_id).with_for_update()
+    if token is not None:
+        stmt = stmt.where(c.lease_token == token, c.status == EventStatus.PROCESSING)
+    return bind.execute(stmt).scalar_one_or_none()
+
+
+def schedule_retry(
+    bind: Executor, event_id: str, attempts: int, next_attempt_at: datetime, error: str
+) -> None:
+    """Record a failed attempt and when the sweeper should hand the event out again."""
+    bind.execute(
+        update(EVENTS)
+        .where(EVENTS.c.event_id == event_id)
+        .values(status=EventStatus.RETRYING, attempts=attempts, next_attempt_at=next_attempt_at,
+                last_error=error, lease_token=None, lease_expires_at=None)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """What went wrong in the last attempt, as stored in dead_letters."""
+
+    error_type: str
+    message: str
+    traceback: str
+
+    @property
+    def summary(self) -> str:
+        return f"{self.error_type}: {self.message}"[:2000]
+
+
+def mark_dead(
+    bind: Executor, event_id: str, attempts: int, failure: Failure, now: datetime
+) -> None:
+    """Attempts are used up: the event is dead and its dead letter holds the last error."""
+    bind.execute(
+        update(EVENTS)
+        .where(EVENTS.c.event_id == event_id)
+        .values(status=EventStatus.DEAD, attempts=attempts, last_error=failure.summary,
+                next_attempt_at=None, lease_token=None, lease_expires_at=None)
+    )
+    values = {
+        "event_id": event_id,
+        "failed_at": now,
+        "attempts": attempts,
+        "error_type": failure.error_type[:255],
+        "error_message": failure.message,
+        "traceback": failure.traceback,
+    }
+    ins = dialect_insert(bind, DEAD).values(values)
+    # A replayed event that dies again keeps one dead letter (and its replay history).
+    bind.execute(
+        ins.on_conflict_do_update(
+            index_elements=["event_id"],
+            set_={k: ins.excluded[k] for k in values if k != "event_id"},
+        )
+    )

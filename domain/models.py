@@ -1,0 +1,133 @@
+"""Tables of the event pipeline: raw Stripe events and their dead letters."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from domain.types import UTCDateTime
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class EventStatus(StrEnum):
+    """Where a stored event is in its lifecycle (see DESIGN.md)."""
+
+    RECEIVED = "received"
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    PROCESSED = "processed"
+    IGNORED = "ignored"
+    RETRYING = "retrying"
+    DEAD = "dead"
+
+
+TERMINAL_STATUSES = frozenset({EventStatus.PROCESSED, EventStatus.IGNORED, EventStatus.DEAD})
+CLAIMABLE_STATUSES = frozenset({EventStatus.RECEIVED, EventStatus.QUEUED, EventStatus.RETRYING})
+
+
+def _enum(enum_cls: type[StrEnum], name: str) -> Enum:
+    return Enum(
+        enum_cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=16,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
+
+
+class StripeEvent(Base):
+    """One Stripe event, stored once per event id, with its processing state."""
+
+    __tablename__ = "stripe_events"
+
+    event_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    type: Mapped[str] = mapped_column(String(255))
+    api_version: Mapped[str | None] = mapped_column(String(64))
+    livemode: Mapped[bool] = mapped_column(Boolean, default=False)
+    account: Mapped[str | None] = mapped_column(String(255))
+    object_type: Mapped[str | None] = mapped_column(String(64))
+    object_id: Mapped[str | None] = mapped_column(String(255))
+    event_created: Mapped[int] = mapped_column(BigInteger)
+    raw_body: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(16), default="webhook", server_default="webhook")
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[EventStatus] = mapped_column(_enum(EventStatus, "event_status"))
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    lease_token: Mapped[str | None] = mapped_column(String(36))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        # Partial indexes keep the sweeper's scans proportional to the backlog, not history.
+        Index(
+            "ix_stripe_events_unpublished",
+            "status",
+            "received_at",
+            postgresql_where=text("status IN ('received', 'queued')"),
+            sqlite_where=text("status IN ('received', 'queued')"),
+        ),
+        Index(
+            "ix_stripe_events_leases",
+            "lease_expires_at",
+            postgresql_where=text("status = 'processing'"),
+            sqlite_where=text("status = 'processing'"),
+        ),
+        Index(
+            "ix_stripe_events_retry_due",
+            "next_attempt_at",
+            postgresql_where=text("status = 'retrying'"),
+            sqlite_where=text("status = 'retrying'"),
+        ),
+        Index("ix_stripe_events_type_received", "type", "received_at"),
+    )
+
+
+class DeadLetter(Base):
+    """An event whose attempts ran out: the last error, for ops to inspect and replay."""
+
+    __tablename__ = "dead_letters"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(
+        String(255), ForeignKey("stripe_events.event_id", ondelete="CASCADE"), unique=True
+    )
+    failed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer)
+    error_type: Mapped[str] = mapped_column(String(255))
+    error_message: Mapped[str] = mapped_column(Text)
+    traceback: Mapped[str] = mapped_column(Text)
+    replay_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_replayed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_replayed_by: Mapped[str | None] = mapped_column(String(255))
+
+    __table_args__ = (Index("ix_dead_letters_failed_at", "failed_at"),)

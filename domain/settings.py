@@ -1,0 +1,172 @@
+"""Typed settings read once from the environment (see the configuration table in README)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import SettingsError as PydanticSettingsError
+
+DEFAULT_DATA_DIR = Path("var")
+Scope = Literal["commands", "read", "ops"]
+SCOPES: frozenset[str] = frozenset({"commands", "read", "ops"})
+
+
+class SettingsError(RuntimeError):
+    """A setting is missing or malformed; the message names the variable and the problem."""
+
+
+@dataclass(frozen=True)
+class ApiToken:
+    """One bearer token with its name (for audit logs) and scopes."""
+
+    name: str
+    token: SecretStr
+    scopes: frozenset[str]
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """Every knob of the service; environment variable names are the upper-cased field names."""
+
+    model_config = SettingsConfigDict(
+        frozen=True, extra="ignore", case_sensitive=False, populate_by_name=True
+    )
+
+    data_dir: Path = Field(default=DEFAULT_DATA_DIR, alias="BILLING_DATA_DIR")
+    database_url: str = ""
+    broker_url: str = ""
+    stripe_webhook_secrets: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    stripe_api_key: SecretStr | None = None
+    stripe_api_base: str = "https://api.stripe.com"
+    api_tokens: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    plan_catalog: Path | None = None
+
+    log_format: Literal["json", "console", "auto"] = "auto"
+    log_level: str = "INFO"
+
+    webhook_tolerance_seconds: int = Field(default=300, ge=1)
+    webhook_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+
+    retry_base_seconds: float = Field(default=5.0, gt=0)
+    retry_cap_seconds: float = Field(default=3600.0, gt=0)
+    retry_max_attempts: int = Field(default=8, ge=1)
+    lease_seconds: float = Field(default=300.0, gt=0)
+    task_time_limit_seconds: int = Field(default=240, ge=1)
+
+    sweeper_interval_seconds: float = Field(default=5.0, gt=0)
+    sweeper_grace_seconds: float = Field(default=60.0, ge=0)
+    sweeper_batch_size: int = Field(default=500, ge=1)
+
+    publish_batch_size: int = Field(default=50, ge=1)
+    broker_timeout_seconds: float = Field(default=3.0, gt=0)
+
+    @field_validator("stripe_webhook_secrets", "api_tokens", mode="before")
+    @classmethod
+    def _csv(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @field_validator("stripe_webhook_secrets")
+    @classmethod
+    def _whsec(cls, value: list[SecretStr]) -> list[SecretStr]:
+        for secret in value:
+            if not secret.get_secret_value().startswith("whsec_"):
+                raise ValueError("every secret must start with 'whsec_' (copy it from Stripe)")
+        return value
+
+    @field_validator("api_tokens")
+    @classmethod
+    def _tokens(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            _parse_token(entry)
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _db(cls, value: str) -> str:
+        if value and "://" not in value:
+            raise ValueError("must be a SQLAlchemy URL such as postgresql+psycopg://host/db")
+        return value
+
+    @field_validator("broker_url")
+    @classmethod
+    def _broker(cls, value: str) -> str:
+        if value and "://" not in value:
+            raise ValueError("must be a Celery broker URL such as redis://127.0.0.1:6379/0")
+        return value
+
+    @property
+    def effective_database_url(self) -> str:
+        """The configured database, or the embedded SQLite file under the data directory."""
+        return self.database_url or f"sqlite:///{(self.data_dir / 'billing.db').as_posix()}"
+
+    @property
+    def effective_broker_url(self) -> str:
+        """The configured broker, or kombu's SQLAlchemy transport on SQLite."""
+        return self.broker_url or f"sqla+sqlite:///{(self.data_dir / 'broker.db').as_posix()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.effective_database_url.startswith("sqlite")
+
+    @property
+    def webhook_secrets(self) -> list[bytes]:
+        return [s.get_secret_value().encode() for s in self.stripe_webhook_secrets]
+
+    @cached_property
+    def tokens(self) -> list[ApiToken]:
+        return [_parse_token(entry) for entry in self.api_tokens]
+
+
+def _parse_token(entry: str) -> ApiToken:
+    parts = entry.split(":")
+    if len(parts) != 3 or not parts[0] or not parts[1]:
+        raise ValueError("each entry must be name:token:scope1+scope2")
+    name, token, scopes_text = parts
+    scopes = frozenset(s for s in scopes_text.split("+") if s)
+    unknown = scopes - SCOPES
+    if unknown or not scopes:
+        raise ValueError(
+            f"token {name!r}: scopes must be some of {sorted(SCOPES)}, got {sorted(scopes)}"
+        )
+    if len(token) < 16:
+        raise ValueError(f"token {name!r}: must be at least 16 characters")
+    return ApiToken(name=name, token=SecretStr(token), scopes=scopes)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment; raise SettingsError naming each bad variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors(include_input=False, include_url=False):
+            field = str(err["loc"][0]) if err["loc"] else "?"
+            variable = "BILLING_DATA_DIR" if field == "data_dir" else field.upper()
+            problems.append(f"{variable}: {err['msg']}")
+        raise SettingsError("invalid configuration:\n  " + "\n  ".join(problems)) from None
+    except PydanticSettingsError as exc:
+        raise SettingsError(f"invalid configuration: {exc}") from None
+
+
+def require_webhook_secrets(settings: Settings) -> None:
+    """The webhook endpoint refuses to start without at least one secret."""
+    if not settings.stripe_webhook_secrets:
+        raise SettingsError(
+            "STRIPE_WEBHOOK_SECRETS: not set; give one or more comma-separated whsec_... secrets "
+            "(or run `billing dev`, which generates one)"
+        )
+
+
+def env_flag(name: str) -> bool:
+    return os.environ.get(name, "").lower() in {"1", "true", "yes", "on"}

@@ -1,0 +1,1 @@
+"""HTTP edge: webhook endpoint, health, and (later) command, read and ops APIs."""

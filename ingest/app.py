@@ -1,0 +1,76 @@
+"""The Starlette application (`ingest.app:app`) and its lifespan-owned resources."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
+
+from starlette.applications import Starlette
+from starlette.routing import Route
+
+from domain.db import make_engine
+from domain.logs import configure_logging
+from domain.settings import Settings, load_settings, require_webhook_secrets
+from ingest.health import healthz, readyz
+from ingest.publisher import BatchPublisher
+from ingest.webhooks import stripe_webhook
+from ingest.writer import GroupCommitWriter
+
+PublishFn = Callable[[Sequence[str]], None]
+
+
+def _celery_publisher(settings: Settings) -> tuple[PublishFn, Callable[[], None]]:
+    # Imported here so the edge depends only on the app config and the enqueue function.
+    from workers.celery_app import make_celery
+    from workers.enqueue import publish_event_batch
+
+    celery = make_celery(settings)
+
+    def publish(ids: Sequence[str]) -> None:
+        publish_event_batch(celery, ids)
+
+    def check() -> None:
+        with celery.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=settings.broker_timeout_seconds)
+            conn.default_channel  # noqa: B018 - opening a channel talks to the broker
+
+    return publish, check
+
+
+def create_app(settings: Settings | None = None, publish: PublishFn | None = None) -> Starlette:
+    """Build the app; settings come from the environment unless given."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        cfg = settings or load_settings()
+        configure_logging(cfg.log_format, cfg.log_level)
+        require_webhook_secrets(cfg)
+        engine = make_engine(cfg.effective_database_url, pool_size=4)
+        publish_fn, broker_check = _celery_publisher(cfg)
+        publisher = BatchPublisher(engine, publish or publish_fn, batch_size=cfg.publish_batch_size)
+        writer = GroupCommitWriter(
+            engine, threads=1 if cfg.is_sqlite else 2, on_commit=publisher.submit
+        )
+        app.state.settings = cfg
+        app.state.engine = engine
+        app.state.writer = writer
+        app.state.publisher = publisher
+        app.state.broker_check = broker_check
+        try:
+            yield
+        finally:
+            writer.close()
+            publisher.close()
+            engine.dispose()
+
+    return Starlette(
+        routes=[
+            Route("/webhooks/stripe", stripe_webhook, methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
+
+
+app = create_app()

@@ -1,0 +1,69 @@
+"""POST /webhooks/stripe: verify, store durably, answer, then publish."""
+
+from __future__ import annotations
+
+import structlog
+from starlette.requests import Request
+from starlette.responses import Response
+
+from domain.envelope import EnvelopeError, parse_envelope
+from domain.event_log import NewEvent
+from ingest.responses import ORJSONResponse, error
+from ingest.signature import SignatureError, verify
+
+log = structlog.get_logger("ingest.webhooks")
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    """Read the body, giving up as soon as it passes `limit` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def stripe_webhook(request: Request) -> Response:
+    """Ack only after the raw event is committed; publish after the ack path is decided."""
+    state = request.app.state
+    settings = state.settings
+    try:
+        body = await read_limited(request, settings.webhook_max_body_bytes)
+    except BodyTooLarge:
+        log.warning("webhook.rejected", reason="body_too_large")
+        return error(413, "body_too_large",
+                     f"body exceeds {settings.webhook_max_body_bytes} bytes")
+    try:
+        verify(body, request.headers.get("stripe-signature"), settings.webhook_secrets,
+               settings.webhook_tolerance_seconds)
+    except SignatureError as exc:
+        log.warning("webhook.rejected", reason=exc.code)
+        return error(400, exc.code, str(exc))
+    try:
+        raw = body.decode("utf-8")
+        envelope = parse_envelope(body)
+    except UnicodeDecodeError:
+        log.warning("webhook.rejected", reason="invalid_json")
+        return error(400, "invalid_json", "body is not UTF-8 JSON")
+    except EnvelopeError as exc:
+        log.warning("webhook.rejected", reason=exc.code)
+        return error(400, exc.code, str(exc))
+    try:
+        is_new = await state.writer.store(NewEvent(envelope=envelope, raw_body=raw))
+    except Exception as exc:  # not stored, so no ack: Stripe retries later
+        log.error("webhook.store_failed", event_id=envelope.event_id,
+                  event_type=envelope.type, error_type=type(exc).__name__)
+        return error(503, "storage_unavailable", "event could not be stored; retry later")
+    log.info("webhook.accepted", event_id=envelope.event_id, event_type=envelope.type,
+             duplicate=not is_new)
+    return ORJSONResponse({"received": True, "duplicate": not is_new})

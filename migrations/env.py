@@ -1,0 +1,50 @@
+"""Alembic environment: the models' metadata, lock timeouts on Postgres, batch mode on SQLite."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import text
+
+from domain.db import make_engine
+from domain.models import Base
+from domain.settings import load_settings
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def _url() -> str:
+    url = config.get_main_option("sqlalchemy.url")
+    return url or load_settings().effective_database_url
+
+
+def run_offline() -> None:
+    context.configure(url=_url(), target_metadata=target_metadata, literal_binds=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_online() -> None:
+    engine = make_engine(_url(), pool_size=1)
+    with engine.connect() as connection:
+        is_sqlite = connection.dialect.name == "sqlite"
+        if not is_sqlite:
+            # A migration waiting on a busy table must fail fast, not queue every query behind it.
+            connection.execute(text("SET lock_timeout = '5s'"))
+            connection.execute(text("SET statement_timeout = '300s'"))
+            connection.commit()  # session settings stay; the migration gets its own transaction
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            render_as_batch=is_sqlite,
+            compare_type=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()
+
+
+if context.is_offline_mode():
+    run_offline()
+else:
+    run_online()

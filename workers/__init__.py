@@ -1,0 +1,1 @@
+"""Celery app and tasks: event processing, sweeper, and the `billing` command line."""

@@ -1,0 +1,66 @@
+"""The Celery app, configured for at-least-once delivery; Postgres stays the source of truth."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery
+from kombu import Exchange, Queue
+
+from domain.settings import Settings, load_settings
+
+QUEUES = ("events", "commands", "maintenance")
+PROCESS_EVENTS = "billing.process_events"
+SWEEP = "billing.sweep"
+
+
+def transport_options(settings: Settings) -> dict[str, Any]:
+    timeout = settings.broker_timeout_seconds
+    options: dict[str, Any] = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
+    if settings.effective_broker_url.startswith(("redis", "rediss")):
+        options |= {
+            # Far above any task's run time: Redis redelivers unacked messages after this.
+            "visibility_timeout": max(7200, settings.task_time_limit_seconds * 10),
+            "socket_timeout": timeout,
+            "socket_connect_timeout": timeout,
+            "socket_keepalive": True,
+            "health_check_interval": 25,
+        }
+    elif settings.effective_broker_url.startswith("sqla+"):
+        options["polling_interval"] = 0.2
+    return options
+
+
+def make_celery(settings: Settings) -> Celery:
+    """Build the Celery app for these settings."""
+    app = Celery("billing", broker=settings.effective_broker_url, include=["workers.tasks"])
+    app.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_queues=[Queue(q, Exchange(q, type="direct"), routing_key=q) for q in QUEUES],
+        task_default_queue="events",
+        task_routes={PROCESS_EVENTS: {"queue": "events"}, SWEEP: {"queue": "maintenance"}},
+        task_serializer="json",
+        accept_content=["json"],
+        task_ignore_result=True,
+        result_backend=None,
+        task_time_limit=settings.task_time_limit_seconds,
+        task_soft_time_limit=max(1, settings.task_time_limit_seconds - 10),
+        broker_transport_options=transport_options(settings),
+        broker_connection_timeout=settings.broker_timeout_seconds,
+        broker_connection_retry_on_startup=True,
+        broker_connection_max_retries=None,
+        broker_heartbeat=0,
+        task_publish_retry=False,
+        worker_hijack_root_logger=False,
+        worker_send_task_events=False,
+        worker_enable_remote_control=False,
+        beat_schedule={
+            "sweep": {"task": SWEEP, "schedule": settings.sweeper_interval_seconds},
+        },
+    )
+    return app
+
+
+app = make_celery(load_settings())

@@ -1,0 +1,73 @@
+"""`billing check`: a configuration and connectivity report, one line per check."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import text
+
+from domain.db import make_engine
+from domain.settings import Settings, SettingsError, load_settings, require_webhook_secrets
+from migrations import alembic_config
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    ok: bool
+    detail: str
+    hint: str = ""
+
+
+def _settings_check() -> tuple[CheckResult, Settings | None]:
+    try:
+        settings = load_settings()
+        require_webhook_secrets(settings)
+    except SettingsError as exc:
+        return CheckResult("settings", False, str(exc), "fix the named variables"), None
+    return CheckResult("settings", True, "all variables valid"), settings
+
+
+def _database(settings: Settings) -> CheckResult:
+    engine = make_engine(settings.effective_database_url, pool_size=1)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+            current = MigrationContext.configure(conn).get_current_revision()
+    except Exception as exc:
+        return CheckResult("database", False, f"{type(exc).__name__}: {str(exc)[:200]}",
+                           "is DATABASE_URL right and the server running?")
+    finally:
+        engine.dispose()
+    head = ScriptDirectory.from_config(alembic_config(settings.effective_database_url))
+    expected = head.get_current_head()
+    if current != expected:
+        return CheckResult("migrations", False, f"database at {current}, code at {expected}",
+                           "run `billing migrate`")
+    return CheckResult("database", True, f"reachable, migrations at head ({expected})")
+
+
+def _broker(settings: Settings) -> CheckResult:
+    from workers.celery_app import make_celery
+
+    celery = make_celery(settings)
+    try:
+        with celery.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=settings.broker_timeout_seconds)
+            conn.default_channel  # noqa: B018 - opening a channel talks to the broker
+    except Exception as exc:
+        return CheckResult("broker", False, f"{type(exc).__name__}: {str(exc)[:200]}",
+                           "is BROKER_URL right and the broker running?")
+    return CheckResult("broker", True, "reachable")
+
+
+def run_checks() -> list[CheckResult]:
+    """Run every check; later checks are skipped when settings are invalid."""
+    first, settings = _settings_check()
+    if settings is None:
+        return [first]
+    steps: list[Callable[[Settings], CheckResult]] = [_database, _broker]
+    return [first, *(step(settings) for step in steps)]

@@ -1,0 +1,24 @@
+"""Publishing to the broker: the only piece of the worker side the HTTP edge imports."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from celery import Celery
+
+from workers.celery_app import PROCESS_EVENTS
+
+
+def publish_event_batch(app: Celery, event_ids: Sequence[str]) -> None:
+    """Send one message carrying a batch of event ids; raise if the broker refuses."""
+    app.send_task(PROCESS_EVENTS, args=[list(event_ids)], queue="events", retry=False)
+
+
+def chunks(items: Sequence[str], size: int) -> list[list[str]]:
+    return [list(items[i : i + size]) for i in range(0, len(items), size)]
+
+
+def publish_events(app: Celery, event_ids: Sequence[str], batch_size: int) -> None:
+    """Publish ids in batches of at most `batch_size`."""
+    for chunk in chunks(event_ids, batch_size):
+        publish_event_batch(app, chunk)

@@ -1,0 +1,45 @@
+"""Per-process resources (settings, engine, session factory), created after fork."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from domain.db import make_engine, make_sessionmaker
+from domain.logs import configure_logging
+from domain.retry import RetryPolicy
+from domain.settings import Settings, load_settings
+
+
+@dataclass(frozen=True)
+class Runtime:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        s = self.settings
+        return RetryPolicy(s.retry_base_seconds, s.retry_cap_seconds, s.retry_max_attempts)
+
+
+_runtime: tuple[int, Runtime] | None = None
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    engine = make_engine(settings.effective_database_url, pool_size=2)
+    return Runtime(settings=settings, engine=engine, sessions=make_sessionmaker(engine))
+
+
+def get_runtime() -> Runtime:
+    """This process's runtime; a forked child builds its own (connections do not cross fork)."""
+    global _runtime
+    pid = os.getpid()
+    if _runtime is None or _runtime[0] != pid:
+        settings = load_settings()
+        configure_logging(settings.log_format, settings.log_level)
+        _runtime = (pid, build_runtime(settings))
+    return _runtime[1]

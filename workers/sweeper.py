@@ -1,0 +1,68 @@
+"""The sweeper: re-publishes what the broker lost, expires dead leases, hands out due retries."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from datetime import timedelta
+from types import FrameType
+
+import structlog
+from celery import Celery
+
+from domain import event_log
+from domain.sweep import SweepResult, sweep
+from domain.types import utcnow
+from workers.enqueue import publish_events
+from workers.runtime import Runtime
+
+log = structlog.get_logger("workers.sweeper")
+
+
+def sweep_once(rt: Runtime, app: Celery) -> SweepResult:
+    """One pass: take back lost work in one transaction, then publish it."""
+    s = rt.settings
+    with rt.sessions.begin() as session:
+        result = sweep(
+            session,
+            utcnow(),
+            timedelta(seconds=s.sweeper_grace_seconds),
+            rt.retry_policy,
+            s.sweeper_batch_size,
+        )
+    if result.republish:
+        try:
+            publish_events(app, result.republish, s.publish_batch_size)
+        except Exception as exc:  # broker down: rows stay queued; the next pass retries them
+            log.warning("sweeper.publish_failed", count=len(result.republish),
+                        error_type=type(exc).__name__)
+        else:
+            with rt.sessions.begin() as session:
+                event_log.mark_published(session, result.republish, utcnow())
+    if result.republish or result.expired:
+        log.info("sweeper.swept", republished=len(result.republish),
+                 leases_expired=result.expired, dead=result.dead)
+    return result
+
+
+def run_forever(rt: Runtime, app: Celery, stop: threading.Event | None = None) -> None:
+    """Sweep every `sweeper_interval_seconds` until SIGTERM/SIGINT (or `stop` is set)."""
+    stop = stop or threading.Event()
+
+    def _stop(signum: int, _: FrameType | None) -> None:
+        log.info("sweeper.stopping", signal=signum)
+        stop.set()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _stop)
+        signal.signal(signal.SIGINT, _stop)
+    interval = rt.settings.sweeper_interval_seconds
+    log.info("sweeper.started", interval_s=interval, grace_s=rt.settings.sweeper_grace_seconds)
+    while not stop.is_set():
+        started = time.monotonic()
+        try:
+            sweep_once(rt, app)
+        except Exception as exc:  # database blip: log and try again next interval
+            log.error("sweeper.failed", error_type=type(exc).__name__, error=str(exc)[:300])
+        stop.wait(max(0.0, interval - (time.monotonic() - started)))

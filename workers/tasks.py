@@ -1,0 +1,26 @@
+"""Celery task bodies: thin wrappers that hand work to the processor and the sweeper."""
+
+from __future__ import annotations
+
+import structlog
+
+from workers.celery_app import PROCESS_EVENTS, SWEEP, app
+from workers.processor import process_events
+from workers.runtime import get_runtime
+from workers.sweeper import sweep_once
+
+log = structlog.get_logger("workers.tasks")
+
+
+@app.task(name=PROCESS_EVENTS, acks_late=True, reject_on_worker_lost=True)
+def process_events_task(event_ids: list[str]) -> None:
+    """Process a batch of stored events (the database decides what is still to do)."""
+    outcome = process_events(get_runtime(), event_ids)
+    log.debug("task.batch_done", processed=len(outcome.processed), ignored=len(outcome.ignored),
+              failed=len(outcome.failed), skipped=len(outcome.skipped))
+
+
+@app.task(name=SWEEP, acks_late=False)
+def sweep_task() -> None:
+    """One sweeper pass, for deployments that prefer Celery beat to `billing sweeper`."""
+    sweep_once(get_runtime(), app)
