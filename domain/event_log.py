@@ -125,8 +125,14 @@ def finish(bind: Executor, event_id: str, status: EventStatus, now: datetime) ->
     bind.execute(
         update(EVENTS)
         .where(EVENTS.c.event_id == event_id)
-        .values(status=status, processed_at=now, lease_token=None, lease_expires_at=None,
-                next_attempt_at=None, last_error=None)
+        .values(
+            status=status,
+            processed_at=now,
+            lease_token=None,
+            lease_expires_at=None,
+            next_attempt_at=None,
+            last_error=None,
+        )
     )
 
 
@@ -146,8 +152,14 @@ def schedule_retry(
     bind.execute(
         update(EVENTS)
         .where(EVENTS.c.event_id == event_id)
-        .values(status=EventStatus.RETRYING, attempts=attempts, next_attempt_at=next_attempt_at,
-                last_error=error, lease_token=None, lease_expires_at=None)
+        .values(
+            status=EventStatus.RETRYING,
+            attempts=attempts,
+            next_attempt_at=next_attempt_at,
+            last_error=error,
+            lease_token=None,
+            lease_expires_at=None,
+        )
     )
 
 
@@ -171,8 +183,14 @@ def mark_dead(
     bind.execute(
         update(EVENTS)
         .where(EVENTS.c.event_id == event_id)
-        .values(status=EventStatus.DEAD, attempts=attempts, last_error=failure.summary,
-                next_attempt_at=None, lease_token=None, lease_expires_at=None)
+        .values(
+            status=EventStatus.DEAD,
+            attempts=attempts,
+            last_error=failure.summary,
+            next_attempt_at=None,
+            lease_token=None,
+            lease_expires_at=None,
+        )
     )
     values = {
         "event_id": event_id,

@@ -67,8 +67,10 @@ class BatchPublisher:
         while len(batch) < self._batch_size:
             remaining = deadline - time.monotonic()
             try:
-                item = self._queue.get(timeout=remaining) if remaining > 0 else (
-                    self._queue.get_nowait()
+                item = (
+                    self._queue.get(timeout=remaining)
+                    if remaining > 0
+                    else (self._queue.get_nowait())
                 )
             except queue.Empty:
                 break
@@ -91,8 +93,12 @@ class BatchPublisher:
             self._publish(batch)
         except Exception as exc:
             self._broker_down_until = time.monotonic() + self._backoff
-            log.warning("publisher.broker_unavailable", count=len(batch),
-                        error_type=type(exc).__name__, error=str(exc)[:200])
+            log.warning(
+                "publisher.broker_unavailable",
+                count=len(batch),
+                error_type=type(exc).__name__,
+                error=str(exc)[:200],
+            )
             return
         try:
             with self._engine.begin() as conn:

@@ -41,11 +41,14 @@ async def stripe_webhook(request: Request) -> Response:
         body = await read_limited(request, settings.webhook_max_body_bytes)
     except BodyTooLarge:
         log.warning("webhook.rejected", reason="body_too_large")
-        return error(413, "body_too_large",
-                     f"body exceeds {settings.webhook_max_body_bytes} bytes")
+        return error(413, "body_too_large", f"body exceeds {settings.webhook_max_body_bytes} bytes")
     try:
-        verify(body, request.headers.get("stripe-signature"), settings.webhook_secrets,
-               settings.webhook_tolerance_seconds)
+        verify(
+            body,
+            request.headers.get("stripe-signature"),
+            settings.webhook_secrets,
+            settings.webhook_tolerance_seconds,
+        )
     except SignatureError as exc:
         log.warning("webhook.rejected", reason=exc.code)
         return error(400, exc.code, str(exc))
@@ -61,9 +64,17 @@ async def stripe_webhook(request: Request) -> Response:
     try:
         is_new = await state.writer.store(NewEvent(envelope=envelope, raw_body=raw))
     except Exception as exc:  # not stored, so no ack: Stripe retries later
-        log.error("webhook.store_failed", event_id=envelope.event_id,
-                  event_type=envelope.type, error_type=type(exc).__name__)
+        log.error(
+            "webhook.store_failed",
+            event_id=envelope.event_id,
+            event_type=envelope.type,
+            error_type=type(exc).__name__,
+        )
         return error(503, "storage_unavailable", "event could not be stored; retry later")
-    log.info("webhook.accepted", event_id=envelope.event_id, event_type=envelope.type,
-             duplicate=not is_new)
+    log.info(
+        "webhook.accepted",
+        event_id=envelope.event_id,
+        event_type=envelope.type,
+        duplicate=not is_new,
+    )
     return ORJSONResponse({"received": True, "duplicate": not is_new})

@@ -38,15 +38,23 @@ def _database(settings: Settings) -> CheckResult:
             conn.execute(text("SELECT 1"))
             current = MigrationContext.configure(conn).get_current_revision()
     except Exception as exc:
-        return CheckResult("database", False, f"{type(exc).__name__}: {str(exc)[:200]}",
-                           "is DATABASE_URL right and the server running?")
+        return CheckResult(
+            "database",
+            False,
+            f"{type(exc).__name__}: {str(exc)[:200]}",
+            "is DATABASE_URL right and the server running?",
+        )
     finally:
         engine.dispose()
     head = ScriptDirectory.from_config(alembic_config(settings.effective_database_url))
     expected = head.get_current_head()
     if current != expected:
-        return CheckResult("migrations", False, f"database at {current}, code at {expected}",
-                           "run `billing migrate`")
+        return CheckResult(
+            "migrations",
+            False,
+            f"database at {current}, code at {expected}",
+            "run `billing migrate`",
+        )
     return CheckResult("database", True, f"reachable, migrations at head ({expected})")
 
 
@@ -59,8 +67,12 @@ def _broker(settings: Settings) -> CheckResult:
             conn.ensure_connection(max_retries=1, timeout=settings.broker_timeout_seconds)
             conn.default_channel  # noqa: B018 - opening a channel talks to the broker
     except Exception as exc:
-        return CheckResult("broker", False, f"{type(exc).__name__}: {str(exc)[:200]}",
-                           "is BROKER_URL right and the broker running?")
+        return CheckResult(
+            "broker",
+            False,
+            f"{type(exc).__name__}: {str(exc)[:200]}",
+            "is BROKER_URL right and the broker running?",
+        )
     return CheckResult("broker", True, "reachable")
 
 

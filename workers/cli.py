@@ -47,8 +47,15 @@ def serve(
     import uvicorn
 
     load_settings()  # fail fast with a clear message before uvicorn starts
-    uvicorn.run("ingest.app:app", host=host, port=port, workers=workers, log_config=None,
-                access_log=False, proxy_headers=True)
+    uvicorn.run(
+        "ingest.app:app",
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,
+        access_log=False,
+        proxy_headers=True,
+    )
 
 
 @cli.command()
@@ -63,10 +70,18 @@ def worker(
     """Run a Celery worker that processes events and commands."""
     from workers.celery_app import app as celery
 
-    celery.worker_main([
-        "worker", f"--concurrency={concurrency}", f"--queues={queues}", f"--pool={pool}",
-        f"--loglevel={loglevel}", "--without-gossip", "--without-mingle", "--without-heartbeat",
-    ])
+    celery.worker_main(
+        [
+            "worker",
+            f"--concurrency={concurrency}",
+            f"--queues={queues}",
+            f"--pool={pool}",
+            f"--loglevel={loglevel}",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ]
+    )
 
 
 @cli.command()
@@ -81,8 +96,10 @@ def sweeper(
     runtime = get_runtime()
     if once:
         result = sweep_once(runtime, celery)
-        out.print(f"republished {len(result.republish)}, leases expired {result.expired}, "
-                  f"dead {result.dead}")
+        out.print(
+            f"republished {len(result.republish)}, leases expired {result.expired}, "
+            f"dead {result.dead}"
+        )
         return
     run_forever(runtime, celery)
 
@@ -99,8 +116,10 @@ def dev(
     from workers.dev import embedded_environment, spawn, stop_all
 
     if os.environ.get("DATABASE_URL") or os.environ.get("BROKER_URL"):
-        console.print("[yellow]billing dev ignores DATABASE_URL/BROKER_URL: it runs on "
-                      "SQLite under the data directory[/yellow]")
+        console.print(
+            "[yellow]billing dev ignores DATABASE_URL/BROKER_URL: it runs on "
+            "SQLite under the data directory[/yellow]"
+        )
     env, generated = embedded_environment(data_dir)
     os.environ.clear()
     os.environ.update(env)
@@ -115,8 +134,10 @@ def dev(
     console.print(f"  webhook URL     {url}/webhooks/stripe")
     console.print(f"  webhook secret  {secret_note}")
     console.print(f"  API token       {generated['api_token']}  (scopes commands+read+ops)")
-    console.print(f"  try             billing send-event invoice.paid --url {url}/webhooks/stripe"
-                  f" --data-dir {data_dir}\n")
+    console.print(
+        f"  try             billing send-event invoice.paid --url {url}/webhooks/stripe"
+        f" --data-dir {data_dir}\n"
+    )
     children = [
         spawn(env, "worker", "--concurrency=1", "--loglevel=WARNING"),
         spawn(env, "sweeper"),
@@ -133,9 +154,13 @@ def send_event(
     url: Annotated[str, typer.Option(help="Webhook endpoint.")] = (
         "http://127.0.0.1:8000/webhooks/stripe"
     ),
-    secret: Annotated[str | None, typer.Option(
-        help="Signing secret; default: first of STRIPE_WEBHOOK_SECRETS, else the dev secret.",
-        envvar="STRIPE_WEBHOOK_SECRET")] = None,
+    secret: Annotated[
+        str | None,
+        typer.Option(
+            help="Signing secret; default: first of STRIPE_WEBHOOK_SECRETS, else the dev secret.",
+            envvar="STRIPE_WEBHOOK_SECRET",
+        ),
+    ] = None,
     data_dir: Annotated[Path, typer.Option(help="Data directory of `billing dev`.")] = Path("var"),
 ) -> None:
     """Build a realistic event (like `stripe trigger`), sign it and post it."""
@@ -158,10 +183,15 @@ def send_event(
             raise typer.BadParameter(str(exc.args[0]), param_hint="WHAT") from None
     if secret is None:
         configured = load_settings().stripe_webhook_secrets
-        secret = (configured[0].get_secret_value() if configured
-                  else dev_secrets(data_dir)["webhook_secret"])
-    headers = {"Stripe-Signature": sign_header(secret.encode(), body),
-               "Content-Type": "application/json"}
+        secret = (
+            configured[0].get_secret_value()
+            if configured
+            else dev_secrets(data_dir)["webhook_secret"]
+        )
+    headers = {
+        "Stripe-Signature": sign_header(secret.encode(), body),
+        "Content-Type": "application/json",
+    }
     try:
         response = httpx.post(url, content=body, headers=headers, timeout=10)
     except httpx.HTTPError as exc:
@@ -187,8 +217,9 @@ def check(
     else:
         table = Table("check", "status", "detail", "hint")
         for r in results:
-            table.add_row(r.name, "[green]OK[/green]" if r.ok else "[red]FAIL[/red]", r.detail,
-                          r.hint)
+            table.add_row(
+                r.name, "[green]OK[/green]" if r.ok else "[red]FAIL[/red]", r.detail, r.hint
+            )
         out.print(table)
     if not all(r.ok for r in results):
         raise typer.Exit(1)

@@ -101,5 +101,6 @@ def record_failure(rt: Runtime, event_id: str, token: str, exc: BaseException) -
             event_log.schedule_retry(
                 session, event_id, attempt, now + timedelta(seconds=delay), failure.summary
             )
-            bound.warning("event.retry_scheduled", delay_s=round(delay, 2),
-                          error=failure.message[:500])
+            bound.warning(
+                "event.retry_scheduled", delay_s=round(delay, 2), error=failure.message[:500]
+            )

@@ -35,14 +35,19 @@ def sweep_once(rt: Runtime, app: Celery) -> SweepResult:
         try:
             publish_events(app, result.republish, s.publish_batch_size)
         except Exception as exc:  # broker down: rows stay queued; the next pass retries them
-            log.warning("sweeper.publish_failed", count=len(result.republish),
-                        error_type=type(exc).__name__)
+            log.warning(
+                "sweeper.publish_failed", count=len(result.republish), error_type=type(exc).__name__
+            )
         else:
             with rt.sessions.begin() as session:
                 event_log.mark_published(session, result.republish, utcnow())
     if result.republish or result.expired:
-        log.info("sweeper.swept", republished=len(result.republish),
-                 leases_expired=result.expired, dead=result.dead)
+        log.info(
+            "sweeper.swept",
+            republished=len(result.republish),
+            leases_expired=result.expired,
+            dead=result.dead,
+        )
     return result
 
 

@@ -16,8 +16,13 @@ log = structlog.get_logger("workers.tasks")
 def process_events_task(event_ids: list[str]) -> None:
     """Process a batch of stored events (the database decides what is still to do)."""
     outcome = process_events(get_runtime(), event_ids)
-    log.debug("task.batch_done", processed=len(outcome.processed), ignored=len(outcome.ignored),
-              failed=len(outcome.failed), skipped=len(outcome.skipped))
+    log.debug(
+        "task.batch_done",
+        processed=len(outcome.processed),
+        ignored=len(outcome.ignored),
+        failed=len(outcome.failed),
+        skipped=len(outcome.skipped),
+    )
 
 
 @app.task(name=SWEEP, acks_late=False)

@@ -1,0 +1,54 @@
+"""Handlers the tests register in the dispatch table to exercise the mechanism."""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from domain.envelope import EventEnvelope
+from workers.handlers import Handler
+
+EFFECTS_DDL = (
+    "CREATE TABLE IF NOT EXISTS test_effects ("
+    " id SERIAL PRIMARY KEY, event_id TEXT NOT NULL, pid INTEGER,"
+    " at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp())"
+)
+
+
+class HandlerFailure(RuntimeError):
+    """Raised on purpose by the failing test handler."""
+
+
+def record(session: Session, event: EventEnvelope) -> None:
+    """The effect whose count proves exactly-once: one row per committed run."""
+    import os
+
+    session.execute(
+        text("INSERT INTO test_effects (event_id, pid) VALUES (:e, :p)"),
+        {"e": event.event_id, "p": os.getpid()},
+    )
+
+
+def slow(session: Session, event: EventEnvelope) -> None:
+    """Sleeps for data.object.sleep seconds before recording, so a test can kill it midway."""
+    time.sleep(float(event.object.get("sleep", 5)))
+    record(session, event)
+
+
+def fail(session: Session, event: EventEnvelope) -> None:
+    """Writes, then always fails: the write must roll back."""
+    record(session, event)
+    raise HandlerFailure(f"handler failed on purpose for {event.event_id}")
+
+
+TEST_HANDLERS: dict[str, Handler] = {
+    "test.recorded": record,
+    "test.slow": slow,
+    "test.failing": fail,
+}
+
+
+def register(handlers: dict[str, Handler]) -> None:
+    handlers.update(TEST_HANDLERS)
