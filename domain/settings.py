@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     stripe_webhook_secrets: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     stripe_api_key: SecretStr | None = None
     stripe_api_base: str = "https://api.stripe.com"
-    api_tokens: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    api_tokens: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     plan_catalog: Path | None = None
 
     log_format: Literal["json", "console", "auto"] = "auto"
@@ -86,9 +86,9 @@ class Settings(BaseSettings):
 
     @field_validator("api_tokens")
     @classmethod
-    def _tokens(cls, value: list[str]) -> list[str]:
+    def _tokens(cls, value: list[SecretStr]) -> list[SecretStr]:
         for entry in value:
-            _parse_token(entry)
+            _parse_token(entry.get_secret_value())
         return value
 
     @field_validator("database_url")
@@ -125,7 +125,7 @@ class Settings(BaseSettings):
 
     @cached_property
     def tokens(self) -> list[ApiToken]:
-        return [_parse_token(entry) for entry in self.api_tokens]
+        return [_parse_token(entry.get_secret_value()) for entry in self.api_tokens]
 
 
 def _parse_token(entry: str) -> ApiToken:
