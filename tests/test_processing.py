@@ -40,9 +40,7 @@ def store(rt: Runtime, event_type: str = "test.recorded", **obj: Any) -> str:
     event_id = new_id("evt")
     raw = orjson.dumps(build_event(event_type, {"id": new_id("obj"), **obj}, event_id=event_id))
     with rt.engine.begin() as conn:
-        event_log.insert_events(
-            conn, [NewEvent(parse_envelope(raw), raw.decode())], utcnow()
-        )
+        event_log.insert_events(conn, [NewEvent(parse_envelope(raw), raw.decode())], utcnow())
     return event_id
 
 
@@ -80,23 +78,38 @@ def test_event_without_handler_is_ignored(runtime: Runtime, db: Engine) -> None:
 
 def test_event_leased_by_a_live_worker_is_skipped(runtime: Runtime, db: Engine) -> None:
     event_id = store(runtime)
-    set_row(db, event_id, status=EventStatus.PROCESSING, lease_token="other",
-            lease_expires_at=utcnow() + timedelta(minutes=5))
+    set_row(
+        db,
+        event_id,
+        status=EventStatus.PROCESSING,
+        lease_token="other",
+        lease_expires_at=utcnow() + timedelta(minutes=5),
+    )
     assert process_events(runtime, [event_id], TEST_HANDLERS).skipped == [event_id]
     assert effects(db, event_id) == 0
 
 
 def test_expired_lease_can_be_claimed(runtime: Runtime, db: Engine) -> None:
     event_id = store(runtime)
-    set_row(db, event_id, status=EventStatus.PROCESSING, lease_token="dead-worker",
-            lease_expires_at=utcnow() - timedelta(seconds=1))
+    set_row(
+        db,
+        event_id,
+        status=EventStatus.PROCESSING,
+        lease_token="dead-worker",
+        lease_expires_at=utcnow() - timedelta(seconds=1),
+    )
     assert process_events(runtime, [event_id], TEST_HANDLERS).processed == [event_id]
 
 
 def test_retrying_event_is_not_claimed_before_its_time(runtime: Runtime, db: Engine) -> None:
     event_id = store(runtime)
-    set_row(db, event_id, status=EventStatus.RETRYING, attempts=1,
-            next_attempt_at=utcnow() + timedelta(minutes=1))
+    set_row(
+        db,
+        event_id,
+        status=EventStatus.RETRYING,
+        attempts=1,
+        next_attempt_at=utcnow() + timedelta(minutes=1),
+    )
     assert process_events(runtime, [event_id], TEST_HANDLERS).skipped == [event_id]
     set_row(db, event_id, next_attempt_at=utcnow() - timedelta(seconds=1))
     assert process_events(runtime, [event_id], TEST_HANDLERS).processed == [event_id]
@@ -155,8 +168,13 @@ def test_sweeper_republishes_stale_unpublished_and_due_events(runtime: Runtime, 
 
 def test_sweeper_expires_leases_as_failed_attempts(runtime: Runtime, db: Engine) -> None:
     event_id = store(runtime)
-    set_row(db, event_id, status=EventStatus.PROCESSING, lease_token="gone",
-            lease_expires_at=utcnow() - timedelta(seconds=1))
+    set_row(
+        db,
+        event_id,
+        status=EventStatus.PROCESSING,
+        lease_token="gone",
+        lease_expires_at=utcnow() - timedelta(seconds=1),
+    )
     result = sweep_once(runtime, FakeCelery())  # type: ignore[arg-type]
     assert result.expired == 1
     row = event_row(db, event_id)
@@ -166,9 +184,14 @@ def test_sweeper_expires_leases_as_failed_attempts(runtime: Runtime, db: Engine)
 
 def test_lease_expiring_on_last_attempt_dead_letters(runtime: Runtime, db: Engine) -> None:
     event_id = store(runtime)
-    set_row(db, event_id, status=EventStatus.PROCESSING, lease_token="gone",
-            attempts=runtime.retry_policy.max_attempts - 1,
-            lease_expires_at=utcnow() - timedelta(seconds=1))
+    set_row(
+        db,
+        event_id,
+        status=EventStatus.PROCESSING,
+        lease_token="gone",
+        attempts=runtime.retry_policy.max_attempts - 1,
+        lease_expires_at=utcnow() - timedelta(seconds=1),
+    )
     assert sweep_once(runtime, FakeCelery()).dead == 1  # type: ignore[arg-type]
     assert event_row(db, event_id)["status"] == "dead"  # type: ignore[index]
     assert count(db, "dead_letters") == 1

@@ -36,7 +36,11 @@ def test_envelope_extracts_the_object() -> None:
         b'"account":"acct_9","data":{"object":{"id":"in_1","object":"invoice"}}}'
     )
     assert (env.event_id, env.type, env.created, env.api_version) == (
-        "evt_1", "invoice.paid", 17, "2024-06-20")
+        "evt_1",
+        "invoice.paid",
+        17,
+        "2024-06-20",
+    )
     assert (env.account, env.object_type, env.object_id) == ("acct_9", "invoice", "in_1")
 
 

@@ -48,8 +48,11 @@ def client(settings: Settings, published: RecordingPublisher) -> Iterator[TestCl
 
 
 def post(client: TestClient, body: bytes, headers: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
-    return client.post("/webhooks/stripe", content=body,
-                       headers=signed_headers(body) if headers is None else headers)
+    return client.post(
+        "/webhooks/stripe",
+        content=body,
+        headers=signed_headers(body) if headers is None else headers,
+    )
 
 
 def test_valid_event_is_stored_acked_and_published(
@@ -79,21 +82,40 @@ def test_second_secret_is_accepted(client: TestClient, db: Engine) -> None:
     ("mangle", "code"),
     [
         pytest.param(lambda b, h: (b + b" ", h), "no_valid_signature", id="tampered-body"),
-        pytest.param(lambda b, h: (b, signed_headers(b, secret="whsec_wrong")),
-                     "no_valid_signature", id="wrong-secret"),
-        pytest.param(lambda b, h: (b, {"Stripe-Signature": h["Stripe-Signature"].replace(
-            "v1=", "v0=")}), "no_valid_signature", id="v0-only"),
+        pytest.param(
+            lambda b, h: (b, signed_headers(b, secret="whsec_wrong")),
+            "no_valid_signature",
+            id="wrong-secret",
+        ),
+        pytest.param(
+            lambda b, h: (b, {"Stripe-Signature": h["Stripe-Signature"].replace("v1=", "v0=")}),
+            "no_valid_signature",
+            id="v0-only",
+        ),
         pytest.param(lambda b, h: (b, {}), "missing_signature", id="missing-header"),
-        pytest.param(lambda b, h: (b, {"Stripe-Signature": "t=,,v1"}),
-                     "invalid_signature_header", id="garbled-header"),
-        pytest.param(lambda b, h: (b, signed_headers(b, timestamp=int(time.time()) - 301)),
-                     "timestamp_out_of_tolerance", id="301s-old"),
-        pytest.param(lambda b, h: (b, signed_headers(b, timestamp=int(time.time()) + 301)),
-                     "timestamp_out_of_tolerance", id="301s-future"),
+        pytest.param(
+            lambda b, h: (b, {"Stripe-Signature": "t=,,v1"}),
+            "invalid_signature_header",
+            id="garbled-header",
+        ),
+        pytest.param(
+            lambda b, h: (b, signed_headers(b, timestamp=int(time.time()) - 301)),
+            "timestamp_out_of_tolerance",
+            id="301s-old",
+        ),
+        pytest.param(
+            lambda b, h: (b, signed_headers(b, timestamp=int(time.time()) + 301)),
+            "timestamp_out_of_tolerance",
+            id="301s-future",
+        ),
     ],
 )
 def test_bad_signatures_get_400_and_store_nothing(
-    client: TestClient, db: Engine, published: RecordingPublisher, mangle, code  # type: ignore[no-untyped-def]
+    client: TestClient,
+    db: Engine,
+    published: RecordingPublisher,
+    mangle,
+    code,  # type: ignore[no-untyped-def]
 ) -> None:
     _, body = event_body()
     body, headers = mangle(body, signed_headers(body))
@@ -115,8 +137,9 @@ def test_oversized_body_gets_413_before_storage(
     assert count(db, "stripe_events") == 0
 
 
-def test_oversized_streamed_body_without_length_gets_413(client: TestClient, db: Engine,
-                                                       settings: Settings) -> None:
+def test_oversized_streamed_body_without_length_gets_413(
+    client: TestClient, db: Engine, settings: Settings
+) -> None:
     chunk = b"x" * 65536
     sent = 0
 
@@ -126,8 +149,9 @@ def test_oversized_streamed_body_without_length_gets_413(client: TestClient, db:
             sent += len(chunk)
             yield chunk
 
-    response = client.post("/webhooks/stripe", content=chunks(),
-                           headers={"Stripe-Signature": "t=1,v1=00"})
+    response = client.post(
+        "/webhooks/stripe", content=chunks(), headers={"Stripe-Signature": "t=1,v1=00"}
+    )
     assert response.status_code == 413
     assert count(db, "stripe_events") == 0
 
