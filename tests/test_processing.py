@@ -1,4 +1,4 @@
-"""process_events and the sweeper in-process against real Postgres: claims, retries, dead letters."""
+"""process_events and the sweeper in-process on real Postgres: claims, retries, dead letters."""
 
 from __future__ import annotations
 

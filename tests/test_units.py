@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 
 import pytest
@@ -18,7 +19,7 @@ def test_backoff_grows_is_capped_and_jittered() -> None:
     for n, d in enumerate(delays, start=1):
         step = min(3600, 5 * 2 ** (n - 1))
         assert step / 2 <= d <= step
-    assert all(b >= a for a, b in zip(delays, delays[1:], strict=False))
+    assert all(b >= a for a, b in itertools.pairwise(delays))
     assert max(delays) <= 3600
     # jitter: the same attempt does not always get the same delay
     assert len({round(policy.delay(3, rng), 6) for _ in range(20)}) > 1

@@ -1,4 +1,4 @@
-"""POST /webhooks/stripe against real Postgres: what is stored, what is answered, what is published."""
+"""POST /webhooks/stripe on real Postgres: what is stored, answered and published."""
 
 from __future__ import annotations
 
