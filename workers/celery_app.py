@@ -26,8 +26,6 @@ def transport_options(settings: Settings) -> dict[str, Any]:
             "socket_keepalive": True,
             "health_check_interval": 25,
         }
-    elif settings.effective_broker_url.startswith("sqla+"):
-        options["polling_interval"] = 0.2
     return options
 
 

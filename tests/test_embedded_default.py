@@ -1,0 +1,121 @@
+"""`billing dev` end to end on the embedded default: SQLite database, SQLite broker, no servers."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+
+from tests.support.processes import ROOT, Proc, free_port, wait_until
+
+pytestmark = pytest.mark.slow
+
+
+def embedded_env() -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "BROKER_URL", "STRIPE_WEBHOOK_SECRETS", "API_TOKENS"}
+    }
+    env["LOG_FORMAT"] = "json"
+    return env
+
+
+def start_dev(data_dir: Path, port: int, log: Path) -> Proc:
+    proc = Proc(
+        [
+            sys.executable,
+            "-m",
+            "workers.cli",
+            "dev",
+            "--data-dir",
+            str(data_dir),
+            "--port",
+            str(port),
+        ],
+        embedded_env(),
+        log,
+    )
+
+    def up() -> bool:
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    assert wait_until(up, 60), proc.output()
+    return proc
+
+
+def send(data_dir: Path, port: int, what: str) -> dict[str, object]:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "workers.cli",
+            "send-event",
+            what,
+            "--data-dir",
+            str(data_dir),
+            "--url",
+            f"http://127.0.0.1:{port}/webhooks/stripe",
+        ],
+        env=embedded_env(),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    status, _, body = result.stdout.strip().partition(" ")
+    assert status == "200", result.stdout
+    return orjson.loads(body)  # type: ignore[no-any-return]
+
+
+def row(data_dir: Path, event_id: str) -> tuple[str, str | None] | None:
+    with sqlite3.connect(data_dir / "billing.db") as conn:
+        found = conn.execute(
+            "SELECT status, processed_at FROM stripe_events WHERE event_id = ?", (event_id,)
+        ).fetchone()
+    return (found[0], found[1]) if found else None
+
+
+def test_dev_processes_a_posted_event_and_keeps_data(tmp_path: Path) -> None:
+    data_dir = tmp_path / "var"
+    port = free_port()
+    dev = start_dev(data_dir, port, tmp_path / "dev1.log")
+    try:
+        assert send(data_dir, port, "invoice.paid") == {"received": True, "duplicate": False}
+        event_file = tmp_path / "event.json"
+        event_file.write_bytes(
+            orjson.dumps(
+                {
+                    "id": "evt_embedded_1",
+                    "object": "event",
+                    "type": "customer.created",
+                    "created": 1_700_000_000,
+                    "data": {"object": {"id": "cus_1", "object": "customer"}},
+                }
+            )
+        )
+        assert send(data_dir, port, str(event_file))["duplicate"] is False
+        assert wait_until(
+            lambda: (row(data_dir, "evt_embedded_1") or ("",))[0] in {"processed", "ignored"}, 60
+        ), dev.output()[-4000:]
+        assert row(data_dir, "evt_embedded_1")[1] is not None  # type: ignore[index]
+    finally:
+        dev.stop()
+    assert "whsec_" in (data_dir / "dev-secrets.json").read_text()
+    # Restart on the same data directory: the event and the generated secret survive.
+    dev = start_dev(data_dir, port, tmp_path / "dev2.log")
+    try:
+        assert send(data_dir, port, str(event_file)) == {"received": True, "duplicate": True}
+        assert row(data_dir, "evt_embedded_1")[0] in {"processed", "ignored"}  # type: ignore[index]
+    finally:
+        dev.stop()
