@@ -105,11 +105,11 @@ def claim(
     return list(bind.execute(stmt).scalars())
 
 
-def lock_claimed(bind: Executor, event_id: str, token: str) -> tuple[str, str] | None:
-    """Lock a row we hold the lease on; return (type, raw_body), or None if the lease was lost."""
+def lock_claimed(bind: Executor, event_id: str, token: str) -> tuple[str, str, int] | None:
+    """Lock a row we hold the lease on; return (type, raw_body, attempts), None if lease lost."""
     c = EVENTS.c
     row = bind.execute(
-        select(c.type, c.raw_body)
+        select(c.type, c.raw_body, c.attempts)
         .where(
             c.event_id == event_id,
             c.lease_token == token,
@@ -117,7 +117,7 @@ def lock_claimed(bind: Executor, event_id: str, token: str) -> tuple[str, str] |
         )
         .with_for_update()
     ).first()
-    return (row[0], row[1]) if row else None
+    return (row[0], row[1], row[2]) if row else None
 
 
 def finish(bind: Executor, event_id: str, status: EventStatus, now: datetime) -> None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from celery import Celery
+from celery import Celery, signals
 from kombu import Exchange, Queue
 
+from domain.logs import configure_logging
 from domain.settings import Settings, load_settings
 
 QUEUES = ("events", "commands", "maintenance")
@@ -61,4 +62,11 @@ def make_celery(settings: Settings) -> Celery:
     return app
 
 
-app = make_celery(load_settings())
+_settings = load_settings()
+app = make_celery(_settings)
+
+
+@signals.setup_logging.connect
+def _setup_logging(**_: Any) -> None:
+    # Connecting this signal stops Celery from installing its own handlers: one log format.
+    configure_logging(_settings.log_format, _settings.log_level)

@@ -53,29 +53,31 @@ def _process_one(
     rt: Runtime, event_id: str, token: str, handlers: Mapping[str, Handler], out: BatchOutcome
 ) -> None:
     started = time.perf_counter()
-    bound = log.bind(event_id=event_id)
-    try:
-        with rt.sessions.begin() as session:
-            row = event_log.lock_claimed(session, event_id, token)
-            if row is None:
-                bound.warning("event.lease_lost")
-                out.skipped.append(event_id)
-                return
-            event_type, raw = row
-            bound = bound.bind(event_type=event_type)
-            handler = handlers.get(event_type)
-            if handler is None:
-                event_log.finish(session, event_id, EventStatus.IGNORED, utcnow())
-                out.ignored.append(event_id)
-                bound.info("event.ignored", reason="no handler")
-                return
-            handler(session, parse_envelope(raw))
-            event_log.finish(session, event_id, EventStatus.PROCESSED, utcnow())
-        out.processed.append(event_id)
-        bound.info("event.processed", duration_ms=round((time.perf_counter() - started) * 1000, 1))
-    except Exception as exc:  # any handler error becomes a retry; the handler's work rolled back
-        out.failed.append(event_id)
-        record_failure(rt, event_id, token, exc)
+    with structlog.contextvars.bound_contextvars(event_id=event_id):
+        try:
+            with rt.sessions.begin() as session:
+                row = event_log.lock_claimed(session, event_id, token)
+                if row is None:
+                    log.warning("event.lease_lost")
+                    out.skipped.append(event_id)
+                    return
+                event_type, raw, attempts = row
+                structlog.contextvars.bind_contextvars(event_type=event_type, attempt=attempts + 1)
+                handler = handlers.get(event_type)
+                if handler is None:
+                    event_log.finish(session, event_id, EventStatus.IGNORED, utcnow())
+                    out.ignored.append(event_id)
+                    log.info("event.ignored", reason="no handler")
+                    return
+                handler(session, parse_envelope(raw))
+                event_log.finish(session, event_id, EventStatus.PROCESSED, utcnow())
+            out.processed.append(event_id)
+            log.info("event.processed", duration_ms=round((time.perf_counter() - started) * 1e3, 1))
+        except Exception as exc:  # any handler error becomes a retry; its writes rolled back
+            out.failed.append(event_id)
+            record_failure(rt, event_id, token, exc)
+        finally:
+            structlog.contextvars.unbind_contextvars("event_type", "attempt")
 
 
 def record_failure(rt: Runtime, event_id: str, token: str, exc: BaseException) -> None:
@@ -92,7 +94,7 @@ def record_failure(rt: Runtime, event_id: str, token: str, exc: BaseException) -
         if attempts is None:  # lease lost meanwhile: whoever holds it now owns the outcome
             return
         attempt = attempts + 1
-        bound = log.bind(event_id=event_id, attempt=attempt, error_type=failure.error_type)
+        bound = log.bind(attempt=attempt, error_type=failure.error_type)
         if policy.exhausted(attempt):
             event_log.mark_dead(session, event_id, attempt, failure, now)
             bound.error("event.dead", error=failure.message[:500])
