@@ -5,17 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, and_, or_, select, update
+from sqlalchemy import Connection, Table, and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from domain.envelope import EventEnvelope
 from domain.models import DeadLetter, EventStatus, StripeEvent
 
-EVENTS = StripeEvent.__table__
-DEAD = DeadLetter.__table__
+EVENTS = cast(Table, StripeEvent.__table__)
+DEAD = cast(Table, DeadLetter.__table__)
 Executor = Connection | Session
 
 
