@@ -1,0 +1,161 @@
+"""Ingest benchmark: our webhook endpoint vs the tutorial baseline, same machine, same run.
+
+Both run under uvicorn on Postgres (synchronous_commit on: an ack is durable) with Redis as
+broker. A separate load-generator process posts unique, signed ~4 KB events, first closed loop
+at --connections, then open loop at a fixed --rate. Afterwards every acknowledged event id is
+looked up in the database. The last line is a one-line summary.
+
+    python -m bench.ingest --duration 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import orjson
+import redis
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import create_engine, text
+
+from bench.common import ROOT, SECRET, machine, peak_rss_mb, reset_database, start_uvicorn
+
+TARGETS = {
+    "baseline": ("bench.baseline_app:app", "bench_baseline_events"),
+    "ours": ("ingest.app:app", "stripe_events"),
+}
+
+
+def load(port: int, args: argparse.Namespace, rate: float, run_id: str) -> dict[str, Any]:
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.loadgen",
+            "--port",
+            str(port),
+            "--secret",
+            SECRET,
+            "--connections",
+            str(args.connections),
+            "--duration",
+            str(args.duration),
+            "--rate",
+            str(rate),
+            "--run-id",
+            run_id,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    )
+    return orjson.loads(out.stdout)  # type: ignore[no-any-return]
+
+
+def lost(db_url: str, table: str, ids: list[str]) -> int:
+    engine = create_engine(db_url)
+    with engine.connect() as conn:
+        found = 0
+        for i in range(0, len(ids), 5000):
+            chunk = ids[i : i + 5000]
+            found += conn.execute(
+                text(f"SELECT count(*) FROM {table} WHERE event_id = ANY(:ids)"), {"ids": chunk}
+            ).scalar_one()
+    engine.dispose()
+    return len(ids) - found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--duration", type=float, default=10, help="seconds per phase")
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--rate", type=float, default=1000, help="fixed-rate phase, events/s")
+    parser.add_argument("--web-workers", type=int, default=1, help="uvicorn workers per app")
+    parser.add_argument("--database-url", default="postgresql+psycopg://127.0.0.1/bench")
+    parser.add_argument("--broker-url", default="redis://127.0.0.1:6379/13")
+    args = parser.parse_args()
+
+    reset_database(args.database_url)
+    redis.Redis.from_url(args.broker_url).flushdb()
+    env = dict(
+        os.environ,
+        DATABASE_URL=args.database_url,
+        BROKER_URL=args.broker_url,
+        STRIPE_WEBHOOK_SECRETS=SECRET,
+        LOG_FORMAT="json",
+        LOG_LEVEL="INFO",
+    )
+    logs = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
+    results: dict[str, dict[str, Any]] = {}
+    for name, (app, table) in TARGETS.items():
+        proc, port = start_uvicorn(app, env, logs / f"{name}.log", args.web_workers)
+        try:
+            closed = load(port, args, 0, f"{name}c")
+            fixed = load(port, args, args.rate, f"{name}f")
+            rss = peak_rss_mb(proc.pid)
+        finally:
+            proc.terminate()
+            proc.wait(30)
+        ids = closed.pop("acked_ids") + fixed.pop("acked_ids")
+        results[name] = {
+            "closed": closed,
+            "fixed": fixed,
+            "rss": rss,
+            "lost": lost(args.database_url, table, ids),
+        }
+    redis.Redis.from_url(args.broker_url).flushdb()
+
+    table_out = Table(
+        title=f"ingest ({machine()}; {args.connections} connections; "
+        f"{args.duration:.0f} s per phase)"
+    )
+    for col in (
+        "app",
+        "phase",
+        "events/s",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "errors",
+        "lost",
+        "peak RSS MB",
+    ):
+        table_out.add_column(col, justify="right" if col != "app" else "left")
+    for name, r in results.items():
+        for phase in ("closed", "fixed"):
+            m = r[phase]
+            label = f"{args.connections} conns" if phase == "closed" else f"{args.rate:.0f}/s"
+            table_out.add_row(
+                name,
+                label,
+                f"{m['rate']:,.0f}",
+                f"{m['p50_ms']:.1f}",
+                f"{m['p99_ms']:.1f}",
+                f"{m['max_ms']:.1f}",
+                str(sum(m["errors"].values())),
+                str(r["lost"]),
+                f"{r['rss']:.0f}",
+            )
+    Console(width=150).print(table_out)
+    ours, base = results["ours"], results["baseline"]
+    ratio = ours["closed"]["rate"] / max(base["closed"]["rate"], 1e-9)
+    errors = sum(ours["closed"]["errors"].values()) + sum(ours["fixed"]["errors"].values())
+    print(
+        f"ingest: ours {ours['closed']['rate']:,.0f} ev/s, baseline "
+        f"{base['closed']['rate']:,.0f} ev/s, ratio {ratio:.1f}x, "
+        f"p99 {ours['closed']['p99_ms']:.0f} ms, "
+        f"p99 at {args.rate:.0f}/s {ours['fixed']['p99_ms']:.0f} ms, errors {errors}, "
+        f"lost {ours['lost']}, web RSS {ours['rss']:.0f} MB"
+    )
+
+
+if __name__ == "__main__":
+    main()
