@@ -56,13 +56,14 @@ def insert_events(bind: Executor, events: Sequence[NewEvent], now: datetime) -> 
         }
         for e in events
     ]
+    # executemany with RETURNING: SQLAlchemy batches it into few statements whose SQL is
+    # cached, several times cheaper than compiling one multi-VALUES statement per batch.
     stmt = (
         dialect_insert(bind, EVENTS)
-        .values(rows)
         .on_conflict_do_nothing(index_elements=["event_id"])
         .returning(EVENTS.c.event_id)
     )
-    return set(bind.execute(stmt).scalars())
+    return set(bind.execute(stmt, rows).scalars())
 
 
 def mark_published(bind: Executor, event_ids: Iterable[str], now: datetime) -> None:
