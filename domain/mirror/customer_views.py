@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from domain.mirror.stripe_json import currency, list_data, opt_int, opt_str, ref_id, sub
+from domain.mirror.stripe_json import child, currency, list_data, opt_int, opt_str, ref_id, sub
 from domain.mirror.views import ViewError
 
 
@@ -44,8 +44,8 @@ def parse_customer(obj: dict[str, Any]) -> CustomerView:
     cid = opt_str(obj.get("id"))
     if cid is None:
         raise ViewError("customer without an id")
-    meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
-    address = obj.get("address") if isinstance(obj.get("address"), dict) else {}
+    meta = child(obj, "metadata")
+    address = child(obj, "address")
     country = opt_str(address.get("country"))
     return CustomerView(
         id=cid,
@@ -91,9 +91,9 @@ def parse_payment_method(obj: dict[str, Any]) -> PaymentMethodView:
     pmid = opt_str(obj.get("id"))
     if pmid is None:
         raise ViewError("payment method without an id")
-    card = obj.get("card") if isinstance(obj.get("card"), dict) else {}
-    sepa = obj.get("sepa_debit") if isinstance(obj.get("sepa_debit"), dict) else {}
-    ideal = obj.get("ideal") if isinstance(obj.get("ideal"), dict) else {}
+    card = child(obj, "card")
+    sepa = child(obj, "sepa_debit")
+    ideal = child(obj, "ideal")
     return PaymentMethodView(
         id=pmid,
         customer_id=ref_id(obj.get("customer")),

@@ -66,3 +66,9 @@ def currency(value: Any) -> str | None:
     """An ISO currency code, lower-cased as Stripe sends it."""
     code = opt_str(value)
     return code.lower() if code and len(code) == 3 else None
+
+
+def child(obj: dict[str, Any], key: str) -> dict[str, Any]:
+    """obj[key] when it is an object, else an empty dict."""
+    value = obj.get(key)
+    return value if isinstance(value, dict) else {}

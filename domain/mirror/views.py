@@ -125,7 +125,7 @@ def parse_subscription(obj: dict[str, Any], api_version: str | None = None) -> S
         if dated is not None:
             start, end = dated.current_period_start, dated.current_period_end
     try:
-        status = SubscriptionStatus(obj.get("status"))
+        status = SubscriptionStatus(str(obj.get("status")))
     except ValueError:
         raise ViewError(f"unknown subscription status {obj.get('status')!r}") from None
     return SubscriptionView(

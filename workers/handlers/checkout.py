@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
 from domain.envelope import EventEnvelope
@@ -21,7 +22,7 @@ from domain.mirror.views import parse_checkout
 from domain.types import utcnow
 from workers.handlers._common import write_notices
 
-TABLE = CheckoutSession.__table__
+TABLE: Table = CheckoutSession.__table__  # type: ignore[assignment]
 
 
 def apply_checkout_event(session: Session, event: EventEnvelope) -> None:

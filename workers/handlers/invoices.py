@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
 from domain.envelope import EventEnvelope
@@ -14,7 +15,7 @@ from domain.mirror.views import parse_invoice
 from domain.types import utcnow
 from workers.handlers._common import write_notices
 
-TABLE = Invoice.__table__
+TABLE: Table = Invoice.__table__  # type: ignore[assignment]
 
 
 def apply_invoice_event(session: Session, event: EventEnvelope) -> None:

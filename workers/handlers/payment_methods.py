@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from domain.envelope import EventEnvelope
@@ -20,7 +20,7 @@ from domain.mirror.tables import PaymentMethod
 from domain.mirror.transitions import payment_method_transition
 from domain.types import utcnow
 
-TABLE = PaymentMethod.__table__
+TABLE: Table = PaymentMethod.__table__  # type: ignore[assignment]
 
 
 def apply_payment_method_event(session: Session, event: EventEnvelope) -> None:

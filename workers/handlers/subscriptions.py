@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
 from domain.envelope import EventEnvelope
@@ -14,7 +15,7 @@ from domain.mirror.views import parse_subscription
 from domain.types import utcnow
 from workers.handlers._common import plan_catalog, write_notices
 
-TABLE = Subscription.__table__
+TABLE: Table = Subscription.__table__  # type: ignore[assignment]
 
 
 def apply_subscription_event(session: Session, event: EventEnvelope) -> None:
