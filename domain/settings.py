@@ -51,6 +51,7 @@ class Settings(BaseSettings):
     stripe_api_base: str = "https://api.stripe.com"
     api_tokens: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     plan_catalog: Path | None = None
+    entitlement_grace_days: int = Field(default=7, ge=0)
 
     log_format: Literal["json", "console", "auto"] = "auto"
     log_level: str = "INFO"

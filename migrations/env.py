@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import text
 
+import domain.mirror  # noqa: F401  (registers the mirror tables on Base.metadata)
 from domain.db import make_engine
 from domain.models import Base
 from domain.settings import load_settings

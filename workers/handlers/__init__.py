@@ -14,4 +14,40 @@ from domain.envelope import EventEnvelope
 
 Handler = Callable[[Session, EventEnvelope], None]
 
-HANDLERS: dict[str, Handler] = {}
+# Imported after Handler exists: the family modules only need domain code, not this module.
+from workers.handlers import (  # noqa: E402
+    checkout,
+    customers,
+    invoices,
+    payment_methods,
+    subscriptions,
+)
+
+HANDLERS: dict[str, Handler] = {
+    "checkout.session.completed": checkout.apply_checkout_event,
+    "checkout.session.async_payment_succeeded": checkout.apply_checkout_event,
+    "checkout.session.async_payment_failed": checkout.apply_checkout_event,
+    "checkout.session.expired": checkout.apply_checkout_event,
+    "customer.subscription.created": subscriptions.apply_subscription_event,
+    "customer.subscription.updated": subscriptions.apply_subscription_event,
+    "customer.subscription.deleted": subscriptions.apply_subscription_event,
+    "customer.subscription.paused": subscriptions.apply_subscription_event,
+    "customer.subscription.resumed": subscriptions.apply_subscription_event,
+    "customer.subscription.trial_will_end": subscriptions.apply_subscription_event,
+    "invoice.created": invoices.apply_invoice_event,
+    "invoice.finalized": invoices.apply_invoice_event,
+    "invoice.paid": invoices.apply_invoice_event,
+    "invoice.payment_succeeded": invoices.apply_invoice_event,
+    "invoice.payment_failed": invoices.apply_invoice_event,
+    "invoice.payment_action_required": invoices.apply_invoice_event,
+    "invoice.voided": invoices.apply_invoice_event,
+    "invoice.marked_uncollectible": invoices.apply_invoice_event,
+    "invoice.upcoming": invoices.apply_invoice_event,
+    "payment_method.attached": payment_methods.apply_payment_method_event,
+    "payment_method.detached": payment_methods.apply_payment_method_event,
+    "payment_method.updated": payment_methods.apply_payment_method_event,
+    "payment_method.automatically_updated": payment_methods.apply_payment_method_event,
+    "customer.created": customers.apply_customer_event,
+    "customer.updated": customers.apply_customer_event,
+    "customer.deleted": customers.apply_customer_event,
+}

@@ -1,0 +1,104 @@
+"""The account status query: reads the mirror and applies the entitlement rule."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from domain.mirror.entitlement import (
+    BillingStatus,
+    PaymentMethodSummary,
+    SubscriptionFacts,
+    billing_status,
+    choose_subscription,
+)
+from domain.mirror.statuses import InvoiceStatus, PaymentMethodStatus
+from domain.mirror.tables import BillingAccount, Invoice, PaymentMethod, Subscription
+from domain.types import utcnow
+
+DEFAULT_GRACE_DAYS = 7
+
+
+def _payment_method(session: Session, pm_id: str | None) -> PaymentMethodSummary | None:
+    if pm_id is None:
+        return None
+    pm = session.get(PaymentMethod, pm_id)
+    if pm is None or pm.status is PaymentMethodStatus.DETACHED:
+        return None
+    return PaymentMethodSummary(
+        id=pm.id,
+        type=pm.type,
+        brand=pm.card_brand,
+        last4=pm.card_last4 or pm.bank_last4,
+        exp_month=pm.card_exp_month,
+        exp_year=pm.card_exp_year,
+    )
+
+
+def _unpaid_since(session: Session, subscription_ids: list[str]) -> dict[str, datetime]:
+    """Per subscription, when its oldest open invoice with a failed attempt was created."""
+    if not subscription_ids:
+        return {}
+    rows = session.execute(
+        select(Invoice.subscription_id, func.min(Invoice.stripe_created))
+        .where(
+            Invoice.subscription_id.in_(subscription_ids),
+            Invoice.status == InvoiceStatus.OPEN,
+            Invoice.attempt_count > 0,
+        )
+        .group_by(Invoice.subscription_id)
+    )
+    return {sid: since for sid, since in rows if sid is not None and since is not None}
+
+
+def account_status(
+    session: Session,
+    account_ref: str,
+    *,
+    grace_days: int = DEFAULT_GRACE_DAYS,
+    now: datetime | None = None,
+) -> BillingStatus | None:
+    """The billing status of an account, or None when the account is unknown."""
+    account = session.execute(
+        select(BillingAccount).where(BillingAccount.account_ref == account_ref)
+    ).scalar_one_or_none()
+    if account is None:
+        return None
+    subs: list[Subscription] = []
+    if account.stripe_customer_id is not None:
+        subs = list(
+            session.execute(
+                select(Subscription).where(
+                    Subscription.stripe_customer_id == account.stripe_customer_id
+                )
+            ).scalars()
+        )
+    unpaid = _unpaid_since(session, [s.id for s in subs])
+    facts = [
+        SubscriptionFacts(
+            id=s.id,
+            status=s.status,
+            plan_tier=s.plan_tier,
+            plan_interval=s.plan_interval,
+            price_id=s.price_id,
+            current_period_start=s.current_period_start,
+            current_period_end=s.current_period_end,
+            cancel_at_period_end=s.cancel_at_period_end,
+            created=s.stripe_created,
+            unpaid_since=unpaid.get(s.id),
+        )
+        for s in subs
+    ]
+    chosen = choose_subscription(facts)
+    row = next((s for s in subs if chosen is not None and s.id == chosen.id), None)
+    pm_id = account.default_payment_method_id or (row.default_payment_method_id if row else None)
+    return billing_status(
+        account_ref,
+        facts,
+        _payment_method(session, pm_id),
+        deleted=account.deleted,
+        now=now or utcnow(),
+        grace=timedelta(days=grace_days),
+    )

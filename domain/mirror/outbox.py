@@ -1,0 +1,95 @@
+"""The notifications outbox: rows written in the handler's transaction, delivered later."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from domain.event_log import dialect_insert
+from domain.mirror.statuses import DeliveryStatus, NotificationKind, enum_type
+from domain.models import Base
+from domain.types import JSONType, UTCDateTime
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; Postgres gets a bigserial cursor.
+CursorId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Notification(Base):
+    """One thing the product should hear about; `id` is the read cursor."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(CursorId, primary_key=True, autoincrement=True)
+    kind: Mapped[NotificationKind] = mapped_column(
+        enum_type(NotificationKind, "notification_kind", 40)
+    )
+    account_ref: Mapped[str | None] = mapped_column(String(255))
+    stripe_customer_id: Mapped[str | None] = mapped_column(String(255))
+    object_type: Mapped[str] = mapped_column(String(64))
+    object_id: Mapped[str | None] = mapped_column(String(255))
+    event_id: Mapped[str] = mapped_column(String(255))
+    event_created: Mapped[int] = mapped_column(BigInteger)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    delivery_status: Mapped[DeliveryStatus] = mapped_column(
+        enum_type(DeliveryStatus, "delivery_status", 16),
+        default=DeliveryStatus.PENDING,
+        server_default=DeliveryStatus.PENDING.value,
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        # Replaying an event must never notify twice.
+        UniqueConstraint("event_id", "kind"),
+        Index("ix_notifications_account_ref_id", "account_ref", "id"),
+        Index(
+            "ix_notifications_due",
+            "next_attempt_at",
+            postgresql_where=text("delivery_status IN ('pending', 'retrying')"),
+            sqlite_where=text("delivery_status IN ('pending', 'retrying')"),
+        ),
+    )
+
+
+NOTIFICATIONS = Notification.__table__
+
+
+def add_notification(
+    session: Session,
+    *,
+    kind: NotificationKind,
+    event_id: str,
+    event_created: int,
+    object_type: str,
+    object_id: str | None,
+    account_ref: str | None,
+    customer_id: str | None,
+    payload: dict[str, Any],
+    now: datetime,
+) -> None:
+    """INSERT ... ON CONFLICT DO NOTHING, in the caller's transaction."""
+    stmt = (
+        dialect_insert(session, NOTIFICATIONS)
+        .values(
+            kind=kind,
+            event_id=event_id,
+            event_created=event_created,
+            object_type=object_type,
+            object_id=object_id,
+            account_ref=account_ref,
+            stripe_customer_id=customer_id,
+            payload=payload,
+            created_at=now,
+            delivery_status=DeliveryStatus.PENDING,
+            attempts=0,
+            next_attempt_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["event_id", "kind"])
+    )
+    session.execute(stmt)

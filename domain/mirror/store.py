@@ -1,0 +1,216 @@
+"""SQL for the mirror tables; every function runs inside the caller's transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, delete, select, text, tuple_, update
+from sqlalchemy.orm import Session
+
+from domain.event_log import dialect_insert
+from domain.mirror.ordering import Stamp, stamp_of
+from domain.mirror.tables import BillingAccount, PaymentMethod, SubscriptionItem
+
+Row = dict[str, Any]
+ACCOUNTS: Table = BillingAccount.__table__  # type: ignore[assignment]
+ITEMS: Table = SubscriptionItem.__table__  # type: ignore[assignment]
+PAYMENT_METHODS: Table = PaymentMethod.__table__  # type: ignore[assignment]
+
+
+def is_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def lock_keys(session: Session, keys: Iterable[str | None]) -> None:
+    """Serialise work on these objects across workers until the transaction ends.
+
+    Keys are taken in sorted order so two handlers needing overlapping keys cannot deadlock.
+    SQLite needs nothing: its transactions begin IMMEDIATE and so already run one at a time.
+    """
+    if not is_postgres(session):
+        return
+    for key in sorted({k for k in keys if k}):
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": key})
+
+
+def key(kind: str, object_id: str | None) -> str | None:
+    """The advisory lock key of one object (None when the id is unknown)."""
+    return f"mirror:{kind}:{object_id}" if object_id else None
+
+
+def current_stamp(session: Session, table: Table, object_id: str) -> Stamp | None:
+    """Lock the row (if any) and return the stamp of the event that last wrote it."""
+    c = table.c
+    row = session.execute(
+        select(c.last_event_created, c.last_event_rank, c.last_event_id)
+        .where(c.id == object_id)
+        .with_for_update()
+    ).first()
+    return stamp_of(row[0], row[1], row[2]) if row else None
+
+
+def upsert_stamped(session: Session, table: Table, values: Row, now: datetime) -> None:
+    """INSERT, or UPDATE when the stored stamp is not newer (guards against racing writers)."""
+    values = {**values, "updated_at": now}
+    ins = dialect_insert(session, table).values(values)
+    c = table.c
+    stored = tuple_(c.last_event_created, c.last_event_rank, c.last_event_id)
+    incoming = tuple_(
+        ins.excluded.last_event_created, ins.excluded.last_event_rank, ins.excluded.last_event_id
+    )
+    session.execute(
+        ins.on_conflict_do_update(
+            index_elements=["id"],
+            set_={k: ins.excluded[k] for k in values if k != "id"},
+            where=stored <= incoming,
+        )
+    )
+
+
+def replace_items(
+    session: Session, subscription_id: str, items: Iterable[Row], now: datetime
+) -> None:
+    """Make the subscription's item rows exactly `items` (removed items are deleted)."""
+    rows = list(items)
+    keep = [r["id"] for r in rows]
+    stmt = delete(ITEMS).where(ITEMS.c.subscription_id == subscription_id)
+    if keep:
+        stmt = stmt.where(ITEMS.c.id.not_in(keep))
+    session.execute(stmt)
+    for row in rows:
+        # An item that moved between subscriptions is re-parented by the newer write.
+        upsert_stamped(session, ITEMS, row, now)
+
+
+def find_account(session: Session, column: str, value: str | None) -> Row | None:
+    """Lock and return the account row whose `column` equals `value`."""
+    if value is None:
+        return None
+    row = (
+        session.execute(select(ACCOUNTS).where(ACCOUNTS.c[column] == value).with_for_update())
+        .mappings()
+        .first()
+    )
+    return dict(row) if row else None
+
+
+def account_ref_for_customer(session: Session, customer_id: str | None) -> str | None:
+    """The product account linked to a Stripe customer, if known yet."""
+    if customer_id is None:
+        return None
+    return session.execute(
+        select(ACCOUNTS.c.account_ref).where(ACCOUNTS.c.stripe_customer_id == customer_id)
+    ).scalar_one_or_none()
+
+
+def _create_account(
+    session: Session, account_ref: str | None, customer_id: str | None, now: datetime
+) -> None:
+    # DO NOTHING without a target: a concurrent creator of either unique key just wins.
+    session.execute(
+        dialect_insert(session, ACCOUNTS)
+        .values(
+            account_ref=account_ref,
+            stripe_customer_id=customer_id,
+            deleted=False,
+            created_at=now,
+            updated_at=now,
+        )
+        .on_conflict_do_nothing()
+    )
+
+
+def _details(row: Row) -> Row:
+    skip = {"id", "account_ref", "stripe_customer_id", "created_at", "updated_at"}
+    return {k: v for k, v in row.items() if k not in skip}
+
+
+def link_account(
+    session: Session, *, account_ref: str | None, customer_id: str | None, now: datetime
+) -> Row | None:
+    """Find or create the account for (account_ref, customer), linking or merging the two.
+
+    A customer can be seen before its account is known (customer.created without metadata)
+    and an account before its customer; when both rows exist they are merged into the
+    account's row, keeping the customer details of the newer customer event. A link that
+    is already set is never re-pointed. Call with both keys locked.
+    """
+    if account_ref is None and customer_id is None:
+        return None
+    by_ref = find_account(session, "account_ref", account_ref)
+    by_customer = find_account(session, "stripe_customer_id", customer_id)
+    if by_ref is None and by_customer is None:
+        _create_account(session, account_ref, customer_id, now)
+    elif by_customer is None:
+        assert by_ref is not None
+        if by_ref["stripe_customer_id"] is None and customer_id is not None:
+            _update_account(session, by_ref["id"], {"stripe_customer_id": customer_id}, now)
+    elif by_ref is None:
+        if by_customer["account_ref"] is None and account_ref is not None:
+            _update_account(session, by_customer["id"], {"account_ref": account_ref}, now)
+    elif (
+        by_ref["id"] != by_customer["id"]
+        and by_ref["stripe_customer_id"] is None
+        and by_customer["account_ref"] is None
+    ):
+        _merge(session, into=by_ref, source=by_customer, now=now)
+    found = find_account(session, "account_ref", account_ref) if account_ref else None
+    return found or find_account(session, "stripe_customer_id", customer_id)
+
+
+def _merge(session: Session, *, into: Row, source: Row, now: datetime) -> None:
+    values: Row = {"stripe_customer_id": source["stripe_customer_id"]}
+    into_stamp = stamp_of(
+        into["last_event_created"], into["last_event_rank"], into["last_event_id"]
+    )
+    src_stamp = stamp_of(
+        source["last_event_created"], source["last_event_rank"], source["last_event_id"]
+    )
+    if src_stamp is not None and (into_stamp is None or src_stamp > into_stamp):
+        values |= _details(source)
+    # Delete first: the customer id is unique and moves to the surviving row.
+    session.execute(delete(ACCOUNTS).where(ACCOUNTS.c.id == source["id"]))
+    _update_account(session, into["id"], values, now)
+
+
+def _update_account(session: Session, account_id: int, values: Row, now: datetime) -> None:
+    session.execute(
+        update(ACCOUNTS).where(ACCOUNTS.c.id == account_id).values(**values, updated_at=now)
+    )
+
+
+def update_account(session: Session, account_id: int, values: Row, now: datetime) -> None:
+    """Write new values on an account row (already locked by the caller)."""
+    _update_account(session, account_id, values, now)
+
+
+def fill_blank_account_fields(session: Session, account: Row, values: Row, now: datetime) -> None:
+    """Set fields that are still empty (checkout details never override customer events)."""
+    blanks = {k: v for k, v in values.items() if v is not None and account.get(k) is None}
+    if blanks:
+        _update_account(session, account["id"], blanks, now)
+
+
+def sync_default_payment_method(
+    session: Session, customer_id: str, default_id: str | None, now: datetime
+) -> None:
+    """Flag the customer's default payment method (and unflag the others)."""
+    c = PAYMENT_METHODS.c
+    session.execute(
+        update(PAYMENT_METHODS)
+        .where(c.stripe_customer_id == customer_id)
+        .values(is_default=(c.id == default_id) if default_id else False, updated_at=now)
+    )
+
+
+def default_payment_method_of(session: Session, customer_id: str | None) -> str | None:
+    """The customer's default payment method id as last written by a customer event."""
+    if customer_id is None:
+        return None
+    return session.execute(
+        select(ACCOUNTS.c.default_payment_method_id).where(
+            ACCOUNTS.c.stripe_customer_id == customer_id
+        )
+    ).scalar_one_or_none()

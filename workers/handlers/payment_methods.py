@@ -1,0 +1,46 @@
+"""payment_method.* events -> payment_methods (detached rows are kept, marked detached)."""
+
+from __future__ import annotations
+
+from sqlalchemy import Table, select
+from sqlalchemy.orm import Session
+
+from domain.envelope import EventEnvelope
+from domain.mirror.customer_views import parse_payment_method
+from domain.mirror.ranks import payment_method_stamp
+from domain.mirror.store import (
+    current_stamp,
+    default_payment_method_of,
+    key,
+    lock_keys,
+    upsert_stamped,
+)
+from domain.mirror.stripe_json import ref_id
+from domain.mirror.tables import PaymentMethod
+from domain.mirror.transitions import payment_method_transition
+from domain.types import utcnow
+
+TABLE: Table = PaymentMethod.__table__  # type: ignore[assignment]
+
+
+def apply_payment_method_event(session: Session, event: EventEnvelope) -> None:
+    """Upsert the payment method unless a later event already wrote it."""
+    view = parse_payment_method(event.object)
+    # A detach event's object has customer=null; the former owner is in previous_attributes.
+    customer_id = view.customer_id or ref_id(event.previous_attributes.get("customer"))
+    lock_keys(session, [key("payment_method", view.id), key("customer", customer_id)])
+    stored = session.execute(
+        select(TABLE.c.stripe_customer_id).where(TABLE.c.id == view.id)
+    ).scalar_one_or_none()
+    customer_id = customer_id or stored
+    stamp = payment_method_stamp(view, event.type, event.created, event.event_id)
+    row = payment_method_transition(
+        view,
+        event.type,
+        stamp,
+        current_stamp(session, TABLE, view.id),
+        known_customer_id=customer_id,
+        default_payment_method_id=default_payment_method_of(session, customer_id),
+    )
+    if row is not None:
+        upsert_stamped(session, TABLE, row, utcnow())
