@@ -12,6 +12,7 @@ from domain.db import make_engine
 from domain.logs import configure_logging
 from domain.settings import Settings, load_settings, require_webhook_secrets
 from ingest.health import healthz, readyz
+from ingest.openapi import openapi_json
 from ingest.publisher import BatchPublisher
 from ingest.webhooks import stripe_webhook
 from ingest.writer import GroupCommitWriter
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None, publish: PublishFn | None = Non
             Route("/webhooks/stripe", stripe_webhook, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
+            Route("/openapi.json", openapi_json, methods=["GET"]),
         ],
         lifespan=lifespan,
     )

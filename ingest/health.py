@@ -2,12 +2,38 @@
 
 from __future__ import annotations
 
+from pydantic import BaseModel
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ingest.openapi import Operation, document
 from ingest.responses import ORJSONResponse
+
+
+class Health(BaseModel):
+    """`status` is ok or unavailable; `checks` says what each dependency answered."""
+
+    status: str
+    checks: dict[str, str] = {}
+    failed: list[str] = []
+
+
+document(
+    Operation(
+        "GET", "/healthz", "Liveness: the process is up", "health", responses={200: ("up", Health)}
+    )
+)
+document(
+    Operation(
+        "GET",
+        "/readyz",
+        "Readiness: database and broker reachable",
+        "health",
+        responses={200: ("ready", Health), 503: ("a dependency failed", Health)},
+    )
+)
 
 
 async def healthz(request: Request) -> Response:

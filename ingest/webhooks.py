@@ -3,15 +3,49 @@
 from __future__ import annotations
 
 import structlog
+from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 
 from domain.envelope import EnvelopeError, parse_envelope
 from domain.event_log import NewEvent
+from ingest.openapi import Operation, document
 from ingest.responses import ORJSONResponse, error
 from ingest.signature import SignatureError, verify
 
 log = structlog.get_logger("ingest.webhooks")
+
+
+class WebhookAck(BaseModel):
+    """The event is committed; `duplicate` says it had been received before."""
+
+    received: bool
+    duplicate: bool
+
+
+document(
+    Operation(
+        "POST",
+        "/webhooks/stripe",
+        "Receive a signed Stripe event",
+        "webhooks",
+        parameters=(
+            {
+                "name": "Stripe-Signature",
+                "in": "header",
+                "required": True,
+                "schema": {"type": "string"},
+                "description": "t=<unix>,v1=<hex>[,v1=...]",
+            },
+        ),
+        responses={
+            200: ("stored (or already stored)", WebhookAck),
+            400: ("bad signature, not JSON, or no id/type", None),
+            413: ("body over the size limit", None),
+            503: ("not stored; Stripe will retry", None),
+        },
+    )
+)
 
 
 class BodyTooLarge(Exception):

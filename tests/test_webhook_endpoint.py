@@ -221,6 +221,7 @@ def test_health_and_readiness(client: TestClient) -> None:
     ready = client.get("/readyz")
     assert ready.status_code == 200
     assert ready.json()["checks"] == {"database": "ok", "broker": "ok"}
+    assert "/webhooks/stripe" in client.get("/openapi.json").json()["paths"]
 
 
 def test_readiness_names_the_broken_dependency(settings: Settings) -> None:
