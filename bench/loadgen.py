@@ -15,6 +15,7 @@ import hmac
 import itertools
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -48,8 +49,10 @@ def make_body(event_id: str) -> bytes:
     )
 
 
-def make_request(path: str, host: str, secret: bytes, event_id: str) -> bytes:
-    body = make_body(event_id)
+def make_request(
+    path: str, host: str, secret: bytes, event_id: str, body: bytes | None = None
+) -> bytes:
+    body = make_body(event_id) if body is None else body
     t = int(time.time())
     sig = hmac.new(secret, f"{t}.".encode() + body, hashlib.sha256).hexdigest()
     head = (
@@ -85,6 +88,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     start = time.perf_counter() + 0.2
     deadline = start + args.duration
     prefix = f"evt_bench{args.run_id}_"
+    bodies: list[bytes] = (
+        [orjson.dumps(b) for b in orjson.loads(Path(args.bodies).read_bytes())]
+        if args.bodies
+        else []
+    )
 
     async def connection() -> None:
         reader, writer = await asyncio.open_connection(args.host, args.port)
@@ -92,13 +100,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             while True:
                 i = next(counter)
                 scheduled = start + i / args.rate if args.rate else time.perf_counter()
-                if scheduled >= deadline:
+                if scheduled >= deadline or (bodies and i >= len(bodies)):
                     return
                 wait = scheduled - time.perf_counter()
                 if wait > 0:
                     await asyncio.sleep(wait)
-                event_id = f"{prefix}{i:09d}"
-                request = make_request(args.path, host, secret, event_id)
+                if bodies:
+                    event_id = orjson.loads(bodies[i])["id"]
+                    request = make_request(args.path, host, secret, event_id, bodies[i])
+                else:
+                    event_id = f"{prefix}{i:09d}"
+                    request = make_request(args.path, host, secret, event_id)
                 sent = scheduled if args.rate else time.perf_counter()
                 writer.write(request)
                 try:
@@ -149,6 +161,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=10)
     parser.add_argument("--rate", type=float, default=0, help="requests/s; 0 = closed loop")
     parser.add_argument("--run-id", default="0")
+    parser.add_argument("--bodies", help="JSON file with a list of events to send, in order")
     args = parser.parse_args()
     try:
         import uvloop

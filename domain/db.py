@@ -12,8 +12,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 
-def make_engine(url: str, *, pool_size: int = 5) -> Engine:
-    """Create an engine for `url`, preparing SQLite files and pragmas when needed."""
+def make_engine(url: str, *, pool_size: int = 5, synchronous_commit: bool = True) -> Engine:
+    """Create an engine for `url`, preparing SQLite files and pragmas when needed.
+
+    `synchronous_commit=False` (Postgres only) lets COMMIT return before the WAL is flushed.
+    Only for work that can be redone from durable state: a crash then loses a short suffix
+    of transactions, in order, never a partial one.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -26,7 +31,10 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
-        connect_args={"connect_timeout": 5},
+        connect_args={
+            "connect_timeout": 5,
+            **({} if synchronous_commit else {"options": "-c synchronous_commit=off"}),
+        },
     )
 
 

@@ -30,7 +30,14 @@ _runtime: tuple[int, Runtime] | None = None
 
 
 def build_runtime(settings: Settings) -> Runtime:
-    engine = make_engine(settings.effective_database_url, pool_size=2)
+    # Worker writes are re-derivable from the durable event log (ingest commits synchronously):
+    # a crash that loses the last few commits just makes those events run again, and every
+    # effect is idempotent (stamped mirror rows, unique outbox keys, Stripe idempotency keys).
+    engine = make_engine(
+        settings.effective_database_url,
+        pool_size=2,
+        synchronous_commit=settings.worker_synchronous_commit,
+    )
     return Runtime(settings=settings, engine=engine, sessions=make_sessionmaker(engine))
 
 

@@ -1,0 +1,248 @@
+"""Pipeline benchmark: signed webhooks in, real Celery workers, billing mirror out.
+
+Starts the production shape on Postgres + Redis (uvicorn, `billing worker`, `billing sweeper`),
+posts N events as fast as ingest accepts them — full subscription lifecycles (checkout,
+subscription, invoices, payment methods, customers; 17 events each) over N/17 customers —
+then waits for every event to be processed. Timings come from the database
+(`received_at` -> `processed_at`). A second phase posts fresh events at a fixed rate.
+
+    python -m bench.pipeline --events 20000 --rate 300 --rate-seconds 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+import redis
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import create_engine, text
+
+from bench.common import ROOT, SECRET, machine, peak_rss_mb, reset_database, start_uvicorn
+
+TOKENS = ("acct_life", "cus_life", "sub_life", "pm_life", "cs_life", '"in_1"', '"in_2"', "evt_life")
+
+
+def lifecycles(customers: int, tag: str) -> list[dict[str, Any]]:
+    """`customers` lifecycles with their own ids, interleaved the way a busy day arrives."""
+    from domain.mirror.stripe_json import ApiShape
+    from tests.mirror.lifecycle import lifecycle
+
+    template = orjson.dumps(lifecycle(ApiShape.CURRENT)).decode()
+    per_customer = []
+    for n in range(customers):
+        doc = template
+        for token in TOKENS:
+            suffix = f"{tag}{n}"
+            doc = doc.replace(
+                token, token[:-1] + f'_{suffix}"' if token.endswith('"') else f"{token}_{suffix}"
+            )
+        per_customer.append(orjson.loads(doc))
+    # Round-robin: event k of every customer, then event k+1, ... (events of one customer
+    # stay in order but are spread out, as on a renewal day).
+    return [events[k] for k in range(len(per_customer[0])) for events in per_customer]
+
+
+def post(
+    port: int, bodies: list[dict[str, Any]], rate: float, connections: int, workdir: Path
+) -> dict[str, Any]:
+    path = workdir / f"bodies-{time.monotonic_ns()}.json"
+    path.write_bytes(orjson.dumps(bodies))
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.loadgen",
+            "--port",
+            str(port),
+            "--secret",
+            SECRET,
+            "--connections",
+            str(connections),
+            "--duration",
+            "3600",
+            "--rate",
+            str(rate),
+            "--bodies",
+            str(path),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    )
+    result: dict[str, Any] = orjson.loads(out.stdout)
+    result.pop("acked_ids")
+    return result
+
+
+def wait_drained(db_url: str, ids_like: str, total: int, timeout: float) -> float:
+    engine = create_engine(db_url)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            with engine.connect() as conn:
+                done = conn.execute(
+                    text(
+                        "SELECT count(*) FROM stripe_events WHERE event_id LIKE :p "
+                        "AND status IN ('processed', 'ignored', 'dead')"
+                    ),
+                    {"p": ids_like},
+                ).scalar_one()
+            if done >= total:
+                return time.monotonic()
+            time.sleep(0.2)
+    finally:
+        engine.dispose()
+    raise TimeoutError(f"only {done} of {total} events finished in {timeout:.0f} s")
+
+
+def timings(db_url: str, ids_like: str) -> dict[str, float]:
+    engine = create_engine(db_url)
+    with engine.connect() as conn:
+        row = (
+            conn.execute(
+                text("""
+            SELECT count(*) AS n,
+                   count(*) FILTER (WHERE status = 'processed') AS processed,
+                   count(*) FILTER (WHERE status = 'dead') AS dead,
+                   extract(epoch FROM max(processed_at) - min(received_at)) AS span,
+                   extract(epoch FROM max(received_at) - min(received_at)) AS ingest_span,
+                   extract(epoch FROM max(processed_at) - max(received_at)) AS drain,
+                   percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM
+                       processed_at - received_at)) AS p50,
+                   percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM
+                       processed_at - received_at)) AS p99
+            FROM stripe_events WHERE event_id LIKE :p"""),
+                {"p": ids_like},
+            )
+            .mappings()
+            .one()
+        )
+    engine.dispose()
+    return {k: float(v or 0) for k, v in row.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--events", type=int, default=20000)
+    parser.add_argument("--rate", type=float, default=300, help="fixed-rate phase, events/s")
+    parser.add_argument("--rate-seconds", type=float, default=20)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--web-workers", type=int, default=1)
+    parser.add_argument("--worker-concurrency", type=int, default=2)
+    parser.add_argument("--database-url", default="postgresql+psycopg://127.0.0.1/bench")
+    parser.add_argument("--broker-url", default="redis://127.0.0.1:6379/13")
+    args = parser.parse_args()
+
+    reset_database(args.database_url)
+    redis.Redis.from_url(args.broker_url).flushdb()
+    env = dict(
+        os.environ,
+        DATABASE_URL=args.database_url,
+        BROKER_URL=args.broker_url,
+        STRIPE_WEBHOOK_SECRETS=SECRET,
+        LOG_FORMAT="json",
+        LOG_LEVEL="WARNING",
+    )
+    work = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
+    per_life = len(lifecycles(1, "probe"))
+    burst = lifecycles(max(1, args.events // per_life), "b")
+    steady = lifecycles(max(1, int(args.rate * args.rate_seconds) // per_life), "s")
+
+    web, port = start_uvicorn("ingest.app:app", env, work / "web.log", args.web_workers)
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "workers.cli",
+            "worker",
+            f"--concurrency={args.worker_concurrency}",
+            "--loglevel=WARNING",
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=(work / "worker.log").open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    sweeper = subprocess.Popen(
+        [sys.executable, "-m", "workers.cli", "sweeper"],
+        env=env,
+        cwd=ROOT,
+        stdout=(work / "sweeper.log").open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        time.sleep(3)
+        ingest = post(port, burst, 0, args.connections, work)
+        wait_drained(args.database_url, "evt_life_b%", len(burst), 600)
+        burst_t = timings(args.database_url, "evt_life_b%")
+        fixed = post(port, steady, args.rate, args.connections, work)
+        wait_drained(args.database_url, "evt_life_s%", len(steady), 600)
+        steady_t = timings(args.database_url, "evt_life_s%")
+        rss_web = peak_rss_mb(web.pid)
+        rss_worker = peak_rss_mb(worker.pid)
+    finally:
+        for proc in (web, worker, sweeper):
+            proc.terminate()
+        for proc in (web, worker, sweeper):
+            proc.wait(30)
+    redis.Redis.from_url(args.broker_url).flushdb()
+
+    processing_rate = burst_t["n"] / max(burst_t["span"], 1e-9)
+    table = Table(
+        title=f"pipeline ({machine()}; {args.worker_concurrency} worker processes, "
+        f"{args.web_workers} web)"
+    )
+    for col in (
+        "phase",
+        "events",
+        "ingest ev/s",
+        "processed ev/s",
+        "drain s",
+        "p50 s",
+        "p99 s",
+        "dead",
+    ):
+        table.add_column(col, justify="right")
+    table.add_row(
+        "burst",
+        f"{int(burst_t['n']):,}",
+        f"{ingest['rate']:,.0f}",
+        f"{processing_rate:,.0f}",
+        f"{burst_t['drain']:.1f}",
+        f"{burst_t['p50']:.2f}",
+        f"{burst_t['p99']:.2f}",
+        f"{int(burst_t['dead'])}",
+    )
+    table.add_row(
+        f"{args.rate:.0f}/s",
+        f"{int(steady_t['n']):,}",
+        f"{fixed['rate']:,.0f}",
+        f"{steady_t['n'] / max(steady_t['span'], 1e-9):,.0f}",
+        f"{steady_t['drain']:.1f}",
+        f"{steady_t['p50']:.2f}",
+        f"{steady_t['p99']:.2f}",
+        f"{int(steady_t['dead'])}",
+    )
+    Console(width=150).print(table)
+    print(
+        f"pipeline: {processing_rate:,.0f} ev/s processed end to end "
+        f"({int(burst_t['n']):,} events, ingest {ingest['rate']:,.0f} ev/s), "
+        f"p99 received->processed at {args.rate:.0f}/s {steady_t['p99']:.2f} s, "
+        f"dead {int(burst_t['dead'] + steady_t['dead'])}, web RSS {rss_web:.0f} MB, "
+        f"worker RSS {rss_worker:.0f} MB"
+    )
+
+
+if __name__ == "__main__":
+    main()
