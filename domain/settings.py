@@ -76,7 +76,7 @@ class Settings(BaseSettings):
     notify_url: str | None = None
     notify_secret: SecretStr | None = None
     notify_max_attempts: int = Field(default=10, ge=1)
-    notify_retry_base_seconds: float = Field(default=10.0, gt=0)
+    notify_retry_base_seconds: float = Field(default=30.0, gt=0)
     notify_retry_cap_seconds: float = Field(default=3600.0, gt=0)
     notify_timeout_seconds: float = Field(default=10.0, gt=0)
     notify_batch_size: int = Field(default=50, ge=1)

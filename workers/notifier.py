@@ -95,7 +95,13 @@ def deliver_due(
                 batch = delivery.claim_due(session, clock(), _lease(s), s.notify_batch_size)
             if not batch:
                 break
-            for item in batch:
+            for n, item in enumerate(batch):
+                if time.monotonic() >= deadline:
+                    # Stay inside the task's time limit; hand the rest back instead of
+                    # leaving them leased until the lease runs out.
+                    with rt.sessions.begin() as session:
+                        delivery.release(session, batch[n:], clock())
+                    break
                 _deliver(rt, http, s.notify_url, secret, item, policy, clock, outcome)
     finally:
         if owned:

@@ -33,7 +33,8 @@ def notification_body(n: Notification) -> dict[str, Any]:
         "object_id": n.object_id,
         "event_id": n.event_id,
         "event_created": n.event_created,
-        "created_at": n.created_at.isoformat(),
+        # Same UTC form as every other timestamp the API returns.
+        "created_at": n.created_at.isoformat().replace("+00:00", "Z"),
         "data": n.payload,
     }
 
@@ -83,6 +84,16 @@ def claim_due(session: Session, now: datetime, lease: timedelta, limit: int) -> 
         row.next_attempt_at = now + lease
     session.flush()
     return [Claimed(row.id, row.attempts, notification_body(row)) for row in rows]
+
+
+def release(session: Session, claimed: list[Claimed], now: datetime) -> None:
+    """Give back rows claimed but not attempted (time ran out): due now, attempt not counted."""
+    for item in claimed:
+        session.execute(
+            update(Notification)
+            .where(Notification.id == item.id, Notification.attempts == item.attempts)
+            .values(attempts=item.attempts - 1, next_attempt_at=now)
+        )
 
 
 def mark_delivered(session: Session, notification_id: int, now: datetime) -> None:

@@ -202,3 +202,18 @@ def test_notify_url_requires_a_secret() -> None:
     with pytest.raises(SettingsError, match="NOTIFY_URL"):
         load_settings(notify_url="product.example/hooks", notify_secret="x" * 20)
     assert load_settings(notify_url="").notify_url is None
+
+
+def test_rows_left_when_time_runs_out_are_handed_back(
+    pipe: Pipeline, notify_rt: Runtime, receiver: Receiver
+) -> None:
+    pipe.deliver(*scenario.events())
+    receiver.delay = 0.6
+    outcome = deliver_due(notify_rt, time_budget_seconds=0.3)
+    assert len(outcome.delivered) == 1  # the first post overruns the budget
+    left = [r for r in outbox(notify_rt) if r["delivery_status"] == "pending"]
+    assert len(left) == 3
+    assert all(r["attempts"] == 0 for r in left)  # not counted: never attempted
+    receiver.delay = 0
+    assert len(deliver_due(notify_rt).delivered) == 3  # due again at once, no lease wait
+    assert len(receiver.requests) == 4 and len(set(receiver.ids())) == 4
