@@ -9,6 +9,7 @@ import pytest
 import redis
 from sqlalchemy import text
 
+from domain.mirror import delivery
 from domain.settings import Settings, SettingsError, load_settings
 from domain.types import utcnow
 from ingest.signature import SignatureError
@@ -217,3 +218,21 @@ def test_rows_left_when_time_runs_out_are_handed_back(
     receiver.delay = 0
     assert len(deliver_due(notify_rt).delivered) == 3  # due again at once, no lease wait
     assert len(receiver.requests) == 4 and len(set(receiver.ids())) == 4
+
+
+def test_concurrent_claims_skip_locked_rows(pipe: Pipeline, notify_rt: Runtime) -> None:
+    pipe.deliver(*scenario.events())
+    now, lease = utcnow(), timedelta(seconds=60)
+    with notify_rt.sessions.begin() as first:
+        mine = delivery.claim_due(first, now, lease, 2)
+        # While the first claim's transaction is open, a second worker skips its rows.
+        with notify_rt.sessions.begin() as second:
+            theirs = delivery.claim_due(second, now, lease, 10)
+    assert len(mine) == 2 and len(theirs) == 2
+    assert {c.id for c in mine}.isdisjoint({c.id for c in theirs})
+    # Both leases are held now: nothing is due until they run out.
+    with notify_rt.sessions.begin() as third:
+        assert delivery.claim_due(third, now, lease, 10) == []
+        assert [c.id for c in delivery.claim_due(third, now + lease * 2, lease, 10)] == sorted(
+            c.id for c in mine + theirs
+        )
