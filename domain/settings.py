@@ -8,7 +8,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings import SettingsError as PydanticSettingsError
 
@@ -73,6 +73,15 @@ class Settings(BaseSettings):
     worker_synchronous_commit: bool = False
     broker_timeout_seconds: float = Field(default=3.0, gt=0)
 
+    # Notification delivery (off unless NOTIFY_URL is set; the cursor API works either way).
+    notify_url: str | None = None
+    notify_secret: SecretStr | None = None
+    notify_max_attempts: int = Field(default=10, ge=1)
+    notify_retry_base_seconds: float = Field(default=30.0, gt=0)
+    notify_retry_cap_seconds: float = Field(default=3600.0, gt=0)
+    notify_timeout_seconds: float = Field(default=10.0, gt=0)
+    notify_batch_size: int = Field(default=50, ge=1)
+
     @field_validator("stripe_webhook_secrets", "api_tokens", mode="before")
     @classmethod
     def _csv(cls, value: object) -> object:
@@ -106,6 +115,26 @@ class Settings(BaseSettings):
         if value and "://" not in value:
             raise ValueError("must be a Celery broker URL such as redis://127.0.0.1:6379/0")
         return value
+
+    @field_validator("notify_url")
+    @classmethod
+    def _notify_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            return None  # NOTIFY_URL= (empty) means off, like unset
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _notify_secret_required(self) -> Settings:
+        if self.notify_url and (
+            self.notify_secret is None or len(self.notify_secret.get_secret_value()) < 16
+        ):
+            raise ValueError(
+                "NOTIFY_SECRET: required (at least 16 characters) when NOTIFY_URL is set; "
+                "receivers verify X-Billing-Signature with it"
+            )
+        return self
 
     @property
     def effective_database_url(self) -> str:
@@ -153,7 +182,10 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         problems = []
         for err in exc.errors(include_input=False, include_url=False):
-            field = str(err["loc"][0]) if err["loc"] else "?"
+            if not err["loc"]:  # a cross-field rule: its message names the variables
+                problems.append(err["msg"].removeprefix("Value error, "))
+                continue
+            field = str(err["loc"][0])
             variable = "BILLING_DATA_DIR" if field == "data_dir" else field.upper()
             problems.append(f"{variable}: {err['msg']}")
         raise SettingsError("invalid configuration:\n  " + "\n  ".join(problems)) from None

@@ -14,6 +14,7 @@ from domain.settings import Settings, load_settings, require_webhook_secrets
 from ingest.health import healthz, readyz
 from ingest.openapi import openapi_json
 from ingest.publisher import BatchPublisher
+from ingest.read_api import READ_ROUTES
 from ingest.webhooks import stripe_webhook
 from ingest.writer import GroupCommitWriter
 
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None, publish: PublishFn | None = Non
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/openapi.json", openapi_json, methods=["GET"]),
+            *READ_ROUTES,
         ],
         lifespan=lifespan,
     )

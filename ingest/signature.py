@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import time
 from collections.abc import Sequence
+
+from domain.signing import compute_signature, sign_header
+
+__all__ = ["SignatureError", "compute_signature", "sign_header", "verify"]
 
 
 class SignatureError(ValueError):
@@ -37,17 +40,6 @@ def _parse_header(header: str) -> tuple[int, list[str]]:
     if not signatures:
         raise SignatureError("no_valid_signature", "Stripe-Signature has no v1 signature")
     return timestamp, signatures
-
-
-def compute_signature(secret: bytes, timestamp: int, body: bytes) -> str:
-    """HMAC-SHA256 hex of "{t}.{body}" keyed by the endpoint secret."""
-    return hmac.new(secret, str(timestamp).encode() + b"." + body, hashlib.sha256).hexdigest()
-
-
-def sign_header(secret: bytes, body: bytes, timestamp: int | None = None) -> str:
-    """A Stripe-Signature header value for `body` (used by send-event and tests)."""
-    t = int(time.time()) if timestamp is None else timestamp
-    return f"t={t},v1={compute_signature(secret, t, body)}"
 
 
 def verify(

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from celery import Celery
 
-from workers.celery_app import PROCESS_EVENTS
+from workers.celery_app import DELIVER_NOTIFICATIONS, PROCESS_EVENTS
 
 
 def publish_event_batch(app: Celery, event_ids: Sequence[str]) -> None:
@@ -22,3 +22,8 @@ def publish_events(app: Celery, event_ids: Sequence[str], batch_size: int) -> No
     """Publish ids in batches of at most `batch_size`."""
     for chunk in chunks(event_ids, batch_size):
         publish_event_batch(app, chunk)
+
+
+def publish_delivery(app: Celery, expires_seconds: float) -> None:
+    """Ask a worker to deliver due notifications; a stale request expires unconsumed."""
+    app.send_task(DELIVER_NOTIFICATIONS, queue="maintenance", retry=False, expires=expires_seconds)

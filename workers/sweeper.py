@@ -12,9 +12,10 @@ import structlog
 from celery import Celery
 
 from domain import event_log
+from domain.mirror.delivery import has_due
 from domain.sweep import SweepResult, sweep
 from domain.types import utcnow
-from workers.enqueue import publish_events
+from workers.enqueue import publish_delivery, publish_events
 from workers.runtime import Runtime
 
 log = structlog.get_logger("workers.sweeper")
@@ -48,7 +49,25 @@ def sweep_once(rt: Runtime, app: Celery) -> SweepResult:
             leases_expired=result.expired,
             dead=result.dead,
         )
+    trigger_delivery(rt, app)
     return result
+
+
+def trigger_delivery(rt: Runtime, app: Celery) -> bool:
+    """Publish a delivery request when notifications are due (state lives in the outbox)."""
+    if not rt.settings.notify_url:
+        return False
+    try:
+        with rt.sessions() as session:
+            if not has_due(session, utcnow()):
+                return False
+        # Expiring after a few passes keeps requests from piling up while workers are away;
+        # the next pass asks again, so a lost or expired request costs one interval.
+        publish_delivery(app, expires_seconds=max(30.0, rt.settings.sweeper_interval_seconds * 3))
+    except Exception as exc:  # broker or database blip: the next pass tries again
+        log.warning("sweeper.delivery_trigger_failed", error_type=type(exc).__name__)
+        return False
+    return True
 
 
 def run_forever(rt: Runtime, app: Celery, stop: threading.Event | None = None) -> None:

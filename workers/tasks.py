@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import structlog
 
-from workers.celery_app import PROCESS_EVENTS, SWEEP, app
+from workers.celery_app import DELIVER_NOTIFICATIONS, PROCESS_EVENTS, SWEEP, app
+from workers.notifier import deliver_due
 from workers.processor import process_events
 from workers.runtime import get_runtime
 from workers.sweeper import sweep_once
@@ -29,3 +30,15 @@ def process_events_task(event_ids: list[str]) -> None:
 def sweep_task() -> None:
     """One sweeper pass, for deployments that prefer Celery beat to `billing sweeper`."""
     sweep_once(get_runtime(), app)
+
+
+@app.task(name=DELIVER_NOTIFICATIONS, acks_late=False)
+def deliver_notifications_task() -> None:
+    """Deliver due notifications to NOTIFY_URL (the sweeper asks for this every pass)."""
+    outcome = deliver_due(get_runtime())
+    log.debug(
+        "task.notifications_done",
+        delivered=len(outcome.delivered),
+        retrying=len(outcome.retrying),
+        dead=len(outcome.dead),
+    )
