@@ -81,13 +81,24 @@ def mark_published(bind: Executor, event_ids: Iterable[str], now: datetime) -> N
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """An event this worker now holds the lease on, with what the handler needs."""
+
+    event_id: str
+    type: str
+    raw_body: str
+    attempts: int
+
+
 def claim(
     bind: Executor, event_ids: Sequence[str], token: str, now: datetime, lease: timedelta
-) -> list[str]:
+) -> list[Claimed]:
     """Lease the claimable events among `event_ids` to this worker; return the ones won.
 
     Claimable: received/queued, retrying whose time has come, or processing whose lease
-    expired. Terminal rows and rows leased by a live worker are skipped.
+    expired. Terminal rows and rows leased by a live worker are skipped. The bodies come
+    back in the same statement, so processing needs no further read.
     """
     c = EVENTS.c
     stmt = (
@@ -101,31 +112,21 @@ def claim(
             ),
         )
         .values(status=EventStatus.PROCESSING, lease_token=token, lease_expires_at=now + lease)
-        .returning(c.event_id)
+        .returning(c.event_id, c.type, c.raw_body, c.attempts)
     )
-    return list(bind.execute(stmt).scalars())
+    return [Claimed(*row) for row in bind.execute(stmt)]
 
 
-def lock_claimed(bind: Executor, event_id: str, token: str) -> tuple[str, str, int] | None:
-    """Lock a row we hold the lease on; return (type, raw_body, attempts), None if lease lost."""
+def finish(bind: Executor, event_id: str, token: str, status: EventStatus, now: datetime) -> bool:
+    """Mark a leased row processed or ignored, in the handler's transaction.
+
+    Fenced by the lease token: False means the lease was lost (it expired and the event was
+    handed out again), and the caller must roll back the handler's work.
+    """
     c = EVENTS.c
-    row = bind.execute(
-        select(c.type, c.raw_body, c.attempts)
-        .where(
-            c.event_id == event_id,
-            c.lease_token == token,
-            c.status == EventStatus.PROCESSING,
-        )
-        .with_for_update()
-    ).first()
-    return (row[0], row[1], row[2]) if row else None
-
-
-def finish(bind: Executor, event_id: str, status: EventStatus, now: datetime) -> None:
-    """Mark a locked, leased row processed or ignored (same transaction as the handler)."""
-    bind.execute(
+    result = bind.execute(
         update(EVENTS)
-        .where(EVENTS.c.event_id == event_id)
+        .where(c.event_id == event_id, c.lease_token == token, c.status == EventStatus.PROCESSING)
         .values(
             status=status,
             processed_at=now,
@@ -135,6 +136,7 @@ def finish(bind: Executor, event_id: str, status: EventStatus, now: datetime) ->
             last_error=None,
         )
     )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def locked_attempts(bind: Executor, event_id: str, token: str | None) -> int | None:

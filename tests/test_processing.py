@@ -233,3 +233,18 @@ def test_concurrent_sweepers_never_hand_out_a_row_twice(
         t.join()
     handed_out = [i for c in celeries for i in c.ids]
     assert sorted(handed_out) == sorted(ids)
+
+
+def test_lost_lease_rolls_back_the_handler(runtime: Runtime, db: Engine) -> None:
+    event_id = store(runtime)
+
+    def handler_that_loses_its_lease(session, event) -> None:  # type: ignore[no-untyped-def]
+        TEST_HANDLERS["test.recorded"](session, event)
+        # Meanwhile the lease expired and another worker claimed the event.
+        set_row(db, event_id, lease_token="someone-else")
+
+    outcome = process_events(runtime, [event_id], {"test.recorded": handler_that_loses_its_lease})
+    assert outcome.skipped == [event_id] and outcome.processed == []
+    assert effects(db, event_id) == 0
+    row = event_row(db, event_id)
+    assert row["status"] == "processing" and row["lease_token"] == "someone-else"  # type: ignore[index]

@@ -32,6 +32,10 @@ class BatchOutcome:
     skipped: list[str] = field(default_factory=list)
 
 
+class LeaseLost(Exception):
+    """Our lease ran out and the event was handed out again: undo, let the new holder win."""
+
+
 def process_events(
     rt: Runtime, event_ids: Sequence[str], handlers: Mapping[str, Handler] = HANDLERS
 ) -> BatchOutcome:
@@ -39,45 +43,51 @@ def process_events(
     outcome = BatchOutcome()
     token = str(uuid.uuid4())
     lease = timedelta(seconds=rt.settings.lease_seconds)
+    unique = list(dict.fromkeys(event_ids))
     with rt.sessions.begin() as session:
-        won = set(event_log.claim(session, list(dict.fromkeys(event_ids)), token, utcnow(), lease))
-    outcome.skipped = [i for i in event_ids if i not in won]
-    for event_id in event_ids:
-        if event_id in won:
-            _process_one(rt, event_id, token, handlers, outcome)
-            won.discard(event_id)
+        claimed = {c.event_id: c for c in event_log.claim(session, unique, token, utcnow(), lease)}
+    outcome.skipped = [i for i in event_ids if i not in claimed]
+    for event_id in unique:
+        if event_id in claimed:
+            _process_one(rt, claimed[event_id], token, handlers, outcome)
     return outcome
 
 
 def _process_one(
-    rt: Runtime, event_id: str, token: str, handlers: Mapping[str, Handler], out: BatchOutcome
+    rt: Runtime,
+    event: event_log.Claimed,
+    token: str,
+    handlers: Mapping[str, Handler],
+    out: BatchOutcome,
 ) -> None:
     started = time.perf_counter()
-    with structlog.contextvars.bound_contextvars(event_id=event_id):
+    event_id = event.event_id
+    handler = handlers.get(event.type)
+    status = EventStatus.PROCESSED if handler else EventStatus.IGNORED
+    with structlog.contextvars.bound_contextvars(
+        event_id=event_id, event_type=event.type, attempt=event.attempts + 1
+    ):
         try:
             with rt.sessions.begin() as session:
-                row = event_log.lock_claimed(session, event_id, token)
-                if row is None:
-                    log.warning("event.lease_lost")
-                    out.skipped.append(event_id)
-                    return
-                event_type, raw, attempts = row
-                structlog.contextvars.bind_contextvars(event_type=event_type, attempt=attempts + 1)
-                handler = handlers.get(event_type)
-                if handler is None:
-                    event_log.finish(session, event_id, EventStatus.IGNORED, utcnow())
-                    out.ignored.append(event_id)
-                    log.info("event.ignored", reason="no handler")
-                    return
-                handler(session, parse_envelope(raw))
-                event_log.finish(session, event_id, EventStatus.PROCESSED, utcnow())
-            out.processed.append(event_id)
-            log.info("event.processed", duration_ms=round((time.perf_counter() - started) * 1e3, 1))
+                if handler is not None:
+                    handler(session, parse_envelope(event.raw_body))
+                if not event_log.finish(session, event_id, token, status, utcnow()):
+                    raise LeaseLost(event_id)
+        except LeaseLost:
+            log.warning("event.lease_lost")
+            out.skipped.append(event_id)
+            return
         except Exception as exc:  # any handler error becomes a retry; its writes rolled back
             out.failed.append(event_id)
             record_failure(rt, event_id, token, exc)
-        finally:
-            structlog.contextvars.unbind_contextvars("event_type", "attempt")
+            return
+        duration_ms = round((time.perf_counter() - started) * 1e3, 1)
+        if handler is None:
+            out.ignored.append(event_id)
+            log.info("event.ignored", reason="no handler", duration_ms=duration_ms)
+        else:
+            out.processed.append(event_id)
+            log.info("event.processed", duration_ms=duration_ms)
 
 
 def record_failure(rt: Runtime, event_id: str, token: str, exc: BaseException) -> None:

@@ -31,8 +31,16 @@ def lock_keys(session: Session, keys: Iterable[str | None]) -> None:
     """
     if not is_postgres(session):
         return
-    for key in sorted({k for k in keys if k}):
-        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": key})
+    ordered = sorted({k for k in keys if k})
+    if ordered:
+        # One round trip; the sorted subquery fixes the order the locks are taken in.
+        session.execute(_LOCK_KEYS, {"keys": ordered})
+
+
+_LOCK_KEYS = text(
+    "SELECT count(pg_advisory_xact_lock(hashtext(k))) FROM "
+    "(SELECT k FROM unnest(CAST(:keys AS text[])) WITH ORDINALITY AS t(k, n) ORDER BY n) AS s"
+)
 
 
 def key(kind: str, object_id: str | None) -> str | None:
