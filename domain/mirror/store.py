@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table, delete, select, text, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from domain.event_log import dialect_insert
@@ -62,18 +64,24 @@ def current_stamp(session: Session, table: Table, object_id: str) -> Stamp | Non
 def upsert_stamped(session: Session, table: Table, values: Row, now: datetime) -> None:
     """INSERT, or UPDATE when the stored stamp is not newer (guards against racing writers)."""
     values = {**values, "updated_at": now}
-    ins = dialect_insert(session, table).values(values)
+    dialect = session.get_bind().dialect.name
+    session.execute(_upsert_statement(table, dialect, tuple(sorted(values))), values)
+
+
+@functools.cache
+def _upsert_statement(table: Table, dialect: str, columns: tuple[str, ...]) -> Any:
+    # Built once per table and column set: constructing an ON CONFLICT statement costs more
+    # than running it, and the cached statement's SQL is also cached by SQLAlchemy.
+    ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
     c = table.c
     stored = tuple_(c.last_event_created, c.last_event_rank, c.last_event_id)
     incoming = tuple_(
         ins.excluded.last_event_created, ins.excluded.last_event_rank, ins.excluded.last_event_id
     )
-    session.execute(
-        ins.on_conflict_do_update(
-            index_elements=["id"],
-            set_={k: ins.excluded[k] for k in values if k != "id"},
-            where=stored <= incoming,
-        )
+    return ins.on_conflict_do_update(
+        index_elements=["id"],
+        set_={k: ins.excluded[k] for k in columns if k != "id"},
+        where=stored <= incoming,
     )
 
 
