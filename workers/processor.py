@@ -15,6 +15,7 @@ from domain import event_log
 from domain.envelope import parse_envelope
 from domain.event_log import Failure
 from domain.models import EventStatus
+from domain.ops.attempts import record_attempt
 from domain.types import utcnow
 from workers.handlers import HANDLERS, Handler
 from workers.runtime import Runtime
@@ -94,6 +95,7 @@ def record_failure(rt: Runtime, event_id: str, token: str, exc: BaseException) -
         if attempts is None:  # lease lost meanwhile: whoever holds it now owns the outcome
             return
         attempt = attempts + 1
+        record_attempt(session, event_id, attempt, failure, now)
         bound = log.bind(attempt=attempt, error_type=failure.error_type)
         if policy.exhausted(attempt):
             event_log.mark_dead(session, event_id, attempt, failure, now)
