@@ -17,6 +17,7 @@ from domain.event_log import Failure
 from domain.models import EventStatus
 from domain.ops.attempts import record_attempt
 from domain.types import utcnow
+from workers import metrics
 from workers.handlers import HANDLERS, Handler
 from workers.runtime import Runtime
 
@@ -54,6 +55,7 @@ def _process_one(
     rt: Runtime, event_id: str, token: str, handlers: Mapping[str, Handler], out: BatchOutcome
 ) -> None:
     started = time.perf_counter()
+    event_type, outcome = "unknown", ""
     with structlog.contextvars.bound_contextvars(event_id=event_id):
         try:
             with rt.sessions.begin() as session:
@@ -69,19 +71,26 @@ def _process_one(
                     event_log.finish(session, event_id, EventStatus.IGNORED, utcnow())
                     out.ignored.append(event_id)
                     log.info("event.ignored", reason="no handler")
+                    outcome = "ignored"
                     return
                 handler(session, parse_envelope(raw))
                 event_log.finish(session, event_id, EventStatus.PROCESSED, utcnow())
             out.processed.append(event_id)
+            outcome = "processed"
             log.info("event.processed", duration_ms=round((time.perf_counter() - started) * 1e3, 1))
         except Exception as exc:  # any handler error becomes a retry; its writes rolled back
             out.failed.append(event_id)
-            record_failure(rt, event_id, token, exc)
+            outcome = "failed"
+            record_failure(rt, event_id, token, exc, event_type)
         finally:
             structlog.contextvars.unbind_contextvars("event_type", "attempt")
+            if outcome:
+                metrics.observe_processing(event_type, outcome, time.perf_counter() - started)
 
 
-def record_failure(rt: Runtime, event_id: str, token: str, exc: BaseException) -> None:
+def record_failure(
+    rt: Runtime, event_id: str, token: str, exc: BaseException, event_type: str = "unknown"
+) -> None:
     """Count a failed attempt: schedule a retry with backoff, or dead-letter the event."""
     failure = Failure(
         error_type=type(exc).__name__,
@@ -99,12 +108,15 @@ def record_failure(rt: Runtime, event_id: str, token: str, exc: BaseException) -
         bound = log.bind(attempt=attempt, error_type=failure.error_type)
         if policy.exhausted(attempt):
             event_log.mark_dead(session, event_id, attempt, failure, now)
+            counter = metrics.DEAD_LETTERS
             bound.error("event.dead", error=failure.message[:500])
         else:
             delay = policy.delay(attempt)
             event_log.schedule_retry(
                 session, event_id, attempt, now + timedelta(seconds=delay), failure.summary
             )
+            counter = metrics.RETRIES
             bound.warning(
                 "event.retry_scheduled", delay_s=round(delay, 2), error=failure.message[:500]
             )
+    counter.labels(event_type).inc()  # after the commit: count only what was recorded
