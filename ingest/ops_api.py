@@ -50,7 +50,8 @@ def _param(request: Request, name: str, parse: Callable[[str], Any]) -> Any:
 
 
 def _limit(request: Request) -> int:
-    value = _param(request, "limit", int) or 50
+    value = _param(request, "limit", int)
+    value = 50 if value is None else value
     if not 1 <= value <= MAX_LIMIT:
         raise BadInput([{"loc": ["query", "limit"], "msg": f"between 1 and {MAX_LIMIT}"}])
     return int(value)
