@@ -144,9 +144,10 @@ class ReplayService:
         else:
             now = utcnow()
             with self.engine.begin() as conn:
-                result.audit_id = start_audit(conn, actor, action, selector, reason, now)
                 changed = sql.requeue(conn, ids, allowed, now)
-                self._record(conn, result, changed, actor, now)
+                if changed:  # audited in the same commit; a no-op leaves no audit row
+                    result.audit_id = start_audit(conn, actor, action, selector, reason, now)
+                    self._record(conn, result, changed, actor, now)
                 current = sql.statuses_of(conn, ids)
             self._publish(result, result.replayed)
         done = set(result.replayed) if not dry_run else set()

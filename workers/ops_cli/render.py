@@ -66,11 +66,15 @@ def when(value: datetime | None) -> str:
 
 
 def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Table:
-    """A rich table; the first column (an id) never wraps."""
+    """A rich table; id columns are never wrapped or shortened (they are copied into commands)."""
     t = Table(*columns, title=title, title_justify="left")
-    t.columns[0].no_wrap = True
-    for row in rows:
-        t.add_row(*("-" if v is None else str(v) for v in row))
+    cells = [["-" if v is None else str(v) for v in row] for row in rows]
+    for i, column in enumerate(t.columns):
+        if i == 0 or "id" in str(column.header):
+            column.no_wrap = True
+            column.min_width = max([len(str(column.header)), *(len(r[i]) for r in cells)])
+    for row in cells:
+        t.add_row(*row)
     return t
 
 
