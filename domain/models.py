@@ -1,4 +1,4 @@
-"""Tables of the event pipeline: raw Stripe events and their dead letters."""
+"""Tables of the event pipeline: raw Stripe events, dead letters, attempts, replay audit."""
 
 from __future__ import annotations
 
@@ -131,3 +131,53 @@ class DeadLetter(Base):
     last_replayed_by: Mapped[str | None] = mapped_column(String(255))
 
     __table_args__ = (Index("ix_dead_letters_failed_at", "failed_at"),)
+
+
+class EventAttempt(Base):
+    """One failed processing attempt; kept across replays so history survives a reset."""
+
+    __tablename__ = "event_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(
+        String(255), ForeignKey("stripe_events.event_id", ondelete="CASCADE")
+    )
+    attempt: Mapped[int] = mapped_column(Integer)
+    failed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    error_type: Mapped[str] = mapped_column(String(255))
+    message: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_event_attempts_event_id", "event_id", "id"),)
+
+
+class ReplayAudit(Base):
+    """One ops action that re-queued events: who, when, why, which filter, how many."""
+
+    __tablename__ = "replay_audit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor: Mapped[str] = mapped_column(String(255))
+    via: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str | None] = mapped_column(Text)
+    selector: Mapped[str] = mapped_column(Text)
+    event_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+    __table_args__ = (Index("ix_replay_audit_at", "at"),)
+
+
+class ReplayAuditEvent(Base):
+    """Which events one audited action re-queued (so `show` finds every replay of an event)."""
+
+    __tablename__ = "replay_audit_events"
+
+    audit_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("replay_audit.id", ondelete="CASCADE"), primary_key=True
+    )
+    event_id: Mapped[str] = mapped_column(
+        String(255), ForeignKey("stripe_events.event_id", ondelete="CASCADE"), primary_key=True
+    )
+    previous_status: Mapped[str] = mapped_column(String(16))
+
+    __table_args__ = (Index("ix_replay_audit_events_event_id", "event_id"),)

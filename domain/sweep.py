@@ -9,6 +9,7 @@ from sqlalchemy import and_, func, or_, select, update
 
 from domain.event_log import EVENTS, Executor, Failure, mark_dead, schedule_retry
 from domain.models import EventStatus
+from domain.ops.attempts import record_attempt
 from domain.retry import RetryPolicy
 
 LEASE_EXPIRED = Failure(
@@ -64,6 +65,7 @@ def sweep(
     ).all()
     for event_id, attempts in expired:
         attempt = attempts + 1
+        record_attempt(bind, event_id, attempt, LEASE_EXPIRED, now)
         if policy.exhausted(attempt):
             mark_dead(bind, event_id, attempt, LEASE_EXPIRED, now)
             result.dead += 1

@@ -12,7 +12,9 @@ from domain.db import make_engine
 from domain.logs import configure_logging
 from domain.settings import Settings, load_settings, require_webhook_secrets
 from ingest.health import healthz, readyz
+from ingest.metrics import metrics
 from ingest.openapi import openapi_json
+from ingest.ops_api import OPS_ROUTES
 from ingest.publisher import BatchPublisher
 from ingest.read_api import READ_ROUTES
 from ingest.webhooks import stripe_webhook
@@ -72,6 +74,8 @@ def create_app(settings: Settings | None = None, publish: PublishFn | None = Non
             Route("/readyz", readyz, methods=["GET"]),
             Route("/openapi.json", openapi_json, methods=["GET"]),
             *READ_ROUTES,
+            Route("/metrics", metrics, methods=["GET"]),
+            *OPS_ROUTES,
         ],
         lifespan=lifespan,
     )

@@ -9,6 +9,7 @@ from starlette.responses import Response
 
 from domain.envelope import EnvelopeError, parse_envelope
 from domain.event_log import NewEvent
+from ingest import metrics
 from ingest.openapi import Operation, document
 from ingest.responses import ORJSONResponse, error
 from ingest.signature import SignatureError, verify
@@ -75,6 +76,7 @@ async def stripe_webhook(request: Request) -> Response:
         body = await read_limited(request, settings.webhook_max_body_bytes)
     except BodyTooLarge:
         log.warning("webhook.rejected", reason="body_too_large")
+        metrics.rejected("body_too_large")
         return error(413, "body_too_large", f"body exceeds {settings.webhook_max_body_bytes} bytes")
     try:
         verify(
@@ -85,15 +87,18 @@ async def stripe_webhook(request: Request) -> Response:
         )
     except SignatureError as exc:
         log.warning("webhook.rejected", reason=exc.code)
+        metrics.rejected(exc.code, signature=True)
         return error(400, exc.code, str(exc))
     try:
         raw = body.decode("utf-8")
         envelope = parse_envelope(body)
     except UnicodeDecodeError:
         log.warning("webhook.rejected", reason="invalid_json")
+        metrics.rejected("invalid_json")
         return error(400, "invalid_json", "body is not UTF-8 JSON")
     except EnvelopeError as exc:
         log.warning("webhook.rejected", reason=exc.code)
+        metrics.rejected(exc.code)
         return error(400, exc.code, str(exc))
     try:
         is_new = await state.writer.store(NewEvent(envelope=envelope, raw_body=raw))
@@ -104,6 +109,7 @@ async def stripe_webhook(request: Request) -> Response:
             event_type=envelope.type,
             error_type=type(exc).__name__,
         )
+        metrics.rejected("storage_unavailable")
         return error(503, "storage_unavailable", "event could not be stored; retry later")
     log.info(
         "webhook.accepted",
@@ -111,4 +117,5 @@ async def stripe_webhook(request: Request) -> Response:
         event_type=envelope.type,
         duplicate=not is_new,
     )
+    metrics.WEBHOOK_EVENTS.labels(envelope.type, "new" if is_new else "duplicate").inc()
     return ORJSONResponse({"received": True, "duplicate": not is_new})

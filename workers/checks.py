@@ -1,4 +1,4 @@
-"""`billing check`: a configuration and connectivity report, one line per check."""
+"""`billing check`: settings, database, migrations, broker and Stripe, one line per check."""
 
 from __future__ import annotations
 
@@ -76,10 +76,48 @@ def _broker(settings: Settings) -> CheckResult:
     return CheckResult("broker", True, "reachable")
 
 
+def _stripe(settings: Settings) -> CheckResult:
+    """GET /v1/balance with the API key: proves the key works and Stripe is reachable."""
+    import time
+
+    import httpx
+
+    from workers.metrics import observe_stripe_call
+
+    if settings.stripe_api_key is None:
+        return CheckResult("stripe", True, "skipped: STRIPE_API_KEY not set")
+    url = f"{settings.stripe_api_base.rstrip('/')}/v1/balance"
+    started = time.perf_counter()
+    try:
+        response = httpx.get(
+            url,
+            headers={"Authorization": f"Bearer {settings.stripe_api_key.get_secret_value()}"},
+            timeout=5,
+        )
+    except httpx.HTTPError as exc:
+        observe_stripe_call("/v1/balance", 0, time.perf_counter() - started, "network")
+        return CheckResult(
+            "stripe",
+            False,
+            f"{type(exc).__name__} calling {url}",
+            "is STRIPE_API_BASE right and outbound HTTPS allowed?",
+        )
+    status = response.status_code
+    kind = None if status == 200 else ("auth" if status in (401, 403) else f"http_{status}")
+    observe_stripe_call("/v1/balance", status, time.perf_counter() - started, kind)
+    if status in (401, 403):
+        return CheckResult(
+            "stripe", False, f"key refused ({status})", "check STRIPE_API_KEY (test vs live?)"
+        )
+    if status != 200:
+        return CheckResult("stripe", False, f"HTTP {status} from {url}", "Stripe status page?")
+    return CheckResult("stripe", True, f"reachable, key accepted ({url})")
+
+
 def run_checks() -> list[CheckResult]:
     """Run every check; later checks are skipped when settings are invalid."""
     first, settings = _settings_check()
     if settings is None:
         return [first]
-    steps: list[Callable[[Settings], CheckResult]] = [_database, _broker]
+    steps: list[Callable[[Settings], CheckResult]] = [_database, _broker, _stripe]
     return [first, *(step(settings) for step in steps)]

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from domain.settings import SettingsError, load_settings
+from workers.ops_cli import register_ops
 
 cli = typer.Typer(
     help="Stripe billing backbone: webhook ingest, workers, sweeper and ops tools.",
@@ -223,6 +224,9 @@ def check(
         out.print(table)
     if not all(r.ok for r in results):
         raise typer.Exit(1)
+
+
+register_ops(cli)
 
 
 def main() -> None:

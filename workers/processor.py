@@ -15,7 +15,9 @@ from domain import event_log
 from domain.envelope import parse_envelope
 from domain.event_log import Failure
 from domain.models import EventStatus
+from domain.ops.attempts import record_attempt
 from domain.types import utcnow
+from workers import metrics
 from workers.handlers import HANDLERS, Handler
 from workers.runtime import Runtime
 
@@ -79,18 +81,22 @@ def _process_one(
             return
         except Exception as exc:  # any handler error becomes a retry; its writes rolled back
             out.failed.append(event_id)
-            record_failure(rt, event_id, token, exc)
+            record_failure(rt, event_id, token, exc, event.type)
+            metrics.observe_processing(event.type, "failed", time.perf_counter() - started)
             return
-        duration_ms = round((time.perf_counter() - started) * 1e3, 1)
+        elapsed = time.perf_counter() - started
+        metrics.observe_processing(event.type, status.value, elapsed)
         if handler is None:
             out.ignored.append(event_id)
-            log.info("event.ignored", reason="no handler", duration_ms=duration_ms)
+            log.info("event.ignored", reason="no handler", duration_ms=round(elapsed * 1e3, 1))
         else:
             out.processed.append(event_id)
-            log.info("event.processed", duration_ms=duration_ms)
+            log.info("event.processed", duration_ms=round(elapsed * 1e3, 1))
 
 
-def record_failure(rt: Runtime, event_id: str, token: str, exc: BaseException) -> None:
+def record_failure(
+    rt: Runtime, event_id: str, token: str, exc: BaseException, event_type: str = "unknown"
+) -> None:
     """Count a failed attempt: schedule a retry with backoff, or dead-letter the event."""
     failure = Failure(
         error_type=type(exc).__name__,
@@ -104,15 +110,19 @@ def record_failure(rt: Runtime, event_id: str, token: str, exc: BaseException) -
         if attempts is None:  # lease lost meanwhile: whoever holds it now owns the outcome
             return
         attempt = attempts + 1
+        record_attempt(session, event_id, attempt, failure, now)
         bound = log.bind(attempt=attempt, error_type=failure.error_type)
         if policy.exhausted(attempt):
             event_log.mark_dead(session, event_id, attempt, failure, now)
+            counter = metrics.DEAD_LETTERS
             bound.error("event.dead", error=failure.message[:500])
         else:
             delay = policy.delay(attempt)
             event_log.schedule_retry(
                 session, event_id, attempt, now + timedelta(seconds=delay), failure.summary
             )
+            counter = metrics.RETRIES
             bound.warning(
                 "event.retry_scheduled", delay_s=round(delay, 2), error=failure.message[:500]
             )
+    counter.labels(event_type).inc()  # after the commit: count only what was recorded

@@ -1,0 +1,1 @@
+"""Ops on the event log: inspect, replay and audit (SQL here, orchestration in service)."""

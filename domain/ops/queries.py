@@ -1,0 +1,151 @@
+"""Read side of ops: paginated lists and detailed views of dead letters and events."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import and_, or_, select
+
+from domain.event_log import DEAD, EVENTS, Executor
+from domain.models import EventStatus
+from domain.ops.attempts import attempt_history
+from domain.ops.audit import audits_for_event
+from domain.ops.filters import DeadLetterFilter, EventFilter
+
+_DEAD_COLUMNS = (
+    DEAD.c.id,
+    DEAD.c.event_id,
+    EVENTS.c.type,
+    EVENTS.c.status,
+    DEAD.c.failed_at,
+    DEAD.c.attempts,
+    DEAD.c.error_type,
+    DEAD.c.error_message,
+    DEAD.c.replay_count,
+    DEAD.c.last_replayed_at,
+    DEAD.c.last_replayed_by,
+)
+_EVENT_COLUMNS = tuple(c for c in EVENTS.c if c.name not in {"raw_body", "lease_token"})
+
+
+def list_dead_letters(
+    bind: Executor,
+    flt: DeadLetterFilter,
+    *,
+    limit: int = 50,
+    before_id: int | None = None,
+    include_replayed: bool = False,
+) -> list[dict[str, Any]]:
+    """Dead letters newest first; by default only events that are still dead."""
+    stmt = select(*_DEAD_COLUMNS).join_from(DEAD, EVENTS, DEAD.c.event_id == EVENTS.c.event_id)
+    terms = flt.conditions()
+    if not include_replayed:
+        terms.append(EVENTS.c.status == EventStatus.DEAD)
+    if before_id is not None:
+        terms.append(DEAD.c.id < before_id)
+    rows = bind.execute(stmt.where(*terms).order_by(DEAD.c.id.desc()).limit(limit)).mappings()
+    return [_short_error(dict(r)) for r in rows]
+
+
+def _short_error(row: dict[str, Any]) -> dict[str, Any]:
+    row["error_message"] = row["error_message"][:300]
+    return row
+
+
+def resolve_dead_letter(bind: Executor, ref: str) -> str | None:
+    """The event id of a dead letter given by its numeric id or by its event id."""
+    cond = DEAD.c.id == int(ref) if ref.isdigit() else DEAD.c.event_id == ref
+    return bind.execute(select(DEAD.c.event_id).where(cond)).scalar_one_or_none()
+
+
+def get_dead_letter(bind: Executor, ref: str) -> dict[str, Any] | None:
+    """A dead letter with its traceback, event summary, attempt history and replay audit."""
+    event_id = resolve_dead_letter(bind, ref)
+    if event_id is None:
+        return None
+    row = (
+        bind.execute(
+            select(*_DEAD_COLUMNS, DEAD.c.traceback)
+            .join_from(DEAD, EVENTS, DEAD.c.event_id == EVENTS.c.event_id)
+            .where(DEAD.c.event_id == event_id)
+        )
+        .mappings()
+        .one()
+    )
+    detail = dict(row)
+    detail["event"] = get_event(bind, event_id, with_history=False)
+    detail["attempt_history"] = attempt_history(bind, event_id)
+    detail["replays"] = audits_for_event(bind, event_id)
+    return detail
+
+
+def list_events(
+    bind: Executor,
+    flt: EventFilter,
+    *,
+    limit: int = 50,
+    before: tuple[datetime, str] | None = None,
+) -> list[dict[str, Any]]:
+    """Events newest first (by received_at, then id), keyset-paginated by `before`."""
+    c = EVENTS.c
+    terms = flt.conditions()
+    if before is not None:
+        at, event_id = before
+        terms.append(or_(c.received_at < at, and_(c.received_at == at, c.event_id < event_id)))
+    rows = bind.execute(
+        select(*_EVENT_COLUMNS)
+        .where(*terms)
+        .order_by(c.received_at.desc(), c.event_id.desc())
+        .limit(limit)
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
+def get_event(bind: Executor, event_id: str, *, with_history: bool = True) -> dict[str, Any] | None:
+    """An event's lifecycle columns, a payload summary (no payload), history and replays."""
+    row = (
+        bind.execute(
+            select(*_EVENT_COLUMNS, EVENTS.c.raw_body).where(EVENTS.c.event_id == event_id)
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        return None
+    detail = {k: v for k, v in row.items() if k != "raw_body"}
+    detail["payload_summary"] = payload_summary(row["raw_body"])
+    if with_history:
+        dead = (
+            bind.execute(
+                select(DEAD.c.id, DEAD.c.failed_at, DEAD.c.error_type, DEAD.c.replay_count).where(
+                    DEAD.c.event_id == event_id
+                )
+            )
+            .mappings()
+            .first()
+        )
+        detail["dead_letter"] = dict(dead) if dead else None
+        detail["attempt_history"] = attempt_history(bind, event_id)
+        detail["replays"] = audits_for_event(bind, event_id)
+    return detail
+
+
+def payload_summary(raw: str) -> dict[str, Any]:
+    """Ids and statuses only: enough to recognise an event without showing personal data."""
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return {"bytes": len(raw)}
+    obj = doc.get("data", {}).get("object", {}) if isinstance(doc, dict) else {}
+    obj = obj if isinstance(obj, dict) else {}
+    summary: dict[str, Any] = {"bytes": len(raw), "object": obj.get("object"), "id": obj.get("id")}
+    for key in ("status", "customer", "subscription", "livemode"):
+        value = obj.get(key)
+        if isinstance(value, str | bool):
+            summary[key] = value
+    previous = doc.get("data", {}).get("previous_attributes") if isinstance(doc, dict) else None
+    if isinstance(previous, dict):
+        summary["changed_fields"] = sorted(previous)
+    return summary

@@ -1,0 +1,56 @@
+"""Prometheus counters of the worker side (process-local; see docs/ops.md for multiprocess).
+
+With PROMETHEUS_MULTIPROC_DIR set (before prometheus_client is imported), every process
+(uvicorn workers, Celery's prefork children) writes its samples to files in that directory
+and the web's `GET /metrics` adds them up. Backlog-style gauges are not kept here: they are
+computed from the database at scrape time (`ingest.metrics`), correct across processes.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+PROCESSING_SECONDS = Histogram(
+    "billing_event_processing_seconds",
+    "Time to apply one event (claim excluded), by type and outcome",
+    ["type", "outcome"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+RETRIES = Counter(
+    "billing_event_retries_total", "Failed attempts that were scheduled for a retry", ["type"]
+)
+DEAD_LETTERS = Counter(
+    "billing_event_dead_letters_total", "Events whose attempts ran out (dead-lettered)", ["type"]
+)
+STRIPE_API_SECONDS = Histogram(
+    "billing_stripe_api_request_seconds",
+    "Outbound Stripe API calls, by endpoint and HTTP status (0 = no answer)",
+    ["endpoint", "status"],
+)
+STRIPE_API_ERRORS = Counter(
+    "billing_stripe_api_errors_total",
+    "Outbound Stripe API calls that failed, by endpoint and kind",
+    ["endpoint", "kind"],
+)
+NOTIFICATION_DELIVERIES = Counter(
+    "billing_notification_deliveries_total",
+    "Notification delivery attempts, by kind and outcome",
+    ["kind", "outcome"],
+)
+
+
+def observe_processing(event_type: str, outcome: str, seconds: float) -> None:
+    """One event applied (processed / ignored / failed)."""
+    PROCESSING_SECONDS.labels(event_type, outcome).observe(seconds)
+
+
+def observe_stripe_call(endpoint: str, status: int, seconds: float, error: str | None) -> None:
+    """Hook for the Stripe gateway (and `billing check`): latency, and the error kind if any."""
+    STRIPE_API_SECONDS.labels(endpoint, str(status)).observe(seconds)
+    if error:
+        STRIPE_API_ERRORS.labels(endpoint, error).inc()
+
+
+def count_notification_delivery(kind: str, outcome: str) -> None:
+    """Hook for the notification deliverer (not on this branch yet)."""
+    NOTIFICATION_DELIVERIES.labels(kind, outcome).inc()

@@ -1,0 +1,126 @@
+"""`billing events list|show|replay`: the event log, and re-running events (`--force`)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.panel import Panel
+
+from domain.models import EventStatus
+from domain.ops import queries
+from domain.ops.filters import EventFilter
+from workers.ops_cli.render import (
+    DRY_RUN_OPTION,
+    JSON_OPTION,
+    REASON_OPTION,
+    YES_OPTION,
+    actor,
+    confirm,
+    emit_json,
+    engine,
+    err,
+    make_service,
+    out,
+    print_history,
+    print_result,
+    since_option,
+    table,
+    when,
+)
+
+app = typer.Typer(help="Inspect stored events and re-run them.", no_args_is_help=True)
+
+
+@app.command("list")
+def list_(
+    status: Annotated[EventStatus | None, typer.Option(help="Only this status.")] = None,
+    event_type: Annotated[str | None, typer.Option("--type", help="Only this type.")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Received at or after: 2h, 30m, 7d or an ISO date/time.")
+    ] = None,
+    source: Annotated[str | None, typer.Option(help="webhook, backfill, ...")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="Rows.")] = 50,
+    as_json: Annotated[bool, JSON_OPTION] = False,
+) -> None:
+    """List events, newest first."""
+    flt = EventFilter(status, event_type, since_option(since), source)
+    with engine().connect() as conn:
+        rows = queries.list_events(conn, flt, limit=limit)
+    if as_json:
+        emit_json(rows)
+        return
+    out.print(
+        table(
+            f"{len(rows)} event(s)",
+            ["event id", "type", "status", "tries", "received", "source", "last error"],
+            (
+                (
+                    r["event_id"],
+                    r["type"],
+                    r["status"],
+                    r["attempts"],
+                    when(r["received_at"]),
+                    r["source"],
+                    (r["last_error"] or "")[:60],
+                )
+                for r in rows
+            ),
+        )
+    )
+
+
+@app.command()
+def show(
+    event_id: Annotated[str, typer.Argument(help="Stripe event id (evt_...).")],
+    as_json: Annotated[bool, JSON_OPTION] = False,
+) -> None:
+    """One event: lifecycle, payload summary (no personal data), attempts, replays."""
+    with engine().connect() as conn:
+        detail = queries.get_event(conn, event_id)
+    if detail is None:
+        err.print(f"[red]no event {event_id!r}[/red]")
+        raise typer.Exit(1)
+    if as_json:
+        emit_json(detail)
+        return
+    s = detail["payload_summary"]
+    dead = detail["dead_letter"]
+    out.print(
+        Panel(
+            f"type     {detail['type']}  (source {detail['source']}, api {detail['api_version']})\n"
+            f"status   {detail['status']}  attempts {detail['attempts']}\n"
+            f"object   {s.get('object')} {s.get('id')}  status={s.get('status', '-')}"
+            f"  customer={s.get('customer', '-')}\n"
+            f"received {when(detail['received_at'])}  processed {when(detail['processed_at'])}\n"
+            f"error    {detail['last_error'] or '-'}\n"
+            f"dead letter {('#' + str(dead['id'])) if dead else '-'}",
+            title=f"event {detail['event_id']}",
+        )
+    )
+    print_history(detail)
+
+
+@app.command()
+def replay(
+    event_ids: Annotated[list[str], typer.Argument(help="Stripe event ids.")],
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Also re-run processed/ignored events (handlers are ordering-safe: an old "
+            "event never rolls newer state back).",
+        ),
+    ] = False,
+    dry_run: Annotated[bool, DRY_RUN_OPTION] = False,
+    yes: Annotated[bool, YES_OPTION] = False,
+    reason: Annotated[str | None, REASON_OPTION] = None,
+    as_json: Annotated[bool, JSON_OPTION] = False,
+) -> None:
+    """Re-queue events now: dead or retrying ones, and with --force finished ones too."""
+    if len(event_ids) > 1 and not dry_run:
+        confirm(f"Re-run {len(event_ids)} events?", yes)
+    result = make_service().replay_events(
+        actor(), event_ids, force=force, reason=reason, dry_run=dry_run
+    )
+    print_result(result, as_json)
