@@ -6,7 +6,8 @@ COPY ingest ingest
 COPY workers workers
 COPY domain domain
 COPY migrations migrations
-RUN pip install --no-cache-dir . && useradd --create-home billing
+RUN pip install --no-cache-dir . && useradd --create-home billing \
+    && mkdir -p /run/billing-metrics && chown billing /run/billing-metrics
 USER billing
 EXPOSE 8000
 CMD ["billing", "serve", "--host", "0.0.0.0", "--port", "8000"]
