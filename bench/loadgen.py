@@ -13,6 +13,7 @@ import asyncio
 import hashlib
 import hmac
 import itertools
+import os
 import sys
 import time
 from pathlib import Path
@@ -169,7 +170,10 @@ def main() -> None:
         uvloop.install()
     except ImportError:
         pass
-    sys.stdout.buffer.write(orjson.dumps(asyncio.run(run(args))))
+    result = orjson.dumps(asyncio.run(run(args)))
+    os.set_blocking(sys.stdout.fileno(), True)  # the event loop may have left it non-blocking
+    sys.stdout.buffer.write(result)
+    sys.stdout.buffer.flush()
 
 
 if __name__ == "__main__":
