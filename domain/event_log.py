@@ -30,14 +30,15 @@ class NewEvent:
 
 def dialect_insert(bind: Executor, table: Any) -> Any:
     """The dialect's INSERT (with ON CONFLICT support) for Postgres or SQLite."""
-    dialect = bind.get_bind().dialect.name if isinstance(bind, Session) else bind.dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    return (postgresql.insert if _dialect(bind) == "postgresql" else sqlite.insert)(table)
 
 
 def insert_events(bind: Executor, events: Sequence[NewEvent], now: datetime) -> set[str]:
     """INSERT ... ON CONFLICT DO NOTHING; return the ids that were new."""
     if not events:
         return set()
+    if _dialect(bind) == "postgresql":
+        return _insert_events_postgres(bind, events, now)
     rows = [
         {
             "event_id": e.envelope.event_id,
@@ -56,14 +57,55 @@ def insert_events(bind: Executor, events: Sequence[NewEvent], now: datetime) -> 
         }
         for e in events
     ]
-    # executemany with RETURNING: SQLAlchemy batches it into few statements whose SQL is
-    # cached, several times cheaper than compiling one multi-VALUES statement per batch.
     stmt = (
         dialect_insert(bind, EVENTS)
         .on_conflict_do_nothing(index_elements=["event_id"])
         .returning(EVENTS.c.event_id)
     )
     return set(bind.execute(stmt, rows).scalars())
+
+
+_PG_INSERT = (
+    "INSERT INTO stripe_events (event_id, type, api_version, livemode, account, object_type,"
+    " object_id, event_created, raw_body, source, received_at, status, attempts)"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'received', 0)"
+    " ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+)
+
+
+def _insert_events_postgres(bind: Executor, events: Sequence[NewEvent], now: datetime) -> set[str]:
+    # The ingest hot path: psycopg's pipelined executemany of one fixed (so prepared)
+    # statement costs about a quarter of the CPU of SQLAlchemy's insertmanyvalues, measured
+    # per row with bench/ingest.py. Same transaction: the raw cursor shares the connection.
+    conn = bind.connection() if isinstance(bind, Session) else bind
+    params = [
+        (
+            e.envelope.event_id,
+            e.envelope.type,
+            e.envelope.api_version,
+            e.envelope.livemode,
+            e.envelope.account,
+            e.envelope.object_type,
+            e.envelope.object_id,
+            e.envelope.created,
+            e.raw_body,
+            e.source,
+            now,
+        )
+        for e in events
+    ]
+    new: set[str] = set()
+    with conn.connection.driver_connection.cursor() as cur:  # type: ignore[union-attr]
+        cur.executemany(_PG_INSERT, params, returning=True)
+        while True:
+            new.update(row[0] for row in cur.fetchall())
+            if not cur.nextset():
+                break
+    return new
+
+
+def _dialect(bind: Executor) -> str:
+    return bind.get_bind().dialect.name if isinstance(bind, Session) else bind.dialect.name
 
 
 def mark_published(bind: Executor, event_ids: Iterable[str], now: datetime) -> None:
