@@ -12,7 +12,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 
-def make_engine(url: str, *, pool_size: int = 5, synchronous_commit: bool = True) -> Engine:
+def make_engine(
+    url: str, *, pool_size: int = 5, synchronous_commit: bool = True, pre_ping: bool = True
+) -> Engine:
     """Create an engine for `url`, preparing SQLite files and pragmas when needed.
 
     `synchronous_commit=False` (Postgres only) lets COMMIT return before the WAL is flushed.
@@ -30,7 +32,7 @@ def make_engine(url: str, *, pool_size: int = 5, synchronous_commit: bool = True
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        pool_pre_ping=pre_ping,
         connect_args={
             "connect_timeout": 5,
             **({} if synchronous_commit else {"options": "-c synchronous_commit=off"}),

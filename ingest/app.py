@@ -49,7 +49,7 @@ def create_app(settings: Settings | None = None, publish: PublishFn | None = Non
         cfg = settings or load_settings()
         configure_logging(cfg.log_format, cfg.log_level)
         require_webhook_secrets(cfg)
-        engine = make_engine(cfg.effective_database_url, pool_size=4)
+        engine = make_engine(cfg.effective_database_url, pool_size=4, pre_ping=False)
         publish_fn, broker_check = _celery_publisher(cfg)
         publisher = BatchPublisher(engine, publish or publish_fn, batch_size=cfg.publish_batch_size)
         writer = GroupCommitWriter(

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import structlog
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 
 from domain import event_log
 from domain.event_log import NewEvent
@@ -86,13 +87,15 @@ class GroupCommitWriter:
                 batch.append(nxt)
             self._commit(batch)  # type: ignore[arg-type]
 
+    def _insert(self, events: list[NewEvent]) -> set[str]:
+        return _insert_once_more_on_disconnect(self._engine, events)
+
     def _commit(self, batch: list[_Pending]) -> None:
         unique: dict[str, NewEvent] = {}
         for pending in batch:
             unique.setdefault(pending.event.envelope.event_id, pending.event)
         try:
-            with self._engine.begin() as conn:
-                new_ids = event_log.insert_events(conn, list(unique.values()), utcnow())
+            new_ids = self._insert(list(unique.values()))
         except Exception as exc:
             log.error("ingest.store_failed", count=len(batch), error_type=type(exc).__name__)
             for pending in batch:
@@ -107,6 +110,23 @@ class GroupCommitWriter:
             pending.loop.call_soon_threadsafe(_set_result, pending.future, is_new)
         if new_ids and self._on_commit is not None:
             self._on_commit(sorted(new_ids))
+
+
+def _insert_once_more_on_disconnect(engine: Engine, events: list[NewEvent]) -> set[str]:
+    """Insert and commit; a connection the server dropped is replaced and tried once more.
+
+    Connections are not pinged on checkout (a round trip per batch); the insert is
+    idempotent, so repeating it after a disconnect is safe.
+    """
+    for attempt in (1, 2):
+        try:
+            with engine.begin() as conn:
+                return event_log.insert_events(conn, events, utcnow())
+        except DBAPIError as exc:
+            if attempt == 2 or not exc.connection_invalidated:
+                raise
+            log.warning("ingest.reconnecting", error_type=type(exc.orig).__name__)
+    raise AssertionError("unreachable")
 
 
 def _set_result(future: asyncio.Future[bool], value: bool) -> None:
