@@ -42,7 +42,11 @@ def upgrade() -> None:
         sa.Column(
             "status",
             sa.Enum(
-                *STATUSES, name="command_status", native_enum=False, create_constraint=True, length=16
+                *STATUSES,
+                name="command_status",
+                native_enum=False,
+                create_constraint=True,
+                length=16,
             ),
             nullable=False,
         ),
