@@ -103,7 +103,7 @@ class CheckoutCreate(PlanChoice):
     success_url: AnyHttpUrl
     cancel_url: AnyHttpUrl
     payment_method_types: Annotated[list[PaymentMethodType], Field(min_length=1, max_length=4)] = (
-        Field(default_factory=lambda: ["card", "ideal"])
+        Field(default_factory=_card_and_ideal)
     )
     quantity: Annotated[int, Field(ge=1, le=10_000)] = 1
     allow_promotion_codes: bool = False
@@ -155,7 +155,7 @@ class SetupIntentCreate(Params):
     """A SetupIntent to collect a payment method for later (off-session) use."""
 
     payment_method_types: Annotated[list[PaymentMethodType], Field(min_length=1, max_length=4)] = (
-        Field(default_factory=lambda: ["card"])
+        Field(default_factory=_card)
     )
     usage: Literal["off_session", "on_session"] = "off_session"
 
