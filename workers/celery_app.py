@@ -13,6 +13,7 @@ from domain.settings import Settings, load_settings
 QUEUES = ("events", "commands", "maintenance")
 PROCESS_EVENTS = "billing.process_events"
 SWEEP = "billing.sweep"
+RUN_COMMANDS = "billing.run_commands"
 
 
 def transport_options(settings: Settings) -> dict[str, Any]:
@@ -39,7 +40,11 @@ def make_celery(settings: Settings) -> Celery:
         worker_prefetch_multiplier=1,
         task_queues=[Queue(q, Exchange(q, type="direct"), routing_key=q) for q in QUEUES],
         task_default_queue="events",
-        task_routes={PROCESS_EVENTS: {"queue": "events"}, SWEEP: {"queue": "maintenance"}},
+        task_routes={
+            PROCESS_EVENTS: {"queue": "events"},
+            RUN_COMMANDS: {"queue": "commands"},
+            SWEEP: {"queue": "maintenance"},
+        },
         task_serializer="json",
         accept_content=["json"],
         task_ignore_result=True,

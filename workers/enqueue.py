@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from celery import Celery
 
-from workers.celery_app import PROCESS_EVENTS
+from workers.celery_app import PROCESS_EVENTS, RUN_COMMANDS
 
 
 def publish_event_batch(app: Celery, event_ids: Sequence[str]) -> None:
@@ -22,3 +22,8 @@ def publish_events(app: Celery, event_ids: Sequence[str], batch_size: int) -> No
     """Publish ids in batches of at most `batch_size`."""
     for chunk in chunks(event_ids, batch_size):
         publish_event_batch(app, chunk)
+
+
+def publish_commands(app: Celery, command_ids: Sequence[str]) -> None:
+    """Send one message carrying command ids to the commands queue; raise if refused."""
+    app.send_task(RUN_COMMANDS, args=[list(command_ids)], queue="commands", retry=False)
