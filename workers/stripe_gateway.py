@@ -101,7 +101,7 @@ class StripeGateway:
             result = op(*args, params=params or {}, options=options)
         except stripe.StripeError as exc:
             raise classify(exc) from exc
-        return result.to_dict() if hasattr(result, "to_dict") else dict(result)
+        return result.to_dict(for_json=True) if hasattr(result, "to_dict") else dict(result)
 
     @property
     def v1(self) -> Any:

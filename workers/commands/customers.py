@@ -37,27 +37,37 @@ def ensure(ctx: ExecContext, p: CustomerEnsure) -> Outcome:
 
 def _customer_params(p: CustomerUpdateBillingDetails) -> Obj:
     params: Obj = {}
+    # Metadata too: the mirror (and anyone reading the customer) finds them there by name.
+    metadata = {
+        k: v
+        for k, v in (
+            ("company_name", p.company_name),
+            ("vat_number", p.vat_number),
+            ("kvk_number", p.kvk_number),
+        )
+        if v is not None
+    }
     if p.company_name is not None:
         params["name"] = p.company_name
     if p.email is not None:
         params["email"] = p.email
     if p.address is not None:
         params["address"] = p.address.model_dump(exclude_none=True)
-    if p.kvk_number is not None:
-        params["metadata"] = {"kvk_number": p.kvk_number}
+    if metadata:
+        params["metadata"] = metadata
     return params
 
 
 def update_billing_details(ctx: ExecContext, p: CustomerUpdateBillingDetails) -> Outcome:
     """Update name, e-mail, address and KVK, and make the VAT number the customer's eu_vat id."""
     customer_id, _ = ensure_customer(ctx)
-    writes: list[MirrorWrite] = []
-    params = _customer_params(p)
-    if params:
-        customer = ctx.gateway.update_customer(customer_id, params, key=ctx.key("update"))
-        writes.append(MirrorWrite("customer.updated", customer))
+    # Tax id first: a VAT number Stripe refuses fails the command before anything changed.
     tax_id = _replace_vat(ctx, customer_id, p.vat_number) if p.vat_number else None
-    return Outcome({"customer_id": customer_id, "tax_id": tax_id}, writes)
+    customer = ctx.gateway.update_customer(customer_id, _customer_params(p), key=ctx.key("update"))
+    return Outcome(
+        {"customer_id": customer_id, "tax_id": tax_id},
+        [MirrorWrite("customer.updated", customer)],
+    )
 
 
 def _replace_vat(ctx: ExecContext, customer_id: str, vat: str) -> str:
