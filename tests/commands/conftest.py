@@ -38,6 +38,7 @@ def stripe_env(fake: FakeStripe) -> dict[str, str]:
         "STRIPE_API_KEY": API_KEY,
         "STRIPE_TIMEOUT_SECONDS": "1",
         "STRIPE_RATE_LIMIT_PER_SECOND": "200",
+        "COMMAND_MAX_ATTEMPTS": "4",
     }
 
 
