@@ -162,6 +162,19 @@ class StripeGateway:
         return self._call(self.v1.invoices.create_preview, params=params, key=key)
 
 
+class _HTTPXClient(stripe.HTTPXClient):  # type: ignore[misc]
+    """Stripe's httpx client, sending the form body as `content` (httpx deprecates `data=str`)."""
+
+    def _get_request_args_kwargs(
+        self, method: str, url: str, headers: Mapping[str, str], post_data: Any
+    ) -> Any:
+        args, kwargs = super()._get_request_args_kwargs(method, url, headers, post_data)
+        data = kwargs.pop("data", None)
+        if data:
+            kwargs["content"] = data
+        return [args, kwargs]
+
+
 def make_gateway(settings: Settings, limiter: RateLimiter | None = None) -> StripeGateway:
     """A gateway for these settings (STRIPE_API_KEY, STRIPE_API_BASE, timeouts, rate limit)."""
     key = settings.stripe_api_key.get_secret_value() if settings.stripe_api_key else ""
@@ -170,7 +183,7 @@ def make_gateway(settings: Settings, limiter: RateLimiter | None = None) -> Stri
         key,
         base_addresses={"api": settings.stripe_api_base.rstrip("/")},
         max_network_retries=0,
-        http_client=stripe.HTTPXClient(
+        http_client=_HTTPXClient(
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)), allow_sync_methods=True
         ),
     )
