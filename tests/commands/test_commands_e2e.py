@@ -24,7 +24,9 @@ pytestmark = pytest.mark.slow
 
 class Stack:
     def __init__(self, fake: FakeStripe, log_dir: Path) -> None:
-        env = service_env(**stripe_env(fake))
+        # A longer lease than FAST_TIMINGS: on a loaded machine a 3 s lease can run out
+        # mid-call, which is correct (the retry replays) but makes the run slower.
+        env = service_env(**stripe_env(fake), LEASE_SECONDS="15")
         self.server, self.url = start_server(env, log_dir)
         self.worker = start_worker(env, log_dir, concurrency=2)
         self.sweeper = start_sweeper(env, log_dir)
@@ -38,7 +40,7 @@ class Stack:
         return str(response.json()["id"])
 
     def wait(self, command_id: str) -> dict[str, Any]:
-        view = self.client.get(f"/v1/commands/{command_id}", params={"wait": 20}).json()
+        view = self.client.get(f"/v1/commands/{command_id}", params={"wait": 30}).json()
         assert view["status"] == "succeeded", (view, self.logs())
         return dict(view)
 
@@ -102,4 +104,5 @@ def test_200_concurrent_ensures_make_one_customer(stack: Stack, fake_stripe: Fak
     views = [stack.wait(i) for i in ids]
     assert fake_stripe.created("customer") == 1
     assert len({v["result"]["customer_id"] for v in views}) == 1
-    assert sum(v["result"]["created"] for v in views) == 1
+    # Not == 1: if the creating attempt lost its lease, its replay reports created=False.
+    assert sum(v["result"]["created"] for v in views) <= 1
