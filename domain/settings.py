@@ -82,6 +82,13 @@ class Settings(BaseSettings):
     notify_timeout_seconds: float = Field(default=10.0, gt=0)
     notify_batch_size: int = Field(default=50, ge=1)
 
+    # Outbound Stripe calls (the command API).
+    stripe_timeout_seconds: float = Field(default=30.0, gt=0)
+    stripe_rate_limit_per_second: float = Field(default=25.0, gt=0)
+    stripe_rate_limit_url: str = ""
+    command_max_attempts: int = Field(default=8, ge=1)
+    command_wait_max_seconds: float = Field(default=30.0, ge=0)
+
     @field_validator("stripe_webhook_secrets", "api_tokens", mode="before")
     @classmethod
     def _csv(cls, value: object) -> object:

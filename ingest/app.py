@@ -5,30 +5,41 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Callable, Sequence
 
+import structlog
 from starlette.applications import Starlette
 from starlette.routing import Route
 
 from domain.db import make_engine
 from domain.logs import configure_logging
+from domain.plans import catalog_for
 from domain.settings import Settings, load_settings, require_webhook_secrets
+from ingest.commands_api import create_command, get_command
 from ingest.health import healthz, readyz
 from ingest.metrics import metrics
 from ingest.openapi import openapi_json
 from ingest.ops_api import OPS_ROUTES
+from ingest.plans_api import list_plans
 from ingest.publisher import BatchPublisher
 from ingest.read_api import READ_ROUTES
 from ingest.webhooks import stripe_webhook
 from ingest.writer import GroupCommitWriter
 
 PublishFn = Callable[[Sequence[str]], None]
+log = structlog.get_logger("ingest.app")
 
 
-def _celery_publisher(settings: Settings) -> tuple[PublishFn, Callable[[], None]]:
-    # Imported here so the edge depends only on the app config and the enqueue function.
+def _celery_publisher(settings: Settings) -> tuple[PublishFn, Callable[[], None], PublishFn]:
+    # Imported here so the edge depends only on the app config and the enqueue functions.
     from workers.celery_app import make_celery
-    from workers.enqueue import publish_event_batch
+    from workers.enqueue import publish_commands, publish_event_batch
 
     celery = make_celery(settings)
+
+    def publish_command_ids(ids: Sequence[str]) -> None:
+        try:
+            publish_commands(celery, ids)
+        except Exception:  # broker down: the row is committed and the sweeper publishes it
+            log.warning("commands.publish_failed", count=len(ids))
 
     def publish(ids: Sequence[str]) -> None:
         publish_event_batch(celery, ids)
@@ -38,7 +49,7 @@ def _celery_publisher(settings: Settings) -> tuple[PublishFn, Callable[[], None]
             conn.ensure_connection(max_retries=1, timeout=settings.broker_timeout_seconds)
             conn.default_channel  # noqa: B018 - opening a channel talks to the broker
 
-    return publish, check
+    return publish, check, publish_command_ids
 
 
 def create_app(settings: Settings | None = None, publish: PublishFn | None = None) -> Starlette:
@@ -50,7 +61,7 @@ def create_app(settings: Settings | None = None, publish: PublishFn | None = Non
         configure_logging(cfg.log_format, cfg.log_level)
         require_webhook_secrets(cfg)
         engine = make_engine(cfg.effective_database_url, pool_size=4, pre_ping=False)
-        publish_fn, broker_check = _celery_publisher(cfg)
+        publish_fn, broker_check, publish_command_ids = _celery_publisher(cfg)
         publisher = BatchPublisher(engine, publish or publish_fn, batch_size=cfg.publish_batch_size)
         writer = GroupCommitWriter(
             engine, threads=1 if cfg.is_sqlite else 2, on_commit=publisher.submit
@@ -60,6 +71,8 @@ def create_app(settings: Settings | None = None, publish: PublishFn | None = Non
         app.state.writer = writer
         app.state.publisher = publisher
         app.state.broker_check = broker_check
+        app.state.publish_commands = publish_command_ids
+        app.state.plan_catalog = catalog_for(cfg.plan_catalog)
         try:
             yield
         finally:
@@ -76,6 +89,9 @@ def create_app(settings: Settings | None = None, publish: PublishFn | None = Non
             *READ_ROUTES,
             Route("/metrics", metrics, methods=["GET"]),
             *OPS_ROUTES,
+            Route("/v1/commands", create_command, methods=["POST"]),
+            Route("/v1/commands/{id}", get_command, methods=["GET"]),
+            Route("/v1/plans", list_plans, methods=["GET"]),
         ],
         lifespan=lifespan,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import text
 
+import domain.commands  # (registers the commands table on Base.metadata)
 import domain.mirror  # noqa: F401  (registers the mirror tables on Base.metadata)
 from domain.db import make_engine
 from domain.models import Base

@@ -14,6 +14,7 @@ QUEUES = ("events", "commands", "maintenance")
 PROCESS_EVENTS = "billing.process_events"
 SWEEP = "billing.sweep"
 DELIVER_NOTIFICATIONS = "billing.deliver_notifications"
+RUN_COMMANDS = "billing.run_commands"
 
 
 def transport_options(settings: Settings) -> dict[str, Any]:
@@ -42,6 +43,7 @@ def make_celery(settings: Settings) -> Celery:
         task_default_queue="events",
         task_routes={
             PROCESS_EVENTS: {"queue": "events"},
+            RUN_COMMANDS: {"queue": "commands"},
             SWEEP: {"queue": "maintenance"},
             DELIVER_NOTIFICATIONS: {"queue": "maintenance"},
         },

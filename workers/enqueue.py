@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from celery import Celery
 
-from workers.celery_app import DELIVER_NOTIFICATIONS, PROCESS_EVENTS
+from workers.celery_app import DELIVER_NOTIFICATIONS, PROCESS_EVENTS, RUN_COMMANDS
 
 
 def publish_event_batch(app: Celery, event_ids: Sequence[str]) -> None:
@@ -27,3 +27,8 @@ def publish_events(app: Celery, event_ids: Sequence[str], batch_size: int) -> No
 def publish_delivery(app: Celery, expires_seconds: float) -> None:
     """Ask a worker to deliver due notifications; a stale request expires unconsumed."""
     app.send_task(DELIVER_NOTIFICATIONS, queue="maintenance", retry=False, expires=expires_seconds)
+
+
+def publish_commands(app: Celery, command_ids: Sequence[str]) -> None:
+    """Send one message carrying command ids to the commands queue; raise if refused."""
+    app.send_task(RUN_COMMANDS, args=[list(command_ids)], queue="commands", retry=False)

@@ -12,6 +12,7 @@ from domain.db import make_engine, make_sessionmaker
 from domain.logs import configure_logging
 from domain.retry import RetryPolicy
 from domain.settings import Settings, load_settings
+from workers.stripe_gateway import StripeGateway, make_gateway
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class Runtime:
 
 
 _runtime: tuple[int, Runtime] | None = None
+_gateway: tuple[int, StripeGateway] | None = None
 
 
 def build_runtime(settings: Settings) -> Runtime:
@@ -50,3 +52,12 @@ def get_runtime() -> Runtime:
         configure_logging(settings.log_format, settings.log_level)
         _runtime = (pid, build_runtime(settings))
     return _runtime[1]
+
+
+def get_gateway() -> StripeGateway:
+    """This process's Stripe gateway (its HTTP connections do not cross fork either)."""
+    global _gateway
+    pid = os.getpid()
+    if _gateway is None or _gateway[0] != pid:
+        _gateway = (pid, make_gateway(get_runtime().settings))
+    return _gateway[1]

@@ -12,10 +12,12 @@ import structlog
 from celery import Celery
 
 from domain import event_log
+from domain.commands.sweep import sweep_commands
 from domain.mirror.delivery import has_due
+from domain.retry import RetryPolicy
 from domain.sweep import SweepResult, sweep
 from domain.types import utcnow
-from workers.enqueue import publish_delivery, publish_events
+from workers.enqueue import publish_commands, publish_delivery, publish_events
 from workers.runtime import Runtime
 
 log = structlog.get_logger("workers.sweeper")
@@ -42,6 +44,7 @@ def sweep_once(rt: Runtime, app: Celery) -> SweepResult:
         else:
             with rt.sessions.begin() as session:
                 event_log.mark_published(session, result.republish, utcnow())
+    _sweep_commands(rt, app)
     if result.republish or result.expired:
         log.info(
             "sweeper.swept",
@@ -68,6 +71,34 @@ def trigger_delivery(rt: Runtime, app: Celery) -> bool:
         log.warning("sweeper.delivery_trigger_failed", error_type=type(exc).__name__)
         return False
     return True
+
+
+def _sweep_commands(rt: Runtime, app: Celery) -> None:
+    """The same for commands: expired leases become retries, lost heads are re-published."""
+    s = rt.settings
+    policy = RetryPolicy(s.retry_base_seconds, s.retry_cap_seconds, s.command_max_attempts)
+    with rt.sessions.begin() as session:
+        swept = sweep_commands(
+            session,
+            utcnow(),
+            timedelta(seconds=s.sweeper_grace_seconds),
+            policy,
+            s.sweeper_batch_size,
+        )
+    if swept.republish:
+        try:
+            publish_commands(app, swept.republish)
+        except Exception as exc:  # broker down: the next pass finds them again
+            log.warning(
+                "sweeper.publish_failed", count=len(swept.republish), error_type=type(exc).__name__
+            )
+    if swept.republish or swept.expired:
+        log.info(
+            "sweeper.commands_swept",
+            republished=len(swept.republish),
+            leases_expired=swept.expired,
+            dead=swept.dead,
+        )
 
 
 def run_forever(rt: Runtime, app: Celery, stop: threading.Event | None = None) -> None:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import structlog
 
-from workers.celery_app import DELIVER_NOTIFICATIONS, PROCESS_EVENTS, SWEEP, app
+from workers.celery_app import DELIVER_NOTIFICATIONS, PROCESS_EVENTS, RUN_COMMANDS, SWEEP, app
+from workers.commands.runner import run_commands
 from workers.notifier import deliver_due
 from workers.processor import process_events
-from workers.runtime import get_runtime
+from workers.runtime import get_gateway, get_runtime
 from workers.sweeper import sweep_once
 
 log = structlog.get_logger("workers.tasks")
@@ -23,6 +24,18 @@ def process_events_task(event_ids: list[str]) -> None:
         ignored=len(outcome.ignored),
         failed=len(outcome.failed),
         skipped=len(outcome.skipped),
+    )
+
+
+@app.task(name=RUN_COMMANDS, acks_late=True, reject_on_worker_lost=True)
+def run_commands_task(command_ids: list[str]) -> None:
+    """Run the accounts of these commands, oldest command first (the database decides)."""
+    outcome = run_commands(get_runtime(), command_ids, get_gateway())
+    log.debug(
+        "task.commands_done",
+        succeeded=len(outcome.succeeded),
+        failed=len(outcome.failed),
+        retrying=len(outcome.retrying),
     )
 
 

@@ -1,0 +1,310 @@
+"""A fake Stripe API on localhost for tests: in-memory objects, Stripe's idempotency rules,
+injectable faults, an event log with `GET /v1/events`, and signed webhooks to our endpoint.
+
+Built on the stdlib HTTP server rather than an ASGI app because "drop the connection" and
+"hang" faults need the raw socket. Resources live in `fake_stripe_api.py`.
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import queue
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import httpx
+import orjson
+
+from domain.samples import build_event, new_id
+from ingest.signature import sign_header
+from tests.support.fake_stripe_api import FakeResources, StripeHTTPError
+
+API_KEY = "sk_test_fake_0123456789"
+
+
+def parse_form(pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    """Stripe's form encoding (`a[b][0]=x`) into nested dicts and lists."""
+    root: dict[str, Any] = {}
+    for raw_key, value in pairs:
+        parts = raw_key.replace("]", "").split("[")
+        node = root
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1] or str(len(node))] = value
+    return _lists(root)
+
+
+def _lists(node: Any) -> Any:
+    if not isinstance(node, dict):
+        return node
+    fixed = {k: _lists(v) for k, v in node.items()}
+    if fixed and all(k.isdigit() for k in fixed):
+        return [fixed[k] for k in sorted(fixed, key=int)]
+    return fixed
+
+
+@dataclass
+class Fault:
+    """What to do to one request: status 429/500 (before any work), or hang/drop after it."""
+
+    kind: str
+    should_retry: str | None = None
+    retry_after: str | None = None
+
+
+@dataclass
+class Delivery:
+    event: dict[str, Any]
+    delivered: bool | None = None
+
+
+@dataclass
+class _State:
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    faults: collections.deque[Fault] = field(default_factory=collections.deque)
+    idempotency: dict[str, tuple[str, int, bytes]] = field(default_factory=dict)
+    requests: list[tuple[str, str]] = field(default_factory=list)
+    events: list[Delivery] = field(default_factory=list)
+
+
+class FakeStripe:
+    """Start with `start()`; point STRIPE_API_BASE at `url` and STRIPE_API_KEY at API_KEY."""
+
+    def __init__(self, hang_seconds: float = 3.0) -> None:
+        self.state = _State()
+        self.resources = FakeResources(self.emit)
+        self.hang_seconds = hang_seconds
+        self.webhook_url: str | None = None
+        self.webhook_secret: str | None = None
+        self._outbox: queue.SimpleQueue[Delivery | None] = queue.SimpleQueue()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self._server.daemon_threads = True
+        self._threads = [
+            threading.Thread(target=self._server.serve_forever, daemon=True),
+            threading.Thread(target=self._deliver_forever, daemon=True),
+        ]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def start(self) -> FakeStripe:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._outbox.put(None)
+        self._server.shutdown()
+        self._server.server_close()
+
+    # --- test controls -------------------------------------------------------------------
+
+    def fail_next(self, kind: str, times: int = 1, **options: str) -> None:
+        """The next `times` requests get `kind`: "429", "500", "hang" or "drop"."""
+        with self.state.lock:
+            self.state.faults.extend(Fault(kind, **options) for _ in range(times))
+
+    def created(self, object_type: str) -> int:
+        """How many objects of this type were really created (replays do not count)."""
+        return self.resources.created[object_type]
+
+    def calls(self, method: str, path_prefix: str) -> int:
+        """Requests received (including failed and replayed ones) to paths under a prefix."""
+        return sum(1 for m, p in self.state.requests if m == method and p.startswith(path_prefix))
+
+    def send_webhooks_to(self, url: str, secret: str) -> None:
+        self.webhook_url, self.webhook_secret = url, secret
+
+    def complete_checkout(self, session_id: str, payment_method: str = "card") -> dict[str, Any]:
+        """The customer pays: subscription, paid invoice and their webhooks, like Stripe."""
+        return self.resources.complete_checkout(session_id, payment_method)
+
+    def wait_delivered(self, timeout: float = 10.0) -> bool:
+        """True once every emitted event got an answer from the webhook endpoint."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.state.lock:
+                if all(d.delivered is not None for d in self.state.events):
+                    return True
+            time.sleep(0.05)
+        return False
+
+    # --- events --------------------------------------------------------------------------
+
+    def emit(self, event_type: str, obj: dict[str, Any], previous: dict[str, Any] | None) -> None:
+        event = build_event(event_type, obj, event_id=new_id("evt"), previous_attributes=previous)
+        delivery = Delivery(event)
+        with self.state.lock:
+            self.state.events.append(delivery)
+        if self.webhook_url:
+            self._outbox.put(delivery)
+        else:
+            delivery.delivered = False
+
+    def _deliver_forever(self) -> None:
+        while (delivery := self._outbox.get()) is not None:
+            body = orjson.dumps(delivery.event)
+            assert self.webhook_secret is not None and self.webhook_url is not None
+            headers = {
+                "Stripe-Signature": sign_header(
+                    self.webhook_secret.encode(), body, int(time.time())
+                ),
+                "Content-Type": "application/json",
+            }
+            try:
+                ok = httpx.post(
+                    self.webhook_url, content=body, headers=headers, timeout=10
+                ).is_success
+            except httpx.HTTPError:
+                ok = False
+            delivery.delivered = ok
+
+    def list_events(self, query: dict[str, Any]) -> dict[str, Any]:
+        """`GET /v1/events`: newest first, with created[gte/gt/lte/lt], types[], paging."""
+        with self.state.lock:
+            events = [d for d in reversed(self.state.events)]
+        created = query.get("created") if isinstance(query.get("created"), dict) else {}
+        ops = {"gte": int.__ge__, "gt": int.__gt__, "lte": int.__le__, "lt": int.__lt__}
+        for op, fn in ops.items():
+            if op in created:
+                events = [d for d in events if fn(d.event["created"], int(created[op]))]
+        if "created" in query and not isinstance(query["created"], dict):
+            events = [d for d in events if d.event["created"] == int(query["created"])]
+        types = query.get("types") or ([query["type"]] if "type" in query else None)
+        if types:
+            events = [d for d in events if d.event["type"] in types]
+        if "delivery_success" in query:
+            wanted = query["delivery_success"] == "true"
+            events = [d for d in events if bool(d.delivered) == wanted]
+        if "starting_after" in query:
+            ids = [d.event["id"] for d in events]
+            if query["starting_after"] in ids:
+                events = events[ids.index(query["starting_after"]) + 1 :]
+        limit = max(1, min(100, int(query.get("limit", 10))))
+        return {
+            "object": "list",
+            "url": "/v1/events",
+            "has_more": len(events) > limit,
+            "data": [d.event for d in events[:limit]],
+        }
+
+    # --- request handling ----------------------------------------------------------------
+
+    def handle(
+        self, method: str, path: str, params: dict[str, Any], key: str | None, authorized: bool
+    ) -> tuple[int, bytes, dict[str, str]] | Fault:
+        with self.state.lock:
+            self.state.requests.append((method, path))
+            fault = self.state.faults.popleft() if self.state.faults else None
+        if not authorized:
+            return _error(401, "invalid_request_error", "Invalid API Key provided", None)
+        if fault is not None and fault.kind in ("429", "500"):
+            headers = {}
+            if fault.should_retry:
+                headers["Stripe-Should-Retry"] = fault.should_retry
+            if fault.retry_after:
+                headers["Retry-After"] = fault.retry_after
+            status, kind = (429, "rate_limit_error") if fault.kind == "429" else (500, "api_error")
+            code = "rate_limit" if status == 429 else None
+            return _error(status, kind, f"fake {fault.kind}", code, headers)
+        answer = self._idempotent(method, path, params, key)
+        return fault if fault is not None else answer
+
+    def _idempotent(
+        self, method: str, path: str, params: dict[str, Any], key: str | None
+    ) -> tuple[int, bytes, dict[str, str]]:
+        if method != "POST" or key is None:
+            return self._execute(method, path, params)
+        fingerprint = hashlib.sha256(
+            orjson.dumps([method, path, params], option=orjson.OPT_SORT_KEYS)
+        ).hexdigest()
+        with self.state.lock:  # one request per key at a time, like Stripe's key lock
+            stored = self.state.idempotency.get(key)
+            if stored is not None:
+                if stored[0] != fingerprint:
+                    return _error(
+                        400,
+                        "idempotency_error",
+                        "Keys for idempotent requests can only be used with the same "
+                        "parameters they were first used with.",
+                        None,
+                    )
+                return stored[1], stored[2], {"Idempotent-Replayed": "true"}
+            status, body, headers = self._execute(method, path, params)
+            if status < 500:
+                self.state.idempotency[key] = (fingerprint, status, body)
+            return status, body, headers
+
+    def _execute(
+        self, method: str, path: str, params: dict[str, Any]
+    ) -> tuple[int, bytes, dict[str, str]]:
+        if method == "GET" and path == "/v1/events":
+            return 200, orjson.dumps(self.list_events(params)), {}
+        try:
+            with self.state.lock:
+                obj = self.resources.route(method, path, params)
+        except StripeHTTPError as exc:
+            return _error(exc.status, exc.type, exc.message, exc.code, extra=exc.extra)
+        public = {k: v for k, v in obj.items() if not k.startswith("_")}
+        return 200, orjson.dumps(public), {}
+
+
+def _error(
+    status: int,
+    kind: str,
+    message: str,
+    code: str | None,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> tuple[int, bytes, dict[str, str]]:
+    err = {"type": kind, "message": message, **({"code": code} if code else {}), **(extra or {})}
+    return status, orjson.dumps({"error": err}), headers or {}
+
+
+def _handler(fake: FakeStripe) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: Any) -> None:  # quiet test output
+            return
+
+        def _serve(self) -> None:
+            url = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length).decode() if length else ""
+            pairs = parse_qsl(url.query, keep_blank_values=True)
+            pairs += parse_qsl(body, keep_blank_values=True)
+            auth = self.headers.get("Authorization", "")
+            answer = fake.handle(
+                self.command,
+                url.path,
+                parse_form(pairs),
+                self.headers.get("Idempotency-Key"),
+                authorized=auth == f"Bearer {API_KEY}",
+            )
+            if isinstance(answer, Fault):
+                if answer.kind == "hang":
+                    time.sleep(fake.hang_seconds)
+                self.connection.shutdown(socket.SHUT_RDWR)
+                self.close_connection = True
+                return
+            status, payload, headers = answer
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.send_header("Request-Id", new_id("req"))
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = do_POST = do_DELETE = _serve
+
+    return Handler

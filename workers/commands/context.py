@@ -1,0 +1,140 @@
+"""What an executor gets (the command, the gateway, mirror look-ups) and what it returns."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from domain.commands.params import Params
+from domain.mirror.statuses import SubscriptionStatus
+from domain.mirror.store import key, link_account, lock_keys
+from domain.mirror.tables import BillingAccount, Subscription
+from domain.plans import Plan, PlanCatalog
+from domain.types import utcnow
+from workers.stripe_gateway import Obj, StripeFailure, StripeGateway
+
+# A subscription in one of these still bills the account, best first.
+LIVE_STATUSES = (
+    SubscriptionStatus.ACTIVE,
+    SubscriptionStatus.TRIALING,
+    SubscriptionStatus.PAST_DUE,
+    SubscriptionStatus.UNPAID,
+    SubscriptionStatus.PAUSED,
+    SubscriptionStatus.INCOMPLETE,
+)
+
+
+def command_error(code: str, message: str) -> StripeFailure:
+    """A permanent failure decided on our side (no Stripe call would help)."""
+    return StripeFailure(
+        transient=False,
+        error={"type": "command_error", "code": code, "decline_code": None, "message": message},
+    )
+
+
+@dataclass(frozen=True)
+class MirrorWrite:
+    """A Stripe object a command got back, to apply to the mirror as its event would."""
+
+    event_type: str
+    obj: Obj
+    previous_attributes: Obj | None = None
+
+
+@dataclass
+class Outcome:
+    """The command's result for the product, and the mirror writes that go with it."""
+
+    result: Obj
+    mirror: list[MirrorWrite] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ExecContext:
+    """One attempt of one command."""
+
+    command_id: str
+    account_ref: str
+    idempotency_key: str
+    gateway: StripeGateway
+    sessions: sessionmaker[Session]
+    catalog: PlanCatalog
+
+    def key(self, step: str) -> str:
+        """The idempotency key of one Stripe call of this command (same on every attempt)."""
+        return f"{self.idempotency_key}:{step}"
+
+    def plan(self, tier: str, interval: str) -> Plan:
+        plan = self.catalog.find(tier, interval)
+        if plan is None:  # validated at enqueue; the catalog may have changed since
+            raise command_error("unknown_plan", f"no plan {tier}/{interval} in the catalog")
+        return plan
+
+    def customer_id(self) -> str | None:
+        """The account's Stripe customer as the mirror knows it."""
+        with self.sessions() as session:
+            return session.execute(
+                select(BillingAccount.stripe_customer_id).where(
+                    BillingAccount.account_ref == self.account_ref
+                )
+            ).scalar_one_or_none()
+
+    def require_customer(self) -> str:
+        customer = self.customer_id()
+        if customer is None:
+            raise command_error(
+                "no_customer", "the account has no Stripe customer yet (run customer.ensure)"
+            )
+        return customer
+
+    def link_customer(self, customer_id: str) -> None:
+        """Record the account's customer at once, in its own transaction (it is a fact)."""
+        with self.sessions.begin() as session:
+            lock_keys(session, [key("account", self.account_ref), key("customer", customer_id)])
+            link_account(
+                session, account_ref=self.account_ref, customer_id=customer_id, now=utcnow()
+            )
+
+    def subscription_id(self, given: str | None, customer_id: str) -> str:
+        """The subscription to act on: the one given, else the account's live one."""
+        if given is not None:
+            return given
+        with self.sessions() as session:
+            rows = session.execute(
+                select(Subscription.id, Subscription.status)
+                .where(
+                    Subscription.stripe_customer_id == customer_id,
+                    Subscription.status.in_(LIVE_STATUSES),
+                )
+                .order_by(Subscription.stripe_created.desc())
+            ).all()
+        if not rows:
+            raise command_error("no_subscription", "the account has no live subscription")
+        return str(min(rows, key=lambda r: LIVE_STATUSES.index(r[1]))[0])
+
+    def owned_subscription(self, given: str | None) -> tuple[str, Obj]:
+        """(customer id, subscription) after checking the subscription is the account's."""
+        customer = self.require_customer()
+        subscription = self.gateway.retrieve_subscription(self.subscription_id(given, customer))
+        if _ref(subscription.get("customer")) != customer:
+            raise command_error("subscription_not_found", "no such subscription on this account")
+        return customer, subscription
+
+
+def _ref(value: Any) -> str | None:
+    if isinstance(value, dict):
+        return value.get("id")
+    return value if isinstance(value, str) else None
+
+
+def ref_id(value: Any) -> str | None:
+    """The id of an expandable field (a string id or an expanded object)."""
+    return _ref(value)
+
+
+Executor = Callable[[ExecContext, Any], Outcome]
+__all__ = ["ExecContext", "Executor", "MirrorWrite", "Outcome", "Params", "command_error"]

@@ -1,0 +1,85 @@
+"""customer.ensure and customer.update_billing_details."""
+
+from __future__ import annotations
+
+from domain.commands.params import CustomerEnsure, CustomerUpdateBillingDetails
+from workers.commands.context import ExecContext, MirrorWrite, Outcome
+from workers.stripe_gateway import Obj
+
+
+def ensure_customer(
+    ctx: ExecContext, email: str | None = None, name: str | None = None
+) -> tuple[str, bool]:
+    """The account's customer id, creating (and linking) the customer if there is none.
+
+    Commands of one account run one at a time, so the second ensure sees the link the first
+    one wrote; a retried ensure replays its own create under the same idempotency key. So an
+    account never gets two customers, however many ensures race.
+    """
+    existing = ctx.customer_id()
+    if existing is not None:
+        return existing, False
+    params: Obj = {"metadata": {"account_ref": ctx.account_ref}}
+    if email:
+        params["email"] = email
+    if name:
+        params["name"] = name
+    customer = ctx.gateway.create_customer(params, key=ctx.key("customer"))
+    ctx.link_customer(customer["id"])
+    return customer["id"], True
+
+
+def ensure(ctx: ExecContext, p: CustomerEnsure) -> Outcome:
+    """Get or create the Stripe customer of the account."""
+    customer_id, created = ensure_customer(ctx, p.email, p.name)
+    return Outcome({"customer_id": customer_id, "created": created})
+
+
+def _customer_params(p: CustomerUpdateBillingDetails) -> Obj:
+    params: Obj = {}
+    # Metadata too: the mirror (and anyone reading the customer) finds them there by name.
+    metadata = {
+        k: v
+        for k, v in (
+            ("company_name", p.company_name),
+            ("vat_number", p.vat_number),
+            ("kvk_number", p.kvk_number),
+        )
+        if v is not None
+    }
+    if p.company_name is not None:
+        params["name"] = p.company_name
+    if p.email is not None:
+        params["email"] = p.email
+    if p.address is not None:
+        params["address"] = p.address.model_dump(exclude_none=True)
+    if metadata:
+        params["metadata"] = metadata
+    return params
+
+
+def update_billing_details(ctx: ExecContext, p: CustomerUpdateBillingDetails) -> Outcome:
+    """Update name, e-mail, address and KVK, and make the VAT number the customer's eu_vat id."""
+    customer_id, _ = ensure_customer(ctx)
+    # Tax id first: a VAT number Stripe refuses fails the command before anything changed.
+    tax_id = _replace_vat(ctx, customer_id, p.vat_number) if p.vat_number else None
+    customer = ctx.gateway.update_customer(customer_id, _customer_params(p), key=ctx.key("update"))
+    return Outcome(
+        {"customer_id": customer_id, "tax_id": tax_id},
+        [MirrorWrite("customer.updated", customer)],
+    )
+
+
+def _replace_vat(ctx: ExecContext, customer_id: str, vat: str) -> str:
+    """Keep exactly one eu_vat tax id, with this value (a retry finds it already there)."""
+    existing = [t for t in ctx.gateway.list_tax_ids(customer_id) if t.get("type") == "eu_vat"]
+    keep = next((t["id"] for t in existing if t.get("value") == vat), None)
+    if keep is None:
+        created = ctx.gateway.create_tax_id(
+            customer_id, {"type": "eu_vat", "value": vat}, key=ctx.key("tax_id")
+        )
+        keep = created["id"]
+    for old in existing:
+        if old["id"] != keep:
+            ctx.gateway.delete_tax_id(customer_id, old["id"])
+    return str(keep)

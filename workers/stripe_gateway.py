@@ -1,0 +1,193 @@
+"""The one module that talks to Stripe: `stripe.StripeClient`, rate-limited, errors classified.
+
+No global `stripe.api_key`; the SDK's own network retries are off because retries live in
+the database (with backoff that survives a worker restart); every write carries the
+command's idempotency key, so a retried call is replayed by Stripe, never repeated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import stripe
+
+from domain.settings import Settings
+from workers.rate_limit import RateLimiter, limiter_for
+
+Obj = dict[str, Any]
+TRANSIENT_STATUSES = frozenset({409, 429})
+
+
+@dataclass(frozen=True)
+class StripeFailure(Exception):
+    """A Stripe call failed; `transient` says whether the same call may succeed later."""
+
+    transient: bool
+    error: Obj = field(default_factory=dict)
+    retry_after: float | None = None
+
+    def __str__(self) -> str:
+        e = self.error
+        return f"{e.get('type')}/{e.get('code')}: {e.get('message')}"
+
+
+def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
+    if not headers:
+        return None
+    for k, v in headers.items():
+        if k.lower() == name:
+            return v
+    return None
+
+
+def _retry_after(headers: Mapping[str, str] | None) -> float | None:
+    value = _header(headers, "retry-after")
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+def classify(exc: stripe.StripeError) -> StripeFailure:
+    """Transient (network, timeout, 409 lock, 429, 5xx) or permanent, honouring Stripe's hint."""
+    body = exc.json_body if isinstance(exc.json_body, dict) else {}
+    err: Obj = body["error"] if isinstance(body.get("error"), dict) else {}
+    status = exc.http_status
+    error: Obj = {
+        "type": err.get("type") or _fallback_type(exc),
+        "code": err.get("code") or exc.code,
+        "decline_code": err.get("decline_code"),
+        "param": err.get("param"),
+        "message": err.get("message") or exc.user_message or type(exc).__name__,
+        "http_status": status,
+        "request_id": exc.request_id,
+    }
+    hint = _header(exc.headers, "stripe-should-retry")
+    if hint in ("true", "false"):
+        transient = hint == "true"
+    elif isinstance(exc, stripe.APIConnectionError):
+        transient = True
+    else:
+        transient = status is not None and (status in TRANSIENT_STATUSES or status >= 500)
+    return StripeFailure(transient, error, _retry_after(exc.headers))
+
+
+def _fallback_type(exc: stripe.StripeError) -> str:
+    if isinstance(exc, stripe.APIConnectionError):
+        return "api_connection_error"
+    if isinstance(exc, stripe.AuthenticationError):
+        return "authentication_error"
+    if isinstance(exc, stripe.PermissionError):
+        return "permission_error"
+    return "api_error"
+
+
+class StripeGateway:
+    """Typed-enough wrappers around the Stripe calls the command executors make."""
+
+    def __init__(self, client: stripe.StripeClient, limiter: RateLimiter) -> None:
+        self._client = client
+        self._limiter = limiter
+
+    def _call(
+        self, op: Callable[..., Any], *args: Any, params: Obj | None = None, key: str | None = None
+    ) -> Obj:
+        self._limiter.acquire()
+        options: dict[str, Any] = {"idempotency_key": key} if key else {}
+        try:
+            result = op(*args, params=params or {}, options=options)
+        except stripe.StripeError as exc:
+            raise classify(exc) from exc
+        return result.to_dict(for_json=True) if hasattr(result, "to_dict") else dict(result)
+
+    @property
+    def v1(self) -> Any:
+        return self._client.v1
+
+    def create_customer(self, params: Obj, key: str) -> Obj:
+        return self._call(self.v1.customers.create, params=params, key=key)
+
+    def update_customer(self, customer_id: str, params: Obj, key: str) -> Obj:
+        return self._call(self.v1.customers.update, customer_id, params=params, key=key)
+
+    def list_tax_ids(self, customer_id: str) -> list[Obj]:
+        page = self._call(self.v1.customers.tax_ids.list, customer_id, params={"limit": 100})
+        return list(page.get("data", []))
+
+    def create_tax_id(self, customer_id: str, params: Obj, key: str) -> Obj:
+        return self._call(self.v1.customers.tax_ids.create, customer_id, params=params, key=key)
+
+    def delete_tax_id(self, customer_id: str, tax_id: str) -> Obj:
+        return self._call(self.v1.customers.tax_ids.delete, customer_id, tax_id)
+
+    def create_checkout_session(self, params: Obj, key: str) -> Obj:
+        return self._call(self.v1.checkout.sessions.create, params=params, key=key)
+
+    def create_portal_session(self, params: Obj, key: str) -> Obj:
+        return self._call(self.v1.billing_portal.sessions.create, params=params, key=key)
+
+    def retrieve_subscription(self, subscription_id: str) -> Obj:
+        return self._call(self.v1.subscriptions.retrieve, subscription_id)
+
+    def update_subscription(self, subscription_id: str, params: Obj, key: str) -> Obj:
+        return self._call(self.v1.subscriptions.update, subscription_id, params=params, key=key)
+
+    def cancel_subscription(self, subscription_id: str, params: Obj, key: str) -> Obj:
+        return self._call(self.v1.subscriptions.cancel, subscription_id, params=params, key=key)
+
+    def create_schedule(self, params: Obj, key: str) -> Obj:
+        return self._call(self.v1.subscription_schedules.create, params=params, key=key)
+
+    def update_schedule(self, schedule_id: str, params: Obj, key: str) -> Obj:
+        return self._call(
+            self.v1.subscription_schedules.update, schedule_id, params=params, key=key
+        )
+
+    def retrieve_payment_method(self, payment_method_id: str) -> Obj:
+        return self._call(self.v1.payment_methods.retrieve, payment_method_id)
+
+    def attach_payment_method(self, payment_method_id: str, params: Obj, key: str) -> Obj:
+        return self._call(self.v1.payment_methods.attach, payment_method_id, params=params, key=key)
+
+    def detach_payment_method(self, payment_method_id: str, key: str) -> Obj:
+        return self._call(self.v1.payment_methods.detach, payment_method_id, key=key)
+
+    def create_setup_intent(self, params: Obj, key: str) -> Obj:
+        return self._call(self.v1.setup_intents.create, params=params, key=key)
+
+    def preview_invoice(self, params: Obj, key: str) -> Obj:
+        return self._call(self.v1.invoices.create_preview, params=params, key=key)
+
+
+class _HTTPXClient(stripe.HTTPXClient):  # type: ignore[misc]
+    """Stripe's httpx client, sending the form body as `content` (httpx deprecates `data=str`)."""
+
+    def _get_request_args_kwargs(
+        self, method: str, url: str, headers: Mapping[str, str], post_data: Any
+    ) -> Any:
+        args, kwargs = super()._get_request_args_kwargs(method, url, headers, post_data)
+        data = kwargs.pop("data", None)
+        if data:
+            kwargs["content"] = data
+        return [args, kwargs]
+
+
+def make_gateway(settings: Settings, limiter: RateLimiter | None = None) -> StripeGateway:
+    """A gateway for these settings (STRIPE_API_KEY, STRIPE_API_BASE, timeouts, rate limit)."""
+    key = settings.stripe_api_key.get_secret_value() if settings.stripe_api_key else ""
+    timeout = settings.stripe_timeout_seconds
+    client = stripe.StripeClient(
+        key,
+        base_addresses={"api": settings.stripe_api_base.rstrip("/")},
+        max_network_retries=0,
+        http_client=_HTTPXClient(
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)), allow_sync_methods=True
+        ),
+    )
+    if limiter is None:
+        url = settings.stripe_rate_limit_url or settings.effective_broker_url
+        limiter = limiter_for(url, settings.stripe_rate_limit_per_second)
+    return StripeGateway(client, limiter)
