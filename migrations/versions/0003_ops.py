@@ -1,6 +1,6 @@
 """Ops: event attempt history and the replay audit trail.
 
-Revision ID: 0003o
+Revision ID: 0003
 Revises: 0002
 Create Date: 2026-11-23
 """
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0003o"
+revision: str = "0003"
 down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
