@@ -225,7 +225,10 @@ class ReplayService:
                 actor=actor.name,
                 via=actor.via,
                 count=len(changed),
-                event_ids=[e for e, _, _ in changed],
+                # A bulk chunk names its range; the audit table has every id.
+                event_ids=[e for e, _, _ in changed] if len(changed) <= 10 else None,
+                first_event_id=changed[0][0],
+                last_event_id=changed[-1][0],
                 previous_statuses=dict(Counter(old for _, _, old in changed)),
             )
 
