@@ -37,7 +37,7 @@ def build_runtime(settings: Settings) -> Runtime:
     # effect is idempotent (stamped mirror rows, unique outbox keys, Stripe idempotency keys).
     engine = make_engine(
         settings.effective_database_url,
-        pool_size=2,
+        pool_size=4,
         synchronous_commit=settings.worker_synchronous_commit,
     )
     return Runtime(settings=settings, engine=engine, sessions=make_sessionmaker(engine))
