@@ -181,3 +181,42 @@ class ReplayAuditEvent(Base):
     previous_status: Mapped[str] = mapped_column(String(16))
 
     __table_args__ = (Index("ix_replay_audit_events_event_id", "event_id"),)
+
+
+class BackfillRun(Base):
+    """One backfill from Stripe's Events API: its fixed window and a cursor to resume from.
+
+    Stripe lists events newest first, so the window's end is frozen at start (events created
+    later arrive by webhook anyway) and `cursor` is the id of the last event stored: the
+    next page is `starting_after=cursor`. The cursor and counters move in the same commit as
+    the events of their page, so an interrupted run resumes without gaps or double counts.
+    """
+
+    __tablename__ = "backfill_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    status: Mapped[str] = mapped_column(String(16))  # running | done | superseded
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    actor: Mapped[str] = mapped_column(String(255))
+    via: Mapped[str] = mapped_column(String(16))
+    window_start: Mapped[int] = mapped_column(BigInteger)  # unix seconds, created[gte]
+    window_end: Mapped[int] = mapped_column(BigInteger)  # unix seconds, created[lte]
+    types: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")  # JSON list
+    undelivered_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    cursor: Mapped[str | None] = mapped_column(String(255))
+    oldest_created: Mapped[int | None] = mapped_column(BigInteger)
+    pages: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    seen: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    new: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    already_had: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+    __table_args__ = (
+        Index(
+            "ix_backfill_runs_running",
+            "id",
+            postgresql_where=text("status = 'running'"),
+            sqlite_where=text("status = 'running'"),
+        ),
+    )

@@ -26,6 +26,9 @@ class SweepResult:
     republish: list[str] = field(default_factory=list)
     expired: int = 0
     dead: int = 0
+    # Event types of the expired leases (for the retries/dead-letter metrics of the caller).
+    retried_types: list[str] = field(default_factory=list)
+    dead_types: list[str] = field(default_factory=list)
 
 
 def _republish(bind: Executor, condition: object, now: datetime, limit: int) -> list[str]:
@@ -58,20 +61,22 @@ def sweep(
     # A lease that ran out counts as a failed attempt, so an event that kills its worker
     # every time ends in the dead-letter table instead of looping forever.
     expired = bind.execute(
-        select(c.event_id, c.attempts)
+        select(c.event_id, c.attempts, c.type)
         .where(c.status == EventStatus.PROCESSING, c.lease_expires_at < now)
         .limit(limit)
         .with_for_update(skip_locked=True)
     ).all()
-    for event_id, attempts in expired:
+    for event_id, attempts, event_type in expired:
         attempt = attempts + 1
         record_attempt(bind, event_id, attempt, LEASE_EXPIRED, now)
         if policy.exhausted(attempt):
             mark_dead(bind, event_id, attempt, LEASE_EXPIRED, now)
             result.dead += 1
+            result.dead_types.append(event_type)
         else:
             due = now + timedelta(seconds=policy.delay(attempt))
             schedule_retry(bind, event_id, attempt, due, LEASE_EXPIRED.summary)
+            result.retried_types.append(event_type)
         result.expired += 1
 
     stale = and_(

@@ -130,4 +130,5 @@ class StatsResponse(BaseModel):
     dead_letters: int
     dead_letters_by_error: dict[str, int]
     commands_by_status: dict[str, dict[str, int]] | None
+    dead_commands: int | None
     notifications_by_status: dict[str, int] | None

@@ -166,6 +166,13 @@ def test_sweeper_republishes_stale_unpublished_and_due_events(runtime: Runtime, 
     assert sweep_once(runtime, FakeCelery()).republish == []  # type: ignore[arg-type]
 
 
+def _retries_metric(event_type: str) -> float:
+    from prometheus_client import REGISTRY
+
+    value = REGISTRY.get_sample_value("billing_event_retries_total", {"type": event_type})
+    return value or 0.0
+
+
 def test_sweeper_expires_leases_as_failed_attempts(runtime: Runtime, db: Engine) -> None:
     event_id = store(runtime)
     set_row(
@@ -175,8 +182,11 @@ def test_sweeper_expires_leases_as_failed_attempts(runtime: Runtime, db: Engine)
         lease_token="gone",
         lease_expires_at=utcnow() - timedelta(seconds=1),
     )
+    event_type = event_row(db, event_id)["type"]  # type: ignore[index]
+    retries = _retries_metric(event_type)
     result = sweep_once(runtime, FakeCelery())  # type: ignore[arg-type]
     assert result.expired == 1
+    assert _retries_metric(event_type) == retries + 1  # an expired lease counts as a retry
     row = event_row(db, event_id)
     assert row["status"] == "retrying" and row["attempts"] == 1  # type: ignore[index]
     assert row["last_error"].startswith("LeaseExpired")  # type: ignore[index]

@@ -1,4 +1,4 @@
-"""Prometheus counters of the worker side (process-local; see docs/ops.md for multiprocess).
+"""Prometheus counters of the worker side (process-local; multiprocess mode sums them).
 
 With PROMETHEUS_MULTIPROC_DIR set (before prometheus_client is imported), every process
 (uvicorn workers, Celery's prefork children) writes its samples to files in that directory
@@ -52,5 +52,13 @@ def observe_stripe_call(endpoint: str, status: int, seconds: float, error: str |
 
 
 def count_notification_delivery(kind: str, outcome: str) -> None:
-    """Hook for the notification deliverer (not on this branch yet)."""
+    """One notification POST settled: delivered, retrying or dead."""
     NOTIFICATION_DELIVERIES.labels(kind, outcome).inc()
+
+
+def count_lease_expiries(retried: list[str], dead: list[str]) -> None:
+    """Leases the sweeper took back (by event type): a retry, or a dead letter when out."""
+    for event_type in retried:
+        RETRIES.labels(event_type).inc()
+    for event_type in dead:
+        DEAD_LETTERS.labels(event_type).inc()

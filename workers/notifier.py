@@ -23,6 +23,7 @@ from domain.retry import RetryPolicy
 from domain.settings import Settings
 from domain.signing import sign_header
 from domain.types import utcnow
+from workers.metrics import count_notification_delivery
 from workers.runtime import Runtime
 
 log = structlog.get_logger("workers.notifier")
@@ -121,16 +122,22 @@ def _deliver(
 ) -> None:
     failure = post_one(http, url, secret, item)
     bound = log.bind(notification_id=item.id, attempt=item.attempts)
+    kind = str(item.body.get("kind") or "unknown")
     with rt.sessions.begin() as session:
         if failure is None:
             delivery.mark_delivered(session, item.id, clock())
-            outcome.delivered.append(item.id)
-            bound.info("notification.delivered")
-            return
-        status = delivery.mark_failed(session, item.id, item.attempts, failure, clock(), policy)
-    if status is DeliveryStatus.DEAD:
+        else:
+            status = delivery.mark_failed(session, item.id, item.attempts, failure, clock(), policy)
+    # Counted after the commit, so the metric never shows an outcome the outbox does not.
+    if failure is None:
+        outcome.delivered.append(item.id)
+        count_notification_delivery(kind, "delivered")
+        bound.info("notification.delivered")
+    elif status is DeliveryStatus.DEAD:
         outcome.dead.append(item.id)
+        count_notification_delivery(kind, "dead")
         bound.error("notification.dead", error=failure)
     else:
         outcome.retrying.append(item.id)
+        count_notification_delivery(kind, "retrying")
         bound.warning("notification.retry_scheduled", error=failure)

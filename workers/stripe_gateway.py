@@ -7,6 +7,7 @@ command's idempotency key, so a retried call is replayed by Stripe, never repeat
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +16,7 @@ import httpx
 import stripe
 
 from domain.settings import Settings
+from workers.metrics import observe_stripe_call
 from workers.rate_limit import RateLimiter, limiter_for
 
 Obj = dict[str, Any]
@@ -75,6 +77,20 @@ def classify(exc: stripe.StripeError) -> StripeFailure:
     return StripeFailure(transient, error, _retry_after(exc.headers))
 
 
+def endpoint_name(op: Callable[..., Any]) -> str:
+    """A stable, low-cardinality metric label: `stripe.checkout._session_service` `create` ->
+    `checkout.session.create` (from the SDK service's module, so namespaces stay apart)."""
+    module = type(getattr(op, "__self__", None)).__module__
+    parts = [p.strip("_").removesuffix("_service") for p in module.split(".")[1:]]
+    return ".".join([*parts, getattr(op, "__name__", "call")])
+
+
+def error_kind(error: Obj) -> str:
+    """Error label for metrics: Stripe's type, and its code when there is one."""
+    kind = str(error.get("type") or "api_error")
+    return f"{kind}:{error['code']}" if error.get("code") else kind
+
+
 def _fallback_type(exc: stripe.StripeError) -> str:
     if isinstance(exc, stripe.APIConnectionError):
         return "api_connection_error"
@@ -97,10 +113,20 @@ class StripeGateway:
     ) -> Obj:
         self._limiter.acquire()
         options: dict[str, Any] = {"idempotency_key": key} if key else {}
+        endpoint = endpoint_name(op)
+        started = time.perf_counter()
         try:
             result = op(*args, params=params or {}, options=options)
         except stripe.StripeError as exc:
-            raise classify(exc) from exc
+            failure = classify(exc)
+            observe_stripe_call(
+                endpoint,
+                exc.http_status or 0,
+                time.perf_counter() - started,
+                error_kind(failure.error),
+            )
+            raise failure from exc
+        observe_stripe_call(endpoint, 200, time.perf_counter() - started, None)
         return result.to_dict(for_json=True) if hasattr(result, "to_dict") else dict(result)
 
     @property
@@ -160,6 +186,10 @@ class StripeGateway:
 
     def preview_invoice(self, params: Obj, key: str) -> Obj:
         return self._call(self.v1.invoices.create_preview, params=params, key=key)
+
+    def list_events(self, params: Obj) -> Obj:
+        """One page of `GET /v1/events` (newest first; `created`, `types`, `starting_after`)."""
+        return self._call(self.v1.events.list, params=params)
 
 
 class _HTTPXClient(stripe.HTTPXClient):  # type: ignore[misc]

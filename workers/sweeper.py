@@ -18,6 +18,7 @@ from domain.retry import RetryPolicy
 from domain.sweep import SweepResult, sweep
 from domain.types import utcnow
 from workers.enqueue import publish_commands, publish_delivery, publish_events
+from workers.metrics import count_lease_expiries
 from workers.runtime import Runtime
 
 log = structlog.get_logger("workers.sweeper")
@@ -34,6 +35,7 @@ def sweep_once(rt: Runtime, app: Celery) -> SweepResult:
             rt.retry_policy,
             s.sweeper_batch_size,
         )
+    count_lease_expiries(result.retried_types, result.dead_types)  # after the commit
     if result.republish:
         try:
             publish_events(app, result.republish, s.publish_batch_size)

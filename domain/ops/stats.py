@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Table, func, select
 
+import domain.commands  # (registers the commands table)
 import domain.mirror  # noqa: F401  (registers the notifications outbox table)
 from domain.event_log import DEAD, EVENTS, Executor
 from domain.models import Base, EventStatus
@@ -31,6 +32,7 @@ class Stats:
     dead_letters: int = 0
     dead_letters_by_error: dict[str, int] = field(default_factory=dict)
     commands_by_status: dict[str, dict[str, int]] | None = None
+    dead_commands: int | None = None
     notifications_by_status: dict[str, int] | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -115,5 +117,7 @@ def collect(bind: Executor, now: datetime, *, by_type: bool = True) -> Stats:
     stats.dead_letters_by_error = dead_letters_by_error(bind)
     stats.dead_letters = sum(stats.dead_letters_by_error.values())
     stats.commands_by_status = commands_by_status(bind)
+    if stats.commands_by_status is not None:  # dead commands are shown to ops like dead events
+        stats.dead_commands = sum(p.get("dead", 0) for p in stats.commands_by_status.values())
     stats.notifications_by_status = notifications_by_status(bind)
     return stats

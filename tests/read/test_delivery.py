@@ -63,12 +63,26 @@ def outbox(rt: Runtime) -> list[dict[str, object]]:
     )
 
 
+def _delivered_metric() -> float:
+    from prometheus_client import REGISTRY
+
+    return sum(
+        s.value
+        for family in REGISTRY.collect()
+        if family.name == "billing_notification_deliveries"
+        for s in family.samples
+        if s.name.endswith("_total") and s.labels.get("outcome") == "delivered"
+    )
+
+
 def test_every_notification_is_posted_signed_once(
     pipe: Pipeline, notify_rt: Runtime, receiver: Receiver
 ) -> None:
     pipe.deliver(*scenario.events())
+    before = _delivered_metric()
     outcome = deliver_due(notify_rt)
     assert len(outcome.delivered) == 4 and not outcome.retrying and not outcome.dead
+    assert _delivered_metric() - before == 4  # billing_notification_deliveries_total moves
 
     assert [(r.json["kind"], r.json["event_id"]) for r in receiver.requests] == scenario.KINDS
     for request in receiver.requests:

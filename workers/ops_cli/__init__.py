@@ -1,4 +1,4 @@
-"""Ops sub-commands of `billing`: dead letters, events, stats (registered by `register_ops`)."""
+"""Ops sub-commands of `billing`: dead letters, events, commands, backfill, stats."""
 
 from __future__ import annotations
 
@@ -7,10 +7,14 @@ import typer
 
 def register_ops(cli: typer.Typer) -> None:
     """Attach the ops sub-apps to the main `billing` app."""
+    from workers.ops_cli.backfill import backfill
+    from workers.ops_cli.commands import app as commands
     from workers.ops_cli.dead_letters import app as dead_letters
     from workers.ops_cli.events import app as events
     from workers.ops_cli.stats import stats
 
     cli.add_typer(dead_letters, name="dead-letters")
     cli.add_typer(events, name="events")
+    cli.add_typer(commands, name="commands")
+    cli.command("backfill")(backfill)
     cli.command("stats")(stats)

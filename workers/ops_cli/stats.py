@@ -37,6 +37,11 @@ def stats(as_json: Annotated[bool, JSON_OPTION] = False) -> None:
     if snap.commands_by_status is not None:
         rows = [(t, s, n) for t, per in snap.commands_by_status.items() for s, n in per.items()]
         out.print(table("commands", ["type", "status", "count"], rows))
+        if snap.dead_commands:
+            out.print(
+                f"[red]dead commands: {snap.dead_commands}[/red]"
+                " (billing commands list --status dead; billing commands retry --all-dead)"
+            )
     if snap.notifications_by_status is not None:
         out.print(
             table("notifications", ["delivery", "count"], snap.notifications_by_status.items())
