@@ -130,6 +130,10 @@ def test_subscription_commands_and_preview(commands: Commands, fake_stripe: Fake
         "price_pro_month",
         "price_business_year",
     ]
+    # Current API versions: the new phase is as long as a `duration` (no `iterations`).
+    assert int(schedule["phases"][0]["end_date"]) == later["result"]["effective_at"]
+    assert schedule["phases"][1]["duration"] == {"interval": "year", "interval_count": 1}
+    assert "iterations" not in schedule["phases"][1]
     cancel = commands.run("subscription.cancel", subscription_id=sub_id)
     assert cancel["result"]["cancel_at_period_end"] is True
     resume = commands.run("subscription.resume", subscription_id=sub_id)

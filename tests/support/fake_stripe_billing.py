@@ -7,6 +7,40 @@ import time
 from domain.samples import example_object, new_id
 from tests.support.fake_stripe_store import MONTH, Obj, ObjectStore, Route, as_bool, invalid, route
 
+DURATION_INTERVALS = ("day", "week", "month", "year")
+
+
+def _phase(n: int, phase: Obj) -> Obj:
+    """Check one schedule phase as the current API does (no `iterations`, since 2025-08-27)."""
+    if "iterations" in phase:
+        raise invalid(
+            f"Received unknown parameter: phases[{n}][iterations]",
+            "parameter_unknown",
+            param=f"phases[{n}][iterations]",
+        )
+    duration = phase.get("duration")
+    if duration is not None and phase.get("end_date") is not None:
+        raise invalid(
+            "You may only specify one of these parameters: duration, end_date.",
+            "parameters_exclusive",
+            param=f"phases[{n}]",
+        )
+    if duration is not None:
+        if duration.get("interval") not in DURATION_INTERVALS:
+            raise invalid(
+                "Invalid duration interval",
+                "parameter_invalid_string",
+                param=f"phases[{n}][duration][interval]",
+            )
+        phase = {
+            **phase,
+            "duration": {
+                "interval": duration["interval"],
+                "interval_count": int(duration.get("interval_count", 1)),
+            },
+        }
+    return phase
+
 
 class BillingResources:
     """Sessions, subscriptions (and their schedules), invoice previews, paying a checkout."""
@@ -168,7 +202,8 @@ class BillingResources:
 
     def update_schedule(self, p: Obj, schedule_id: str) -> Obj:
         schedule = self.store.get(schedule_id, "subscription_schedule")
-        schedule["phases"] = p.get("phases", schedule["phases"])
+        if "phases" in p:
+            schedule["phases"] = [_phase(n, phase) for n, phase in enumerate(p["phases"])]
         schedule["end_behavior"] = p.get("end_behavior", schedule["end_behavior"])
         return schedule
 
