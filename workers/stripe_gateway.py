@@ -110,6 +110,11 @@ class StripeGateway:
     def create_customer(self, params: Obj, key: str) -> Obj:
         return self._call(self.v1.customers.create, params=params, key=key)
 
+    def search_customers(self, query: str) -> list[Obj]:
+        """Customers matching a Stripe search query (the index lags writes by up to a minute)."""
+        page = self._call(self.v1.customers.search, params={"query": query, "limit": 10})
+        return list(page.get("data", []))
+
     def update_customer(self, customer_id: str, params: Obj, key: str) -> Obj:
         return self._call(self.v1.customers.update, customer_id, params=params, key=key)
 

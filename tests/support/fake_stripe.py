@@ -56,6 +56,13 @@ class Fault:
     kind: str
     should_retry: str | None = None
     retry_after: str | None = None
+    on: str | None = None  # "METHOD /path-prefix": only a matching request takes the fault
+
+    def applies_to(self, method: str, path: str) -> bool:
+        if self.on is None:
+            return True
+        want_method, _, prefix = self.on.partition(" ")
+        return method == want_method and path.startswith(prefix)
 
 
 @dataclass
@@ -95,7 +102,8 @@ class FakeStripe:
     # --- test controls -------------------------------------------------------------------
 
     def fail_next(self, kind: str, times: int = 1, **options: str) -> None:
-        """The next `times` requests get `kind`: "429", "500", "hang" or "drop"."""
+        """The next `times` requests (matching `on="POST /v1/..."`, if given) get `kind`:
+        "429", "500", "hang" or "drop"."""
         with self.state.lock:
             self.state.faults.extend(Fault(kind, **options) for _ in range(times))
 
@@ -135,7 +143,9 @@ class FakeStripe:
     ) -> tuple[int, bytes, dict[str, str]] | Fault:
         with self.state.lock:
             self.state.requests.append((method, path))
-            fault = self.state.faults.popleft() if self.state.faults else None
+            fault = next((f for f in self.state.faults if f.applies_to(method, path)), None)
+            if fault is not None:
+                self.state.faults.remove(fault)
         if not authorized:
             return _error(401, "invalid_request_error", "Invalid API Key provided", None)
         if fault is not None and fault.kind in ("429", "500"):

@@ -36,8 +36,11 @@ def _search_terms(query: str) -> list[tuple[str, str | None, str]]:
 class CustomerResources:
     """Customers, tax ids, payment methods and SetupIntents over the shared store."""
 
-    def __init__(self, store: ObjectStore) -> None:
+    def __init__(self, store: ObjectStore, search_lag_seconds: float = 60.0) -> None:
         self.store = store
+        # Stripe's search index trails writes ("usually under a minute"): a customer created
+        # moments ago is not found yet, so retries must not depend on search.
+        self.search_lag_seconds = search_lag_seconds
 
     def routes(self) -> list[Route]:
         # /search before /{id}: "search" is a valid id pattern too.
@@ -93,10 +96,13 @@ class CustomerResources:
         return customer
 
     def search_customers(self, p: Obj) -> Obj:
-        """`GET /v1/customers/search?query=...`: oldest first is enough for a fake."""
+        """`GET /v1/customers/search?query=...`: customers old enough to be indexed."""
         terms = _search_terms(str(p.get("query", "")))
+        indexed_before = time.time() - self.search_lag_seconds
 
         def matches(customer: Obj) -> bool:
+            if customer["created"] > indexed_before:
+                return False
             for field, key, value in terms:
                 actual = (customer.get("metadata") or {}).get(key) if key else customer.get(field)
                 if actual != value:
