@@ -7,6 +7,9 @@ command's idempotency key, so a retried call is replayed by Stripe, never repeat
 
 from __future__ import annotations
 
+import datetime
+import email.utils
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,12 +46,22 @@ def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
     return None
 
 
-def _retry_after(headers: Mapping[str, str] | None) -> float | None:
+def _retry_after(headers: Mapping[str, str] | None, now: float | None = None) -> float | None:
+    """Retry-After in seconds: delta-seconds or an HTTP date (RFC 9110 allows both)."""
     value = _header(headers, "retry-after")
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
+    if value is None:
         return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # an HTTP date is GMT; a zone-less one is read as such
+        when = when.replace(tzinfo=datetime.UTC)
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
 def classify(exc: stripe.StripeError) -> StripeFailure:
@@ -70,6 +83,10 @@ def classify(exc: stripe.StripeError) -> StripeFailure:
         transient = hint == "true"
     elif isinstance(exc, stripe.APIConnectionError):
         transient = True
+    elif error["type"] == "idempotency_error":
+        # A key reused with other params is answered the same way on every retry (a 409
+        # here is a conflict of parameters, not the in-flight lock that clears by itself).
+        transient = False
     else:
         transient = status is not None and (status in TRANSIENT_STATUSES or status >= 500)
     return StripeFailure(transient, error, _retry_after(exc.headers))
