@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import email.utils
+import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -201,6 +202,9 @@ def make_gateway(settings: Settings, limiter: RateLimiter | None = None) -> Stri
     """A gateway for these settings (STRIPE_API_KEY, STRIPE_API_BASE, timeouts, rate limit)."""
     key = settings.stripe_api_key.get_secret_value() if settings.stripe_api_key else ""
     timeout = settings.stripe_timeout_seconds
+    # The SDK logs request and response bodies at DEBUG, and Stripe's error messages (which
+    # echo params such as e-mail addresses) at INFO; our own log lines carry ids and codes.
+    logging.getLogger("stripe").setLevel(logging.WARNING)
     client = stripe.StripeClient(
         key,
         base_addresses={"api": settings.stripe_api_base.rstrip("/")},
