@@ -74,7 +74,15 @@ def test_idempotency_key_semantics(api: TestClient) -> None:
                     "cancel_url": "https://a.b/",
                 },
             },
-            ["params"],
+            ["params", "tier"],
+        ),
+        (
+            {
+                "type": "subscription.change_plan",
+                "account_ref": "a",
+                "params": {"tier": "pro", "interval": "week"},
+            },
+            ["params", "interval"],
         ),
         (
             {
