@@ -51,18 +51,34 @@ def baseline(url: str, celery: object, tag: str) -> tuple[int, float]:
     """One transaction and one publish per dead letter."""
     engine = create_engine(url)
     with engine.connect() as conn:
-        ids = list(conn.execute(text(
-            "SELECT event_id FROM dead_letters WHERE event_id LIKE :p"), {"p": f"%_{tag}_%"}
-        ).scalars())
+        ids = list(
+            conn.execute(
+                text("SELECT event_id FROM dead_letters WHERE event_id LIKE :p"),
+                {"p": f"%_{tag}_%"},
+            ).scalars()
+        )
     started = time.perf_counter()
     for event_id in ids:
         with engine.begin() as conn:
-            conn.execute(text("UPDATE stripe_events SET status = 'queued', attempts = 0 "
-                              "WHERE event_id = :e AND status = 'dead'"), {"e": event_id})
-            conn.execute(text("UPDATE dead_letters SET replay_count = replay_count + 1, "
-                              "last_replayed_at = now() WHERE event_id = :e"), {"e": event_id})
-        celery.send_task("billing.process_events", args=[[event_id]],  # type: ignore[attr-defined]
-                         queue="events")
+            conn.execute(
+                text(
+                    "UPDATE stripe_events SET status = 'queued', attempts = 0 "
+                    "WHERE event_id = :e AND status = 'dead'"
+                ),
+                {"e": event_id},
+            )
+            conn.execute(
+                text(
+                    "UPDATE dead_letters SET replay_count = replay_count + 1, "
+                    "last_replayed_at = now() WHERE event_id = :e"
+                ),
+                {"e": event_id},
+            )
+        celery.send_task(
+            "billing.process_events",
+            args=[[event_id]],  # type: ignore[attr-defined]
+            queue="events",
+        )
     elapsed = time.perf_counter() - started
     engine.dispose()
     return len(ids), elapsed
@@ -77,25 +93,33 @@ def ours(url: str, celery: object) -> tuple[int, float]:
     engine = make_engine(url)
     service = ReplayService(engine, lambda ids: publish_events(celery, ids, 50))  # type: ignore[arg-type]
     started = time.perf_counter()
-    result = service.replay_dead_letters(Actor("bench", "cli"), everything=True,
-                                         reason="bench")
+    result = service.replay_dead_letters(Actor("bench", "cli"), everything=True, reason="bench")
     elapsed = time.perf_counter() - started
     engine.dispose()
     return result.count, elapsed
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--dead-letters", type=int, default=10000)
-    parser.add_argument("--baseline-sample", type=int, default=2000,
-                        help="dead letters the slow baseline replays (its rate is per event)")
+    parser.add_argument(
+        "--baseline-sample",
+        type=int,
+        default=2000,
+        help="dead letters the slow baseline replays (its rate is per event)",
+    )
     parser.add_argument("--database-url", default="postgresql+psycopg://127.0.0.1/bench")
     parser.add_argument("--broker-url", default="redis://127.0.0.1:6379/13")
     args = parser.parse_args()
 
-    os.environ.update(DATABASE_URL=args.database_url, BROKER_URL=args.broker_url,
-                      STRIPE_WEBHOOK_SECRETS=SECRET, LOG_LEVEL="WARNING")
+    os.environ.update(
+        DATABASE_URL=args.database_url,
+        BROKER_URL=args.broker_url,
+        STRIPE_WEBHOOK_SECRETS=SECRET,
+        LOG_LEVEL="WARNING",
+    )
     from domain.settings import load_settings
     from workers.celery_app import make_celery
 
@@ -118,9 +142,11 @@ def main() -> None:
     table.add_row("ours (bulk)", f"{our_n:,}", f"{our_s:.2f}", f"{our_n / our_s:,.0f}")
     Console(width=120).print(table)
     ratio = (our_n / our_s) / (base_n / base_s)
-    print(f"replay: ours {our_n / our_s:,.0f} dead letters/s ({our_n:,} in {our_s:.1f} s), "
-          f"baseline {base_n / base_s:,.0f}/s, ratio {ratio:.1f}x, "
-          f"broker messages {queued:,} (baseline {base_n:,} + ours in batches)")
+    print(
+        f"replay: ours {our_n / our_s:,.0f} dead letters/s ({our_n:,} in {our_s:.1f} s), "
+        f"baseline {base_n / base_s:,.0f}/s, ratio {ratio:.1f}x, "
+        f"broker messages {queued:,} (baseline {base_n:,} + ours in batches)"
+    )
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from ingest.auth import require_scope
 from ingest.command_models import CommandRequest, CommandView, ValidationErrorBody
 from ingest.openapi import Operation, document, path_param, query_param
 from ingest.responses import ORJSONResponse, error
+from ingest.webhooks import BodyTooLarge, read_limited
 
 log = structlog.get_logger("ingest.commands")
 MAX_KEY_LENGTH = 255
@@ -49,6 +50,7 @@ document(
             200: ("this key was used before with the same body: that command", CommandView),
             202: ("stored and queued", CommandView),
             400: ("no Idempotency-Key, or the body is not a JSON object", None),
+            413: ("body over 64 KiB", None),
             409: ("this key was used before with another body", None),
             422: ("invalid command: field errors", ValidationErrorBody),
         },
@@ -117,8 +119,9 @@ async def create_command(request: Request) -> Response:
         return error(400, "idempotency_key_required", "send an Idempotency-Key header")
     if len(key) > MAX_KEY_LENGTH:
         return error(400, "idempotency_key_too_long", f"at most {MAX_KEY_LENGTH} characters")
-    body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
+    try:
+        body = await read_limited(request, MAX_BODY_BYTES)
+    except BodyTooLarge:  # refused before the whole body is read, as for webhooks
         return error(413, "body_too_large", f"body exceeds {MAX_BODY_BYTES} bytes")
     try:
         doc = orjson.loads(body)

@@ -7,6 +7,9 @@ command's idempotency key, so a retried call is replayed by Stripe, never repeat
 
 from __future__ import annotations
 
+import datetime
+import email.utils
+import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -45,12 +48,22 @@ def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
     return None
 
 
-def _retry_after(headers: Mapping[str, str] | None) -> float | None:
+def _retry_after(headers: Mapping[str, str] | None, now: float | None = None) -> float | None:
+    """Retry-After in seconds: delta-seconds or an HTTP date (RFC 9110 allows both)."""
     value = _header(headers, "retry-after")
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
+    if value is None:
         return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # an HTTP date is GMT; a zone-less one is read as such
+        when = when.replace(tzinfo=datetime.UTC)
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
 def classify(exc: stripe.StripeError) -> StripeFailure:
@@ -72,6 +85,10 @@ def classify(exc: stripe.StripeError) -> StripeFailure:
         transient = hint == "true"
     elif isinstance(exc, stripe.APIConnectionError):
         transient = True
+    elif error["type"] == "idempotency_error":
+        # A key reused with other params is answered the same way on every retry (a 409
+        # here is a conflict of parameters, not the in-flight lock that clears by itself).
+        transient = False
     else:
         transient = status is not None and (status in TRANSIENT_STATUSES or status >= 500)
     return StripeFailure(transient, error, _retry_after(exc.headers))
@@ -135,6 +152,11 @@ class StripeGateway:
 
     def create_customer(self, params: Obj, key: str) -> Obj:
         return self._call(self.v1.customers.create, params=params, key=key)
+
+    def search_customers(self, query: str) -> list[Obj]:
+        """Customers matching a Stripe search query (the index lags writes by up to a minute)."""
+        page = self._call(self.v1.customers.search, params={"query": query, "limit": 10})
+        return list(page.get("data", []))
 
     def update_customer(self, customer_id: str, params: Obj, key: str) -> Obj:
         return self._call(self.v1.customers.update, customer_id, params=params, key=key)
@@ -209,6 +231,9 @@ def make_gateway(settings: Settings, limiter: RateLimiter | None = None) -> Stri
     """A gateway for these settings (STRIPE_API_KEY, STRIPE_API_BASE, timeouts, rate limit)."""
     key = settings.stripe_api_key.get_secret_value() if settings.stripe_api_key else ""
     timeout = settings.stripe_timeout_seconds
+    # The SDK logs request and response bodies at DEBUG, and Stripe's error messages (which
+    # echo params such as e-mail addresses) at INFO; our own log lines carry ids and codes.
+    logging.getLogger("stripe").setLevel(logging.WARNING)
     client = stripe.StripeClient(
         key,
         base_addresses={"api": settings.stripe_api_base.rstrip("/")},

@@ -6,10 +6,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, Enum, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import BigInteger, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from domain.models import Base
+# The event tables' string-enum column type: stored by value, checked by a constraint.
+from domain.models import Base, _enum
 from domain.types import JSONType, UTCDateTime
 
 # SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
@@ -47,17 +48,7 @@ class Command(Base):
     params: Mapped[dict[str, Any]] = mapped_column(JSONType)
     # Sent to Stripe on every attempt (suffixed per step), so a retried call is a replay.
     stripe_idempotency_key: Mapped[str] = mapped_column(String(255))
-    status: Mapped[CommandStatus] = mapped_column(
-        Enum(
-            CommandStatus,
-            name="command_status",
-            native_enum=False,
-            create_constraint=True,
-            length=16,
-            values_callable=lambda members: [m.value for m in members],
-            validate_strings=True,
-        )
-    )
+    status: Mapped[CommandStatus] = mapped_column(_enum(CommandStatus, "command_status"))
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     result: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     error: Mapped[dict[str, Any] | None] = mapped_column(JSONType)

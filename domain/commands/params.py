@@ -40,18 +40,37 @@ class Params(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _catalog(info: ValidationInfo) -> PlanCatalog | None:
+    catalog = (info.context or {}).get("catalog")
+    return catalog if isinstance(catalog, PlanCatalog) else None
+
+
 class PlanChoice(Params):
-    """A tier and interval that must exist in the plan catalog (given as validation context)."""
+    """A tier and interval that must exist in the plan catalog (given as validation context).
+
+    Checked per field, so a 422 names the field that is wrong: an unknown tier, or a known
+    tier not sold per this interval.
+    """
 
     tier: Text
     interval: Interval
 
-    @model_validator(mode="after")
-    def _in_catalog(self, info: ValidationInfo) -> PlanChoice:
-        catalog = (info.context or {}).get("catalog")
-        if isinstance(catalog, PlanCatalog) and catalog.find(self.tier, self.interval) is None:
-            raise ValueError(f"no plan {self.tier}/{self.interval} in the catalog (GET /v1/plans)")
-        return self
+    @field_validator("tier")
+    @classmethod
+    def _tier_sold(cls, tier: str, info: ValidationInfo) -> str:
+        catalog = _catalog(info)
+        if catalog is not None and not any(p.tier == tier for p in catalog.plans):
+            raise ValueError(f"no tier {tier!r} in the catalog (GET /v1/plans)")
+        return tier
+
+    @field_validator("interval")
+    @classmethod
+    def _interval_sold(cls, interval: str, info: ValidationInfo) -> str:
+        catalog, tier = _catalog(info), info.data.get("tier")
+        # No tier means the tier itself was refused: that error is the one to show.
+        if catalog is not None and tier is not None and catalog.find(tier, interval) is None:
+            raise ValueError(f"tier {tier!r} is not sold per {interval} (GET /v1/plans)")
+        return interval
 
 
 class CustomerEnsure(Params):

@@ -16,7 +16,7 @@ from ingest.app import create_app
 from tests.support.env import API_TOKEN
 from tests.support.fake_stripe import API_KEY, FakeStripe
 from workers.commands.runner import run_commands
-from workers.runtime import Runtime, build_runtime
+from workers.runtime import Runtime
 from workers.stripe_gateway import StripeGateway, make_gateway
 
 READER_TOKEN = "reader-token-0123456789"
@@ -43,9 +43,10 @@ def stripe_env(fake: FakeStripe) -> dict[str, str]:
 
 
 @pytest.fixture
-def cmd_settings(
+def settings(
     settings: Settings, fake_stripe: FakeStripe, monkeypatch: pytest.MonkeyPatch
 ) -> Settings:
+    """The suite's settings, pointed at the fake Stripe (the `runtime` fixture uses these)."""
     for name, value in stripe_env(fake_stripe).items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv(
@@ -55,20 +56,13 @@ def cmd_settings(
 
 
 @pytest.fixture
-def cmd_runtime(cmd_settings: Settings) -> Iterator[Runtime]:
-    rt = build_runtime(cmd_settings)
-    yield rt
-    rt.engine.dispose()
+def gateway(settings: Settings) -> StripeGateway:
+    return make_gateway(settings)
 
 
 @pytest.fixture
-def gateway(cmd_settings: Settings) -> StripeGateway:
-    return make_gateway(cmd_settings)
-
-
-@pytest.fixture
-def api(cmd_settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(cmd_settings)) as client:
+def api(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as client:
         yield client
 
 
@@ -110,5 +104,5 @@ class Commands:
 
 
 @pytest.fixture
-def commands(api: TestClient, cmd_runtime: Runtime, gateway: StripeGateway) -> Commands:
-    return Commands(api, cmd_runtime, gateway)
+def commands(api: TestClient, runtime: Runtime, gateway: StripeGateway) -> Commands:
+    return Commands(api, runtime, gateway)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 
+import anyio
 import pytest
 from starlette.testclient import TestClient
 
@@ -72,7 +74,15 @@ def test_idempotency_key_semantics(api: TestClient) -> None:
                     "cancel_url": "https://a.b/",
                 },
             },
-            ["params"],
+            ["params", "tier"],
+        ),
+        (
+            {
+                "type": "subscription.change_plan",
+                "account_ref": "a",
+                "params": {"tier": "pro", "interval": "week"},
+            },
+            ["params", "interval"],
         ),
         (
             {
@@ -164,6 +174,53 @@ def test_not_json_is_400(api: TestClient) -> None:
     headers = {**AUTH, "Idempotency-Key": "k"}
     assert api.post("/v1/commands", content=b"{nope", headers=headers).status_code == 400
     assert api.post("/v1/commands", json=[1], headers=headers).status_code == 400
+
+
+def test_body_over_the_limit_is_413_and_leaves_no_row(api: TestClient, commands: Commands) -> None:
+    headers = {**AUTH, "Idempotency-Key": "big"}
+    big = {**ENSURE, "params": {"name": "x" * 70_000}}
+    assert api.post("/v1/commands", json=big, headers=headers).status_code == 413
+
+    def chunks() -> Iterator[bytes]:  # chunked, no Content-Length: counted while streamed
+        yield b'{"type": "customer.ensure", "account_ref": "a", "params": {"name": "'
+        for _ in range(100):
+            yield b"x" * 1024
+        yield b'"}}'
+
+    assert api.post("/v1/commands", content=chunks(), headers=headers).status_code == 413
+    from tests.support.db import count
+
+    assert count(commands.rt.engine, "commands") == 0
+
+
+def test_declared_oversize_body_is_refused_unread(api: TestClient) -> None:
+    received: list[object] = []
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        received.append(1)
+        return {"type": "http.request", "body": b"x" * 1024, "more_body": True}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    headers = {**AUTH, "Idempotency-Key": "big", "Content-Length": str(10**7)}
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v1/commands",
+        "raw_path": b"/v1/commands",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+        "server": ("testserver", 80),
+        "client": ("testclient", 1),
+    }
+    anyio.run(api.app, scope, receive, send)
+    assert sent[0]["status"] == 413 and received == []
 
 
 def test_wait_returns_as_soon_as_the_command_finishes(commands: Commands) -> None:

@@ -20,7 +20,7 @@ POLICY = RetryPolicy(0.2, 2, 4)
 def test_transient_fault_retries_and_stripe_creates_one_customer(
     commands: Commands, fake_stripe: FakeStripe, fault: str
 ) -> None:
-    fake_stripe.fail_next(fault)
+    fake_stripe.fail_next(fault, on="POST /v1/customers")
     view = commands.run("customer.ensure")
     assert view["status"] == "succeeded", view
     assert view["attempts"] == 2
@@ -32,7 +32,8 @@ def test_transient_errors_on_a_second_step_replay_the_first(
     commands: Commands, fake_stripe: FakeStripe
 ) -> None:
     commands.run("customer.ensure")
-    fake_stripe.fail_next("drop", times=2)  # checkout create: processed, answer lost, twice
+    # Checkout create: processed, answer lost, twice.
+    fake_stripe.fail_next("drop", times=2, on="POST /v1/checkout/sessions")
     view = commands.run(
         "checkout.create",
         tier="pro",
@@ -65,11 +66,11 @@ def test_card_error_fails_at_once_with_the_decline_code(
 def test_should_retry_false_is_final_and_true_retries(
     commands: Commands, fake_stripe: FakeStripe
 ) -> None:
-    fake_stripe.fail_next("500", should_retry="false")
+    fake_stripe.fail_next("500", should_retry="false", on="POST /v1/customers")
     final = commands.run("customer.ensure")
     assert final["status"] == "failed" and final["attempts"] == 1
     assert final["error"]["http_status"] == 500
-    fake_stripe.fail_next("429", should_retry="true", retry_after="0.5")
+    fake_stripe.fail_next("429", should_retry="true", retry_after="0.5", on="POST /v1/customers")
     retried = commands.run("customer.ensure")
     assert retried["status"] == "succeeded" and retried["attempts"] == 2
 

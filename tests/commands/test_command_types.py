@@ -6,6 +6,7 @@ from sqlalchemy import Engine, text
 
 from tests.commands.conftest import Commands
 from tests.support.fake_stripe import FakeStripe
+from workers.commands.customers import account_ref_query
 
 URLS = {"success_url": "https://app.example/ok", "cancel_url": "https://app.example/no"}
 
@@ -31,6 +32,39 @@ def test_customer_ensure_creates_once_and_links_the_mirror(
     assert fake_stripe.created("customer") == 1
     stored = fake_stripe.resources.objects[customer_id]
     assert stored["metadata"] == {"account_ref": "acct_1"}
+
+
+def test_ensure_finds_the_accounts_customer_in_stripe_when_the_mirror_lost_it(
+    commands: Commands, fake_stripe: FakeStripe, db: Engine
+) -> None:
+    # Customers made an hour ago (indexed for search), before the database was restored.
+    ours = fake_stripe.resources.customers.create_customer({"metadata": {"account_ref": "acct_1"}})
+    theirs = fake_stripe.resources.customers.create_customer(
+        {"metadata": {"account_ref": "acct_10"}}
+    )
+    ours["created"] -= 3600
+    theirs["created"] -= 3600
+    fake_stripe.fail_next("500", on="GET /v1/customers/search")  # a search is retried too
+    found = commands.run("customer.ensure", email="billing@example.com")
+    assert found["status"] == "succeeded" and found["attempts"] == 2, found
+    assert found["result"] == {"customer_id": ours["id"], "created": False}
+    assert mirror_customer(db, "acct_1") == ours["id"]
+    assert fake_stripe.calls("POST", "/v1/customers") == 0
+    # Linked now: later commands reuse it without searching again.
+    commands.run("checkout.create", tier="pro", interval="month", **URLS)
+    assert fake_stripe.calls("GET", "/v1/customers/search") == 2
+    assert fake_stripe.created("customer") == 2
+
+
+def test_ensure_searches_stripe_by_account_ref_before_creating(
+    commands: Commands, fake_stripe: FakeStripe
+) -> None:
+    created = commands.run("customer.ensure")
+    assert created["result"]["created"] is True
+    customer_calls = [r for r in fake_stripe.state.requests if r[1].startswith("/v1/customers")]
+    assert customer_calls == [("GET", "/v1/customers/search"), ("POST", "/v1/customers")]
+    assert account_ref_query("acct_1") == "metadata['account_ref']:'acct_1'"
+    assert account_ref_query("o'b\\x") == "metadata['account_ref']:'o\\'b\\\\x'"
 
 
 def test_update_billing_details_sets_details_vat_and_kvk(
@@ -130,6 +164,10 @@ def test_subscription_commands_and_preview(commands: Commands, fake_stripe: Fake
         "price_pro_month",
         "price_business_year",
     ]
+    # Current API versions: the new phase is as long as a `duration` (no `iterations`).
+    assert int(schedule["phases"][0]["end_date"]) == later["result"]["effective_at"]
+    assert schedule["phases"][1]["duration"] == {"interval": "year", "interval_count": 1}
+    assert "iterations" not in schedule["phases"][1]
     cancel = commands.run("subscription.cancel", subscription_id=sub_id)
     assert cancel["result"]["cancel_at_period_end"] is True
     resume = commands.run("subscription.resume", subscription_id=sub_id)

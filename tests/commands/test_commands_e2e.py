@@ -11,9 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session
 
-from domain.mirror.account_status import account_status
 from tests.commands.conftest import AUTH, stripe_env
 from tests.support.env import WEBHOOK_SECRET, service_env
 from tests.support.fake_stripe import FakeStripe
@@ -61,7 +59,9 @@ def stack(db: Engine, broker: object, fake_stripe: FakeStripe, log_dir: Path) ->
     s.stop()
 
 
-def test_ensure_checkout_webhooks_mirror(stack: Stack, fake_stripe: FakeStripe, db: Engine) -> None:
+def test_ensure_checkout_webhooks_then_the_read_api_shows_it_entitled(
+    stack: Stack, fake_stripe: FakeStripe
+) -> None:
     customer = stack.wait(stack.command("customer.ensure", "e2e-1", email="a@example.com"))
     checkout = stack.wait(
         stack.command(
@@ -75,20 +75,28 @@ def test_ensure_checkout_webhooks_mirror(stack: Stack, fake_stripe: FakeStripe, 
     )
     assert checkout["result"]["customer_id"] == customer["result"]["customer_id"]
     assert checkout["result"]["url"].startswith("https://")
-    fake_stripe.complete_checkout(checkout["result"]["checkout_session_id"])
+    paid = fake_stripe.complete_checkout(checkout["result"]["checkout_session_id"])
     assert fake_stripe.wait_delivered(10)
 
-    def entitled() -> bool:
-        with Session(db) as session:
-            status = account_status(session, "acct_e2e")
-        return status is not None and status.entitled
+    # What the product reads: the account over HTTP, once the webhooks were processed.
+    def billing() -> dict[str, Any]:
+        response = stack.client.get("/v1/accounts/acct_e2e")
+        return dict(response.json()["billing"]) if response.status_code == 200 else {}
 
-    assert wait_until(entitled, 20), stack.logs()
-    with Session(db) as session:
-        status = account_status(session, "acct_e2e")
-    assert status is not None
-    assert (status.plan_tier, status.plan_interval) == ("pro", "month")
-    assert status.status == "active"
+    assert wait_until(lambda: billing().get("entitled") is True, 20), stack.logs()
+    account = stack.client.get("/v1/accounts/acct_e2e").json()
+    assert account["customer"]["stripe_customer_id"] == customer["result"]["customer_id"]
+    assert account["billing"] == {
+        **account["billing"],
+        "subscription_id": paid["subscription"],
+        "plan_tier": "pro",
+        "plan_interval": "month",
+        "status": "active",
+        "entitled": True,
+        "in_grace_period": False,
+        "cancel_at_period_end": False,
+    }
+    assert account["billing"]["current_period_end"] is not None
     # The events GET /v1/events lists are the ones delivered.
     events = httpx.get(
         f"{fake_stripe.url}/v1/events",

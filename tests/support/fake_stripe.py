@@ -2,14 +2,14 @@
 injectable faults, an event log with `GET /v1/events`, and signed webhooks to our endpoint.
 
 Built on the stdlib HTTP server rather than an ASGI app because "drop the connection" and
-"hang" faults need the raw socket. Resources live in `fake_stripe_api.py`.
+"hang" faults need the raw socket. Resources live in `fake_stripe_api.py` (and the modules
+per object family it composes), events and webhook delivery in `fake_stripe_events.py`.
 """
 
 from __future__ import annotations
 
 import collections
 import hashlib
-import queue
 import socket
 import threading
 import time
@@ -18,12 +18,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-import httpx
 import orjson
 
-from domain.samples import build_event, new_id
-from ingest.signature import sign_header
-from tests.support.fake_stripe_api import FakeResources, StripeHTTPError
+from domain.samples import new_id
+from tests.support.fake_stripe_api import FakeResources
+from tests.support.fake_stripe_events import EventLog
+from tests.support.fake_stripe_store import StripeHTTPError
 
 API_KEY = "sk_test_fake_0123456789"
 
@@ -56,12 +56,13 @@ class Fault:
     kind: str
     should_retry: str | None = None
     retry_after: str | None = None
+    on: str | None = None  # "METHOD /path-prefix": only a matching request takes the fault
 
-
-@dataclass
-class Delivery:
-    event: dict[str, Any]
-    delivered: bool | None = None
+    def applies_to(self, method: str, path: str) -> bool:
+        if self.on is None:
+            return True
+        want_method, _, prefix = self.on.partition(" ")
+        return method == want_method and path.startswith(prefix)
 
 
 @dataclass
@@ -70,7 +71,6 @@ class _State:
     faults: collections.deque[Fault] = field(default_factory=collections.deque)
     idempotency: dict[str, tuple[str, int, bytes]] = field(default_factory=dict)
     requests: list[tuple[str, str]] = field(default_factory=list)
-    events: list[Delivery] = field(default_factory=list)
 
 
 class FakeStripe:
@@ -78,36 +78,32 @@ class FakeStripe:
 
     def __init__(self, hang_seconds: float = 3.0) -> None:
         self.state = _State()
-        self.resources = FakeResources(self.emit)
+        self.events = EventLog()
+        self.resources = FakeResources(self.events.emit)
         self.hang_seconds = hang_seconds
-        self.webhook_url: str | None = None
-        self.webhook_secret: str | None = None
-        self._outbox: queue.SimpleQueue[Delivery | None] = queue.SimpleQueue()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
-        self._threads = [
-            threading.Thread(target=self._server.serve_forever, daemon=True),
-            threading.Thread(target=self._deliver_forever, daemon=True),
-        ]
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def start(self) -> FakeStripe:
-        for thread in self._threads:
-            thread.start()
+        self._thread.start()
+        self.events.start()
         return self
 
     def stop(self) -> None:
-        self._outbox.put(None)
+        self.events.stop()
         self._server.shutdown()
         self._server.server_close()
 
     # --- test controls -------------------------------------------------------------------
 
     def fail_next(self, kind: str, times: int = 1, **options: str) -> None:
-        """The next `times` requests get `kind`: "429", "500", "hang" or "drop"."""
+        """The next `times` requests (matching `on="POST /v1/..."`, if given) get `kind`:
+        "429", "500", "hang" or "drop"."""
         with self.state.lock:
             self.state.faults.extend(Fault(kind, **options) for _ in range(times))
 
@@ -120,7 +116,8 @@ class FakeStripe:
         return sum(1 for m, p in self.state.requests if m == method and p.startswith(path_prefix))
 
     def send_webhooks_to(self, url: str, secret: str) -> None:
-        self.webhook_url, self.webhook_secret = url, secret
+        """Post every event emitted from now on, signed with `secret`, to `url`."""
+        self.events.webhook_url, self.events.webhook_secret = url, secret
 
     def complete_checkout(self, session_id: str, payment_method: str = "card") -> dict[str, Any]:
         """The customer pays: subscription, paid invoice and their webhooks, like Stripe."""
@@ -130,70 +127,14 @@ class FakeStripe:
         """True once every emitted event got an answer from the webhook endpoint."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            with self.state.lock:
-                if all(d.delivered is not None for d in self.state.events):
-                    return True
+            if self.events.all_answered():
+                return True
             time.sleep(0.05)
         return False
 
-    # --- events --------------------------------------------------------------------------
-
-    def emit(self, event_type: str, obj: dict[str, Any], previous: dict[str, Any] | None) -> None:
-        event = build_event(event_type, obj, event_id=new_id("evt"), previous_attributes=previous)
-        delivery = Delivery(event)
-        with self.state.lock:
-            self.state.events.append(delivery)
-        if self.webhook_url:
-            self._outbox.put(delivery)
-        else:
-            delivery.delivered = False
-
-    def _deliver_forever(self) -> None:
-        while (delivery := self._outbox.get()) is not None:
-            body = orjson.dumps(delivery.event)
-            assert self.webhook_secret is not None and self.webhook_url is not None
-            headers = {
-                "Stripe-Signature": sign_header(
-                    self.webhook_secret.encode(), body, int(time.time())
-                ),
-                "Content-Type": "application/json",
-            }
-            try:
-                ok = httpx.post(
-                    self.webhook_url, content=body, headers=headers, timeout=10
-                ).is_success
-            except httpx.HTTPError:
-                ok = False
-            delivery.delivered = ok
-
     def list_events(self, query: dict[str, Any]) -> dict[str, Any]:
-        """`GET /v1/events`: newest first, with created[gte/gt/lte/lt], types[], paging."""
-        with self.state.lock:
-            events = [d for d in reversed(self.state.events)]
-        created = query.get("created") if isinstance(query.get("created"), dict) else {}
-        ops = {"gte": int.__ge__, "gt": int.__gt__, "lte": int.__le__, "lt": int.__lt__}
-        for op, fn in ops.items():
-            if op in created:
-                events = [d for d in events if fn(d.event["created"], int(created[op]))]
-        if "created" in query and not isinstance(query["created"], dict):
-            events = [d for d in events if d.event["created"] == int(query["created"])]
-        types = query.get("types") or ([query["type"]] if "type" in query else None)
-        if types:
-            events = [d for d in events if d.event["type"] in types]
-        if "delivery_success" in query:
-            wanted = query["delivery_success"] == "true"
-            events = [d for d in events if bool(d.delivered) == wanted]
-        if "starting_after" in query:
-            ids = [d.event["id"] for d in events]
-            if query["starting_after"] in ids:
-                events = events[ids.index(query["starting_after"]) + 1 :]
-        limit = max(1, min(100, int(query.get("limit", 10))))
-        return {
-            "object": "list",
-            "url": "/v1/events",
-            "has_more": len(events) > limit,
-            "data": [d.event for d in events[:limit]],
-        }
+        """`GET /v1/events` (see `EventLog.list_events`)."""
+        return self.events.list_events(query)
 
     # --- request handling ----------------------------------------------------------------
 
@@ -202,7 +143,9 @@ class FakeStripe:
     ) -> tuple[int, bytes, dict[str, str]] | Fault:
         with self.state.lock:
             self.state.requests.append((method, path))
-            fault = self.state.faults.popleft() if self.state.faults else None
+            fault = next((f for f in self.state.faults if f.applies_to(method, path)), None)
+            if fault is not None:
+                self.state.faults.remove(fault)
         if not authorized:
             return _error(401, "invalid_request_error", "Invalid API Key provided", None)
         if fault is not None and fault.kind in ("429", "500"):

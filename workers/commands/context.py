@@ -120,20 +120,16 @@ class ExecContext:
         """(customer id, subscription) after checking the subscription is the account's."""
         customer = self.require_customer()
         subscription = self.gateway.retrieve_subscription(self.subscription_id(given, customer))
-        if _ref(subscription.get("customer")) != customer:
+        if ref_id(subscription.get("customer")) != customer:
             raise command_error("subscription_not_found", "no such subscription on this account")
         return customer, subscription
 
 
-def _ref(value: Any) -> str | None:
+def ref_id(value: Any) -> str | None:
+    """The id of an expandable field (a string id or an expanded object)."""
     if isinstance(value, dict):
         return value.get("id")
     return value if isinstance(value, str) else None
-
-
-def ref_id(value: Any) -> str | None:
-    """The id of an expandable field (a string id or an expanded object)."""
-    return _ref(value)
 
 
 Executor = Callable[[ExecContext, Any], Outcome]

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import structlog
+
 from domain.commands.params import CustomerEnsure, CustomerUpdateBillingDetails
 from workers.commands.context import ExecContext, MirrorWrite, Outcome
 from workers.stripe_gateway import Obj
+
+log = structlog.get_logger("workers.commands")
 
 
 def ensure_customer(
@@ -14,9 +18,11 @@ def ensure_customer(
 
     Commands of one account run one at a time, so the second ensure sees the link the first
     one wrote; a retried ensure replays its own create under the same idempotency key. So an
-    account never gets two customers, however many ensures race.
+    account never gets two customers, however many ensures race. When the mirror knows no
+    customer (a restored or rebuilt database), Stripe is searched by `metadata.account_ref`
+    before anything is created.
     """
-    existing = ctx.customer_id()
+    existing = ctx.customer_id() or _find_by_account_ref(ctx)
     if existing is not None:
         return existing, False
     params: Obj = {"metadata": {"account_ref": ctx.account_ref}}
@@ -27,6 +33,30 @@ def ensure_customer(
     customer = ctx.gateway.create_customer(params, key=ctx.key("customer"))
     ctx.link_customer(customer["id"])
     return customer["id"], True
+
+
+def account_ref_query(account_ref: str) -> str:
+    """Stripe search query for customers tagged with this account (quotes escaped)."""
+    escaped = account_ref.replace("\\", "\\\\").replace("'", "\\'")
+    return f"metadata['account_ref']:'{escaped}'"
+
+
+def _find_by_account_ref(ctx: ExecContext) -> str | None:
+    """A customer Stripe already has for the account, linked to the mirror if found.
+
+    The search index lags writes by up to a minute, so it cannot stand in for the
+    idempotency key (a retried create still relies on that); it catches customers made long
+    ago that the mirror has forgotten. Several matches mean an earlier duplicate: the oldest
+    is the one to keep, deterministically.
+    """
+    found = ctx.gateway.search_customers(account_ref_query(ctx.account_ref))
+    found = [c for c in found if (c.get("metadata") or {}).get("account_ref") == ctx.account_ref]
+    if not found:
+        return None
+    customer_id = str(min(found, key=lambda c: (c.get("created") or 0, c["id"]))["id"])
+    ctx.link_customer(customer_id)
+    log.info("customer.found_by_search", customer_id=customer_id, matches=len(found))
+    return customer_id
 
 
 def ensure(ctx: ExecContext, p: CustomerEnsure) -> Outcome:

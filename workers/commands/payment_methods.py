@@ -30,23 +30,22 @@ def attach(ctx: ExecContext, p: PaymentMethodAttach) -> Outcome:
     )
 
 
-def _owned(ctx: ExecContext, pm_id: str) -> tuple[str, Obj]:
+def _owned(ctx: ExecContext, pm_id: str, *, detached_ok: bool = False) -> tuple[str, Obj]:
+    """(customer id, payment method) after checking it is attached to the account's customer
+    (or, with `detached_ok`, to nobody)."""
     customer_id = ctx.require_customer()
     pm = ctx.gateway.retrieve_payment_method(pm_id)
-    if ref_id(pm.get("customer")) != customer_id:
+    owner = ref_id(pm.get("customer"))
+    if owner != customer_id and not (detached_ok and owner is None):
         raise command_error("payment_method_not_found", "no such payment method on this account")
     return customer_id, pm
 
 
 def detach(ctx: ExecContext, p: PaymentMethodRef) -> Outcome:
     """Detach a payment method of this account (never another account's)."""
-    customer_id = ctx.require_customer()
-    pm = ctx.gateway.retrieve_payment_method(p.payment_method_id)
-    owner = ref_id(pm.get("customer"))
-    if owner is None:  # a retry after the detach went through: already done
+    customer_id, pm = _owned(ctx, p.payment_method_id, detached_ok=True)
+    if pm.get("customer") is None:  # a retry after the detach went through: already done
         return Outcome({"payment_method_id": pm["id"], "customer_id": customer_id})
-    if owner != customer_id:
-        raise command_error("payment_method_not_found", "no such payment method on this account")
     detached = ctx.gateway.detach_payment_method(pm["id"], key=ctx.key("detach"))
     write = MirrorWrite("payment_method.detached", detached, {"customer": customer_id})
     return Outcome({"payment_method_id": pm["id"], "customer_id": customer_id}, [write])

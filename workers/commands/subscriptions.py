@@ -66,7 +66,13 @@ def change_plan(ctx: ExecContext, p: SubscriptionChangePlan) -> Outcome:
                     or subscription.get("current_period_start"),
                     "end_date": period_end,
                 },
-                {"items": [{"price": plan.price_id, "quantity": quantity}], "iterations": 1},
+                # `duration`, not `iterations`: Stripe removed `iterations` in 2025-08-27
+                # (deprecated since 2025-07-30.basil). One interval of the new plan, then the
+                # schedule releases the subscription, which renews on the new price.
+                {
+                    "items": [{"price": plan.price_id, "quantity": quantity}],
+                    "duration": {"interval": plan.interval, "interval_count": 1},
+                },
             ],
         },
         key=ctx.key("schedule_phases"),
