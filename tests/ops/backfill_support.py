@@ -19,15 +19,13 @@ READER = "reader-token-0123456789abcdef"
 def emit(fake: FakeStripe, n: int, event_type: str = FIXABLE) -> list[str]:
     """`n` events Stripe created (not delivered anywhere yet); their ids, oldest first."""
     for _ in range(n):
-        fake.emit(event_type, {"id": new_id("obj"), "object": "thing"}, None)
-    with fake.state.lock:
-        return [d.event["id"] for d in fake.state.events[-n:]]
+        fake.events.emit(event_type, {"id": new_id("obj"), "object": "thing"}, None)
+    return [e["id"] for e in fake.events.snapshot()[-n:]]
 
 
 def store_from_stripe(fake: FakeStripe, engine: Engine, event_ids: list[str]) -> None:
     """Store these of the fake's events as if their webhooks had arrived."""
-    with fake.state.lock:
-        bodies = [orjson.dumps(d.event) for d in fake.state.events if d.event["id"] in event_ids]
+    bodies = [orjson.dumps(e) for e in fake.events.snapshot() if e["id"] in event_ids]
     rows = [NewEvent(parse_envelope(b), b.decode()) for b in bodies]
     with engine.begin() as conn:
         event_log.insert_events(conn, rows, utcnow())

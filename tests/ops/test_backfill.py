@@ -107,9 +107,7 @@ def test_table_output_and_a_second_backfill_finds_nothing_new(
 def test_undelivered_only_and_types(fake: FakeStripe, published: Published) -> None:
     ids = emit(fake, 4)
     other = emit(fake, 1, "test.other")
-    with fake.state.lock:
-        for d in fake.state.events:
-            d.delivered = d.event["id"] in ids[:2]  # Stripe delivered these two
+    fake.events.mark_delivered(set(ids[:2]))  # Stripe delivered these two
     code, out, _ = invoke(
         "--since", "1h", "--undelivered-only", "--types", "test.fixable", "--yes", "--json"
     )

@@ -42,7 +42,7 @@ class Setup:
         response = self.api.post("/v1/commands", json=body, headers=headers)
         assert response.status_code == 202, response.text
         command_id = str(response.json()["id"])
-        fake.fail_next("500")
+        fake.fail_next("500", on="POST /v1/customers")  # the create, not the search
         run_commands(self.rt, [command_id], self.gateway)
         return command_id
 

@@ -54,6 +54,17 @@ class EventLog:
         else:
             delivery.delivered = False
 
+    def snapshot(self) -> list[Obj]:
+        """Every emitted event, oldest first (a copy of the list)."""
+        with self._lock:
+            return [d.event for d in self._events]
+
+    def mark_delivered(self, delivered_ids: set[str]) -> None:
+        """Pretend Stripe's own delivery succeeded for these events and failed for the rest."""
+        with self._lock:
+            for d in self._events:
+                d.delivered = d.event["id"] in delivered_ids
+
     def all_answered(self) -> bool:
         """True once every emitted event got an answer (or had nowhere to go)."""
         with self._lock:
