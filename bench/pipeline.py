@@ -139,7 +139,7 @@ def main() -> None:
     parser.add_argument("--rate-seconds", type=float, default=20)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--web-workers", type=int, default=1)
-    parser.add_argument("--worker-concurrency", type=int, default=8)
+    parser.add_argument("--worker-concurrency", type=int, default=4)
     parser.add_argument("--worker-pool", default="prefork", help="prefork or threads")
     parser.add_argument("--database-url", default="postgresql+psycopg://127.0.0.1/bench")
     parser.add_argument("--broker-url", default="redis://127.0.0.1:6379/13")
@@ -168,6 +168,7 @@ def main() -> None:
             "workers.cli",
             "worker",
             f"--concurrency={args.worker_concurrency}",
+            f"--pool={args.worker_pool}",
             "--loglevel=WARNING",
         ],
         env=env,
@@ -201,8 +202,8 @@ def main() -> None:
 
     processing_rate = burst_t["n"] / max(burst_t["span"], 1e-9)
     table = Table(
-        title=f"pipeline ({machine()}; {args.worker_concurrency} worker processes, "
-        f"{args.web_workers} web)"
+        title=f"pipeline ({machine()}; worker pool {args.worker_pool} x "
+        f"{args.worker_concurrency}, {args.web_workers} web)"
     )
     for col in (
         "phase",

@@ -61,7 +61,7 @@ def serve(
 
 @cli.command()
 def worker(
-    concurrency: Annotated[int, typer.Option(help="Worker processes.")] = 2,
+    concurrency: Annotated[int, typer.Option(help="Worker processes (or threads).")] = 4,
     queues: Annotated[str, typer.Option(help="Comma-separated queues.")] = (
         "events,commands,maintenance"
     ),
