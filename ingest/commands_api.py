@@ -20,10 +20,10 @@ from domain.commands.models import FINISHED
 from domain.commands.store import NewCommand
 from domain.types import utcnow
 from ingest.auth import require_scope
+from ingest.bodies import BodyTooLarge, read_limited
 from ingest.command_models import CommandRequest, CommandView, ValidationErrorBody
 from ingest.openapi import Operation, document, path_param, query_param
 from ingest.responses import ORJSONResponse, error
-from ingest.webhooks import BodyTooLarge, read_limited
 
 log = structlog.get_logger("ingest.commands")
 MAX_KEY_LENGTH = 255

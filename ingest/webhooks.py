@@ -10,6 +10,7 @@ from starlette.responses import Response
 from domain.envelope import EnvelopeError, parse_envelope
 from domain.event_log import NewEvent
 from ingest import metrics
+from ingest.bodies import BodyTooLarge, read_limited
 from ingest.openapi import Operation, document
 from ingest.responses import ORJSONResponse, error
 from ingest.signature import SignatureError, verify
@@ -47,25 +48,6 @@ document(
         },
     )
 )
-
-
-class BodyTooLarge(Exception):
-    pass
-
-
-async def read_limited(request: Request, limit: int) -> bytes:
-    """Read the body, giving up as soon as it passes `limit` bytes."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 async def stripe_webhook(request: Request) -> Response:
