@@ -31,7 +31,7 @@ class BatchPublisher:
         publish: PublishFn,
         *,
         batch_size: int = 50,
-        linger_seconds: float = 0.01,
+        linger_seconds: float = 0.025,
         backoff_seconds: float = 2.0,
         max_pending: int = 100_000,
     ) -> None:
