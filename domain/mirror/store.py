@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, delete, select, text, tuple_, update
+from sqlalchemy import Table, bindparam, delete, select, text, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -52,13 +52,19 @@ def key(kind: str, object_id: str | None) -> str | None:
 
 def current_stamp(session: Session, table: Table, object_id: str) -> Stamp | None:
     """Lock the row (if any) and return the stamp of the event that last wrote it."""
-    c = table.c
-    row = session.execute(
-        select(c.last_event_created, c.last_event_rank, c.last_event_id)
-        .where(c.id == object_id)
-        .with_for_update()
-    ).first()
+    row = session.execute(_stamp_query(table), {"object_id": object_id}).first()
     return stamp_of(row[0], row[1], row[2]) if row else None
+
+
+@functools.cache
+def _stamp_query(table: Table) -> Any:
+    # Built once per table (see _upsert_statement).
+    c = table.c
+    return (
+        select(c.last_event_created, c.last_event_rank, c.last_event_id)
+        .where(c.id == bindparam("object_id"))
+        .with_for_update()
+    )
 
 
 def upsert_stamped(session: Session, table: Table, values: Row, now: datetime) -> None:
