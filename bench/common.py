@@ -109,3 +109,19 @@ def peak_rss_mb(pid: int) -> float:
 
 def machine() -> str:
     return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def bench_environment(database_url: str, broker_url: str, log_level: str) -> dict[str, str]:
+    """Reset the bench database and broker; the environment the service processes run with."""
+    import redis
+
+    reset_database(database_url)
+    redis.Redis.from_url(broker_url).flushdb()
+    return dict(
+        os.environ,
+        DATABASE_URL=database_url,
+        BROKER_URL=broker_url,
+        STRIPE_WEBHOOK_SECRETS=SECRET,
+        LOG_FORMAT="json",
+        LOG_LEVEL=log_level,
+    )

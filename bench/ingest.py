@@ -11,7 +11,6 @@ looked up in the database. The last line is a one-line summary.
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import tempfile
@@ -24,7 +23,14 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import create_engine, text
 
-from bench.common import ROOT, SECRET, machine, peak_rss_mb, reset_database, start_uvicorn
+from bench.common import (
+    ROOT,
+    SECRET,
+    bench_environment,
+    machine,
+    peak_rss_mb,
+    start_uvicorn,
+)
 
 TARGETS = {
     "baseline": ("bench.baseline_app:app", "bench_baseline_events"),
@@ -78,21 +84,12 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=10, help="seconds per phase")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--rate", type=float, default=1000, help="fixed-rate phase, events/s")
-    parser.add_argument("--web-workers", type=int, default=1, help="uvicorn workers per app")
+    parser.add_argument("--web-workers", type=int, default=2, help="uvicorn workers per app")
     parser.add_argument("--database-url", default="postgresql+psycopg://127.0.0.1/bench")
     parser.add_argument("--broker-url", default="redis://127.0.0.1:6379/13")
     args = parser.parse_args()
 
-    reset_database(args.database_url)
-    redis.Redis.from_url(args.broker_url).flushdb()
-    env = dict(
-        os.environ,
-        DATABASE_URL=args.database_url,
-        BROKER_URL=args.broker_url,
-        STRIPE_WEBHOOK_SECRETS=SECRET,
-        LOG_FORMAT="json",
-        LOG_LEVEL="INFO",
-    )
+    env = bench_environment(args.database_url, args.broker_url, log_level="INFO")
     logs = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     results: dict[str, dict[str, Any]] = {}
     for name, (app, table) in TARGETS.items():

@@ -12,7 +12,6 @@ then waits for every event to be processed. Timings come from the database
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import tempfile
@@ -26,7 +25,14 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import create_engine, text
 
-from bench.common import ROOT, SECRET, machine, peak_rss_mb, reset_database, start_uvicorn
+from bench.common import (
+    ROOT,
+    SECRET,
+    bench_environment,
+    machine,
+    peak_rss_mb,
+    start_uvicorn,
+)
 
 TOKENS = ("acct_life", "cus_life", "sub_life", "pm_life", "cs_life", '"in_1"', '"in_2"', "evt_life")
 
@@ -145,16 +151,7 @@ def main() -> None:
     parser.add_argument("--broker-url", default="redis://127.0.0.1:6379/13")
     args = parser.parse_args()
 
-    reset_database(args.database_url)
-    redis.Redis.from_url(args.broker_url).flushdb()
-    env = dict(
-        os.environ,
-        DATABASE_URL=args.database_url,
-        BROKER_URL=args.broker_url,
-        STRIPE_WEBHOOK_SECRETS=SECRET,
-        LOG_FORMAT="json",
-        LOG_LEVEL="WARNING",
-    )
+    env = bench_environment(args.database_url, args.broker_url, log_level="WARNING")
     work = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
     per_life = len(lifecycles(1, "probe"))
     burst = lifecycles(max(1, args.events // per_life), "b")
