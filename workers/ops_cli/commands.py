@@ -21,6 +21,7 @@ from workers.ops_cli.render import (
     engine,
     err,
     out,
+    print_result,
     since_option,
     table,
     when,
@@ -145,20 +146,4 @@ def retry(
 
 
 def _print(result: CommandRetryResult, as_json: bool) -> None:
-    if as_json:
-        emit_json(result.as_dict())
-    else:
-        verb = "would retry" if result.dry_run else "retried"
-        audit = f" (audit #{result.audit_id})" if result.audit_id else ""
-        out.print(f"[bold]{verb} {result.count}[/bold]{audit}")
-        if result.by_type:
-            out.print(table(None, ["command type", "count"], sorted(result.by_type.items())))
-        if result.skipped:
-            out.print(table("skipped", ["id", "why"], sorted(result.skipped.items())))
-    if result.publish_failed:
-        err.print(
-            "[yellow]broker unreachable: the commands are queued in the database and the "
-            "sweeper publishes them once the broker answers[/yellow]"
-        )
-    if result.skipped and not result.count:
-        raise typer.Exit(1)
+    print_result(result, as_json, action="retry", done="retried", noun="command")

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from domain.ops.audit import Actor
 from domain.ops.filters import parse_since
-from domain.ops.service import ReplayResult, ReplayService
+from domain.ops.service import ReplayService
 
 out = Console()
 err = Console(stderr=True)
@@ -85,21 +85,31 @@ def confirm(question: str, yes: bool) -> None:
         raise typer.Exit(1)
 
 
-def print_result(result: ReplayResult, as_json: bool) -> None:
-    """Summarise a replay: counts per type, skipped ids and why, publish problems."""
+def print_result(
+    result: Any,
+    as_json: bool,
+    *,
+    action: str = "replay",
+    done: str = "replayed",
+    noun: str = "event",
+) -> None:
+    """Summarise a replay or retry: counts per type, skipped ids and why, publish problems.
+
+    `result` is a ReplayResult or a CommandRetryResult (same fields).
+    """
     if as_json:
         emit_json(result.as_dict())
     else:
-        verb = "would replay" if result.dry_run else "replayed"
+        verb = f"would {action}" if result.dry_run else done
         audit = f" (audit #{result.audit_id})" if result.audit_id else ""
         out.print(f"[bold]{verb} {result.count}[/bold]{audit}")
         if result.by_type:
-            out.print(table(None, ["event type", "count"], sorted(result.by_type.items())))
+            out.print(table(None, [f"{noun} type", "count"], sorted(result.by_type.items())))
         if result.skipped:
             out.print(table("skipped", ["id", "why"], sorted(result.skipped.items())))
     if result.publish_failed:
         err.print(
-            "[yellow]broker unreachable: the events are queued in the database and the "
+            f"[yellow]broker unreachable: the {noun}s are queued in the database and the "
             "sweeper publishes them once the broker answers[/yellow]"
         )
     if result.skipped and not result.count:
