@@ -171,23 +171,40 @@ def finish(bind: Executor, event_id: str, token: str, status: EventStatus, now: 
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-# Built once: this runs once per event, and building a statement costs more than running it.
-_FINISH = (
-    update(EVENTS)
-    .where(
-        EVENTS.c.event_id == bindparam("eid"),
-        EVENTS.c.lease_token == bindparam("token"),
-        EVENTS.c.status == EventStatus.PROCESSING,
+def finish_many(
+    bind: Executor, event_ids: Sequence[str], token: str, status: EventStatus, now: datetime
+) -> int:
+    """`finish` for several rows of one claim; returns how many were still leased by `token`."""
+    if not event_ids:
+        return 0
+    result = bind.execute(
+        _FINISH_MANY, {"eids": list(event_ids), "token": token, "new_status": status, "now": now}
     )
-    .values(
-        status=bindparam("new_status"),
-        processed_at=bindparam("now"),
-        lease_token=None,
-        lease_expires_at=None,
-        next_attempt_at=None,
-        last_error=None,
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _finish_statement(id_matches: Any) -> Any:
+    return (
+        update(EVENTS)
+        .where(
+            id_matches,
+            EVENTS.c.lease_token == bindparam("token"),
+            EVENTS.c.status == EventStatus.PROCESSING,
+        )
+        .values(
+            status=bindparam("new_status"),
+            processed_at=bindparam("now"),
+            lease_token=None,
+            lease_expires_at=None,
+            next_attempt_at=None,
+            last_error=None,
+        )
     )
-)
+
+
+# Built once: these run for every event, and building a statement costs more than running it.
+_FINISH = _finish_statement(EVENTS.c.event_id == bindparam("eid"))
+_FINISH_MANY = _finish_statement(EVENTS.c.event_id.in_(bindparam("eids", expanding=True)))
 
 
 def locked_attempts(bind: Executor, event_id: str, token: str | None) -> int | None:

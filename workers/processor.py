@@ -8,12 +8,15 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 import structlog
+from sqlalchemy.orm import Session
 
 from domain import event_log
 from domain.envelope import parse_envelope
 from domain.event_log import Failure
+from domain.mirror.store import NO_WAIT
 from domain.models import EventStatus
 from domain.ops.attempts import record_attempt
 from domain.types import utcnow
@@ -41,7 +44,13 @@ class LeaseLost(Exception):
 def process_events(
     rt: Runtime, event_ids: Sequence[str], handlers: Mapping[str, Handler] = HANDLERS
 ) -> BatchOutcome:
-    """Claim the claimable ids, then apply each one in its own unit of work."""
+    """Claim the claimable ids, then apply them: together if they can, else one by one.
+
+    The claimed events are first applied in one transaction (one BEGIN, one fenced finish,
+    one COMMIT for the whole message). If anything in it goes wrong (a handler raises, a
+    mirror lock is busy, a lease was lost) it is rolled back whole and every event runs in
+    its own transaction instead, where failures are counted per event as before.
+    """
     outcome = BatchOutcome()
     token = str(uuid.uuid4())
     lease = timedelta(seconds=rt.settings.lease_seconds)
@@ -49,10 +58,59 @@ def process_events(
     with rt.sessions.begin() as session:
         claimed = {c.event_id: c for c in event_log.claim(session, unique, token, utcnow(), lease)}
     outcome.skipped = [i for i in event_ids if i not in claimed]
-    for event_id in unique:
-        if event_id in claimed:
-            _process_one(rt, claimed[event_id], token, handlers, outcome)
+    events = [claimed[i] for i in unique if i in claimed]
+    if len(events) > 1 and _apply_together(rt, events, token, handlers, outcome):
+        return outcome
+    for event in events:
+        _process_one(rt, event, token, handlers, outcome)
     return outcome
+
+
+def _context(event: event_log.Claimed) -> Any:
+    return structlog.contextvars.bound_contextvars(
+        event_id=event.event_id, event_type=event.type, attempt=event.attempts + 1
+    )
+
+
+def _apply(
+    session: Session, event: event_log.Claimed, handlers: Mapping[str, Handler]
+) -> EventStatus:
+    handler = handlers.get(event.type)
+    if handler is None:
+        return EventStatus.IGNORED
+    handler(session, parse_envelope(event.raw_body))
+    return EventStatus.PROCESSED
+
+
+def _apply_together(
+    rt: Runtime,
+    events: Sequence[event_log.Claimed],
+    token: str,
+    handlers: Mapping[str, Handler],
+    out: BatchOutcome,
+) -> bool:
+    """All events and their finish in one transaction; False (nothing written) on any error."""
+    done: list[tuple[event_log.Claimed, EventStatus, float]] = []
+    try:
+        with rt.sessions.begin() as session:
+            session.info[NO_WAIT] = True  # a busy object sends the batch down the slow path
+            for event in events:
+                started = time.perf_counter()
+                with _context(event):
+                    status = _apply(session, event, handlers)
+                done.append((event, status, time.perf_counter() - started))
+            now = utcnow()
+            for status in (EventStatus.PROCESSED, EventStatus.IGNORED):
+                ids = [e.event_id for e, s, _ in done if s is status]
+                if event_log.finish_many(session, ids, token, status, now) != len(ids):
+                    raise LeaseLost(f"lease lost on some of {len(ids)} events")
+    except Exception as exc:  # rolled back whole: each event gets its own transaction now
+        log.info("batch.split", events=len(events), reason=f"{type(exc).__name__}: {exc}"[:300])
+        return False
+    for event, status, elapsed in done:
+        with _context(event):
+            _succeeded(event, status, elapsed, out)
+    return True
 
 
 def _process_one(
@@ -64,15 +122,10 @@ def _process_one(
 ) -> None:
     started = time.perf_counter()
     event_id = event.event_id
-    handler = handlers.get(event.type)
-    status = EventStatus.PROCESSED if handler else EventStatus.IGNORED
-    with structlog.contextvars.bound_contextvars(
-        event_id=event_id, event_type=event.type, attempt=event.attempts + 1
-    ):
+    with _context(event):
         try:
             with rt.sessions.begin() as session:
-                if handler is not None:
-                    handler(session, parse_envelope(event.raw_body))
+                status = _apply(session, event, handlers)
                 if not event_log.finish(session, event_id, token, status, utcnow()):
                     raise LeaseLost(event_id)
         except LeaseLost:
@@ -84,14 +137,19 @@ def _process_one(
             record_failure(rt, event_id, token, exc, event.type)
             metrics.observe_processing(event.type, "failed", time.perf_counter() - started)
             return
-        elapsed = time.perf_counter() - started
-        metrics.observe_processing(event.type, status.value, elapsed)
-        if handler is None:
-            out.ignored.append(event_id)
-            log.info("event.ignored", reason="no handler", duration_ms=round(elapsed * 1e3, 1))
-        else:
-            out.processed.append(event_id)
-            log.info("event.processed", duration_ms=round(elapsed * 1e3, 1))
+        _succeeded(event, status, time.perf_counter() - started, out)
+
+
+def _succeeded(
+    event: event_log.Claimed, status: EventStatus, elapsed: float, out: BatchOutcome
+) -> None:
+    metrics.observe_processing(event.type, status.value, elapsed)
+    if status is EventStatus.IGNORED:
+        out.ignored.append(event.event_id)
+        log.info("event.ignored", reason="no handler", duration_ms=round(elapsed * 1e3, 1))
+    else:
+        out.processed.append(event.event_id)
+        log.info("event.processed", duration_ms=round(elapsed * 1e3, 1))
 
 
 def record_failure(

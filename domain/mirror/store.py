@@ -25,6 +25,16 @@ def is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
+# Set in `session.info` by a caller that applies several events in one transaction: a busy
+# key then raises LockBusy instead of waiting, since waiting while holding the keys of the
+# earlier events could deadlock with another such transaction.
+NO_WAIT = "mirror.locks.no_wait"
+
+
+class LockBusy(Exception):
+    """Another transaction holds one of the keys and the caller asked not to wait."""
+
+
 def lock_keys(session: Session, keys: Iterable[str | None]) -> None:
     """Serialise work on these objects across workers until the transaction ends.
 
@@ -34,15 +44,20 @@ def lock_keys(session: Session, keys: Iterable[str | None]) -> None:
     if not is_postgres(session):
         return
     ordered = sorted({k for k in keys if k})
-    if ordered:
-        # One round trip; the sorted subquery fixes the order the locks are taken in.
+    if not ordered:
+        return
+    # One round trip; the sorted subquery fixes the order the locks are taken in.
+    if not session.info.get(NO_WAIT):
         session.execute(_LOCK_KEYS, {"keys": ordered})
+    elif not session.execute(_TRY_LOCK_KEYS, {"keys": ordered}).scalar_one():
+        raise LockBusy(", ".join(ordered))
 
 
-_LOCK_KEYS = text(
-    "SELECT count(pg_advisory_xact_lock(hashtext(k))) FROM "
-    "(SELECT k FROM unnest(CAST(:keys AS text[])) WITH ORDINALITY AS t(k, n) ORDER BY n) AS s"
+_SORTED_KEYS = (
+    "FROM (SELECT k FROM unnest(CAST(:keys AS text[])) WITH ORDINALITY AS t(k, n) ORDER BY n) AS s"
 )
+_LOCK_KEYS = text(f"SELECT count(pg_advisory_xact_lock(hashtext(k))) {_SORTED_KEYS}")
+_TRY_LOCK_KEYS = text(f"SELECT bool_and(pg_try_advisory_xact_lock(hashtext(k))) {_SORTED_KEYS}")
 
 
 def key(kind: str, object_id: str | None) -> str | None:
