@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -25,7 +26,7 @@ def make_engine(
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": 30}, **_JSON)
         _sqlite_pragmas(engine)
         return engine
     return create_engine(
@@ -37,7 +38,17 @@ def make_engine(
             "connect_timeout": 5,
             **({} if synchronous_commit else {"options": "-c synchronous_commit=off"}),
         },
+        **_JSON,
     )
+
+
+def _json_dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+# JSON columns (outbox payloads, attempt history) through orjson: the standard library's
+# encoder was ~7 % of a worker's CPU per mirror event in the profile.
+_JSON: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
 
 
 def _sqlite_pragmas(engine: Engine) -> None:

@@ -112,34 +112,45 @@ def replace_items(
     """Make the subscription's item rows exactly `items` (removed items are deleted)."""
     rows = list(items)
     keep = [r["id"] for r in rows]
-    stmt = delete(ITEMS).where(ITEMS.c.subscription_id == subscription_id)
     if keep:
-        stmt = stmt.where(ITEMS.c.id.not_in(keep))
-    session.execute(stmt)
+        session.execute(_DELETE_OTHER_ITEMS, {"sub": subscription_id, "keep": keep})
+    else:
+        session.execute(_DELETE_ITEMS, {"sub": subscription_id})
     for row in rows:
         # An item that moved between subscriptions is re-parented by the newer write.
         upsert_stamped(session, ITEMS, row, now)
+
+
+# The statements below run for every event: built once, since building a statement costs
+# more than running it (the SQL of a built statement is then cached by SQLAlchemy).
+_DELETE_ITEMS = delete(ITEMS).where(ITEMS.c.subscription_id == bindparam("sub"))
+_DELETE_OTHER_ITEMS = _DELETE_ITEMS.where(ITEMS.c.id.not_in(bindparam("keep", expanding=True)))
 
 
 def find_account(session: Session, column: str, value: str | None) -> Row | None:
     """Lock and return the account row whose `column` equals `value`."""
     if value is None:
         return None
-    row = (
-        session.execute(select(ACCOUNTS).where(ACCOUNTS.c[column] == value).with_for_update())
-        .mappings()
-        .first()
-    )
+    row = session.execute(_FIND_ACCOUNT[column], {"value": value}).mappings().first()
     return dict(row) if row else None
+
+
+_FIND_ACCOUNT = {
+    column: select(ACCOUNTS).where(ACCOUNTS.c[column] == bindparam("value")).with_for_update()
+    for column in ("account_ref", "stripe_customer_id")
+}
 
 
 def account_ref_for_customer(session: Session, customer_id: str | None) -> str | None:
     """The product account linked to a Stripe customer, if known yet."""
     if customer_id is None:
         return None
-    return session.execute(
-        select(ACCOUNTS.c.account_ref).where(ACCOUNTS.c.stripe_customer_id == customer_id)
-    ).scalar_one_or_none()
+    return session.execute(_ACCOUNT_REF, {"cus": customer_id}).scalar_one_or_none()
+
+
+_ACCOUNT_REF = select(ACCOUNTS.c.account_ref).where(
+    ACCOUNTS.c.stripe_customer_id == bindparam("cus")
+)
 
 
 def _create_account(
@@ -213,9 +224,11 @@ def _merge(session: Session, *, into: Row, source: Row, now: datetime) -> None:
 
 
 def _update_account(session: Session, account_id: int, values: Row, now: datetime) -> None:
-    session.execute(
-        update(ACCOUNTS).where(ACCOUNTS.c.id == account_id).values(**values, updated_at=now)
-    )
+    # SET takes the columns named in the parameters (SQLAlchemy caches the SQL per name set).
+    session.execute(_UPDATE_ACCOUNT, {**values, "updated_at": now, "_id": account_id})
+
+
+_UPDATE_ACCOUNT = update(ACCOUNTS).where(ACCOUNTS.c.id == bindparam("_id"))
 
 
 def update_account(session: Session, account_id: int, values: Row, now: datetime) -> None:
@@ -234,20 +247,40 @@ def sync_default_payment_method(
     session: Session, customer_id: str, default_id: str | None, now: datetime
 ) -> None:
     """Flag the customer's default payment method (and unflag the others)."""
+    params = {"cus": customer_id, "default": default_id, "now": now}
+    session.execute(_SET_DEFAULT if default_id else _CLEAR_DEFAULT, params)
+
+
+def _default_statement(is_default: Any) -> Any:
     c = PAYMENT_METHODS.c
-    session.execute(
+    return (
         update(PAYMENT_METHODS)
-        .where(c.stripe_customer_id == customer_id)
-        .values(is_default=(c.id == default_id) if default_id else False, updated_at=now)
+        .where(c.stripe_customer_id == bindparam("cus"))
+        .values(is_default=is_default, updated_at=bindparam("now"))
     )
+
+
+_SET_DEFAULT = _default_statement(PAYMENT_METHODS.c.id == bindparam("default"))
+_CLEAR_DEFAULT = _default_statement(False)
 
 
 def default_payment_method_of(session: Session, customer_id: str | None) -> str | None:
     """The customer's default payment method id as last written by a customer event."""
     if customer_id is None:
         return None
-    return session.execute(
-        select(ACCOUNTS.c.default_payment_method_id).where(
-            ACCOUNTS.c.stripe_customer_id == customer_id
-        )
-    ).scalar_one_or_none()
+    return session.execute(_DEFAULT_PM, {"cus": customer_id}).scalar_one_or_none()
+
+
+_DEFAULT_PM = select(ACCOUNTS.c.default_payment_method_id).where(
+    ACCOUNTS.c.stripe_customer_id == bindparam("cus")
+)
+
+
+def customer_of_payment_method(session: Session, payment_method_id: str) -> str | None:
+    """The customer a stored payment method row belongs to, if the row exists."""
+    return session.execute(_PM_CUSTOMER, {"pm": payment_method_id}).scalar_one_or_none()
+
+
+_PM_CUSTOMER = select(PAYMENT_METHODS.c.stripe_customer_id).where(
+    PAYMENT_METHODS.c.id == bindparam("pm")
+)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
 from domain.envelope import EventEnvelope
@@ -10,6 +10,7 @@ from domain.mirror.customer_views import parse_payment_method
 from domain.mirror.ranks import payment_method_stamp
 from domain.mirror.store import (
     current_stamp,
+    customer_of_payment_method,
     default_payment_method_of,
     key,
     lock_keys,
@@ -29,10 +30,7 @@ def apply_payment_method_event(session: Session, event: EventEnvelope) -> None:
     # A detach event's object has customer=null; the former owner is in previous_attributes.
     customer_id = view.customer_id or ref_id(event.previous_attributes.get("customer"))
     lock_keys(session, [key("payment_method", view.id), key("customer", customer_id)])
-    stored = session.execute(
-        select(TABLE.c.stripe_customer_id).where(TABLE.c.id == view.id)
-    ).scalar_one_or_none()
-    customer_id = customer_id or stored
+    customer_id = customer_id or customer_of_payment_method(session, view.id)
     stamp = payment_method_stamp(view, event.type, event.created, event.event_id)
     row = payment_method_transition(
         view,
