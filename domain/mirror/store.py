@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, select, text, tuple_, update
+from sqlalchemy import Table, bindparam, delete, or_, select, text, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -187,25 +187,54 @@ def link_account(
     """
     if account_ref is None and customer_id is None:
         return None
-    by_ref = find_account(session, "account_ref", account_ref)
-    by_customer = find_account(session, "stripe_customer_id", customer_id)
+    by_ref, by_customer = _find_accounts(session, account_ref, customer_id)
     if by_ref is None and by_customer is None:
         _create_account(session, account_ref, customer_id, now)
     elif by_customer is None:
         assert by_ref is not None
-        if by_ref["stripe_customer_id"] is None and customer_id is not None:
-            _update_account(session, by_ref["id"], {"stripe_customer_id": customer_id}, now)
+        if by_ref["stripe_customer_id"] is not None or customer_id is None:
+            return by_ref  # already linked (never re-pointed), or nothing to link
+        _update_account(session, by_ref["id"], {"stripe_customer_id": customer_id}, now)
     elif by_ref is None:
-        if by_customer["account_ref"] is None and account_ref is not None:
-            _update_account(session, by_customer["id"], {"account_ref": account_ref}, now)
+        if by_customer["account_ref"] is not None or account_ref is None:
+            return by_customer
+        _update_account(session, by_customer["id"], {"account_ref": account_ref}, now)
     elif (
         by_ref["id"] != by_customer["id"]
         and by_ref["stripe_customer_id"] is None
         and by_customer["account_ref"] is None
     ):
         _merge(session, into=by_ref, source=by_customer, now=now)
+    else:
+        return by_ref  # the same row, or two rows each linked elsewhere: nothing to do
     found = find_account(session, "account_ref", account_ref) if account_ref else None
     return found or find_account(session, "stripe_customer_id", customer_id)
+
+
+def _find_accounts(
+    session: Session, account_ref: str | None, customer_id: str | None
+) -> tuple[Row | None, Row | None]:
+    """Lock and return (the row with this account_ref, the row with this customer): one query."""
+    rows = session.execute(_FIND_ACCOUNTS, {"ref": account_ref, "cus": customer_id}).mappings()
+    by_ref = by_customer = None
+    for row in rows:
+        if account_ref is not None and row["account_ref"] == account_ref:
+            by_ref = dict(row)
+        if customer_id is not None and row["stripe_customer_id"] == customer_id:
+            by_customer = dict(row)
+    return by_ref, by_customer
+
+
+_FIND_ACCOUNTS = (
+    select(ACCOUNTS)
+    .where(
+        or_(
+            ACCOUNTS.c.account_ref == bindparam("ref"),
+            ACCOUNTS.c.stripe_customer_id == bindparam("cus"),
+        )
+    )
+    .with_for_update()
+)
 
 
 def _merge(session: Session, *, into: Row, source: Row, now: datetime) -> None:
