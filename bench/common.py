@@ -6,10 +6,13 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
+import orjson
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -38,6 +41,34 @@ def reset_database(url: str) -> None:
         conn.execute(text("CREATE SCHEMA public"))
     engine.dispose()
     command.upgrade(alembic_config(url), "head")
+
+
+def run_loadgen(port: int, *options: str) -> dict[str, Any]:
+    """Run bench/loadgen.py against `port` in its own process; return its result document.
+
+    The result goes through a file: it holds every acked id, and a large write to a pipe
+    from a process whose event loop made stdout non-blocking can come out short.
+    """
+    with tempfile.TemporaryDirectory(prefix="loadgen-") as tmp:
+        out = Path(tmp) / "result.json"
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "bench.loadgen",
+                "--port",
+                str(port),
+                "--secret",
+                SECRET,
+                *options,
+                "--out",
+                str(out),
+            ],
+            cwd=ROOT,
+            check=True,
+        )
+        result: dict[str, Any] = orjson.loads(out.read_bytes())
+    return result
 
 
 def free_port() -> int:

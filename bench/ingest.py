@@ -11,24 +11,20 @@ looked up in the database. The last line is a one-line summary.
 from __future__ import annotations
 
 import argparse
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-import orjson
 import redis
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import create_engine, text
 
 from bench.common import (
-    ROOT,
-    SECRET,
     bench_environment,
     machine,
     peak_rss_mb,
+    run_loadgen,
     start_uvicorn,
 )
 
@@ -39,29 +35,11 @@ TARGETS = {
 
 
 def load(port: int, args: argparse.Namespace, rate: float, run_id: str) -> dict[str, Any]:
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench.loadgen",
-            "--port",
-            str(port),
-            "--secret",
-            SECRET,
-            "--connections",
-            str(args.connections),
-            "--duration",
-            str(args.duration),
-            "--rate",
-            str(rate),
-            "--run-id",
-            run_id,
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        check=True,
+    return run_loadgen(
+        port,
+        *("--connections", str(args.connections), "--duration", str(args.duration)),
+        *("--rate", str(rate), "--run-id", run_id),
     )
-    return orjson.loads(out.stdout)  # type: ignore[no-any-return]
 
 
 def lost(db_url: str, table: str, ids: list[str]) -> int:

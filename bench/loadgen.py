@@ -163,6 +163,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=0, help="requests/s; 0 = closed loop")
     parser.add_argument("--run-id", default="0")
     parser.add_argument("--bodies", help="JSON file with a list of events to send, in order")
+    parser.add_argument("--out", help="write the result document here instead of stdout")
     args = parser.parse_args()
     try:
         import uvloop
@@ -171,6 +172,9 @@ def main() -> None:
     except ImportError:
         pass
     result = orjson.dumps(asyncio.run(run(args)))
+    if args.out:
+        Path(args.out).write_bytes(result)
+        return
     os.set_blocking(sys.stdout.fileno(), True)  # the event loop may have left it non-blocking
     sys.stdout.buffer.write(result)
     sys.stdout.buffer.flush()

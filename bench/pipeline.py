@@ -27,10 +27,10 @@ from sqlalchemy import create_engine, text
 
 from bench.common import (
     ROOT,
-    SECRET,
     bench_environment,
     machine,
     peak_rss_mb,
+    run_loadgen,
     start_uvicorn,
 )
 
@@ -62,29 +62,11 @@ def post(
 ) -> dict[str, Any]:
     path = workdir / f"bodies-{time.monotonic_ns()}.json"
     path.write_bytes(orjson.dumps(bodies))
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench.loadgen",
-            "--port",
-            str(port),
-            "--secret",
-            SECRET,
-            "--connections",
-            str(connections),
-            "--duration",
-            "3600",
-            "--rate",
-            str(rate),
-            "--bodies",
-            str(path),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        check=True,
+    result = run_loadgen(
+        port,
+        *("--connections", str(connections), "--duration", "3600"),
+        *("--rate", str(rate), "--bodies", str(path)),
     )
-    result: dict[str, Any] = orjson.loads(out.stdout)
     result.pop("acked_ids")
     return result
 
