@@ -70,6 +70,7 @@ class Settings(BaseSettings):
     sweeper_batch_size: int = Field(default=500, ge=1)
 
     publish_batch_size: int = Field(default=50, ge=1)
+    publish_linger_ms: float = Field(default=25.0, ge=0, le=1000)
     worker_synchronous_commit: bool = False
     broker_timeout_seconds: float = Field(default=3.0, gt=0)
 

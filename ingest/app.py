@@ -64,7 +64,12 @@ def create_app(settings: Settings | None = None, publish: PublishFn | None = Non
         require_webhook_secrets(cfg)
         engine = make_engine(cfg.effective_database_url, pool_size=4, pre_ping=False)
         publish_fn, broker_check, publish_command_ids = _celery_publisher(cfg)
-        publisher = BatchPublisher(engine, publish or publish_fn, batch_size=cfg.publish_batch_size)
+        publisher = BatchPublisher(
+            engine,
+            publish or publish_fn,
+            batch_size=cfg.publish_batch_size,
+            linger_seconds=cfg.publish_linger_ms / 1000,
+        )
         writer = GroupCommitWriter(
             engine, threads=1 if cfg.is_sqlite else 2, on_commit=publisher.submit
         )

@@ -32,6 +32,11 @@ STRIPE_API_ERRORS = Counter(
     "Outbound Stripe API calls that failed, by endpoint and kind",
     ["endpoint", "kind"],
 )
+BATCHES = Counter(
+    "billing_event_batches_total",
+    "Messages of several events: applied in one transaction, or split to one per event",
+    ["outcome"],
+)
 NOTIFICATION_DELIVERIES = Counter(
     "billing_notification_deliveries_total",
     "Notification delivery attempts, by kind and outcome",

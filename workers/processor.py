@@ -106,7 +106,9 @@ def _apply_together(
                     raise LeaseLost(f"lease lost on some of {len(ids)} events")
     except Exception as exc:  # rolled back whole: each event gets its own transaction now
         log.info("batch.split", events=len(events), reason=f"{type(exc).__name__}: {exc}"[:300])
+        metrics.BATCHES.labels("split").inc()
         return False
+    metrics.BATCHES.labels("together").inc()
     for event, status, elapsed in done:
         with _context(event):
             _succeeded(event, status, elapsed, out)
