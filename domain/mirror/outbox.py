@@ -6,11 +6,23 @@ import functools
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Index, Integer, String, Table, Text, UniqueConstraint, text
+from sqlalchemy import (
+    BigInteger,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    bindparam,
+    select,
+    text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from domain.mirror.statuses import DeliveryStatus, NotificationKind, enum_type
+from domain.mirror.tables import BillingAccount
 from domain.models import Base
 from domain.types import JSONType, UTCDateTime
 
@@ -69,32 +81,45 @@ def add_notification(
     event_created: int,
     object_type: str,
     object_id: str | None,
-    account_ref: str | None,
     customer_id: str | None,
     payload: dict[str, Any],
     now: datetime,
 ) -> None:
-    """INSERT ... ON CONFLICT DO NOTHING, in the caller's transaction."""
+    """INSERT ... ON CONFLICT DO NOTHING, in the caller's transaction.
+
+    The row's account_ref is the account linked to the customer at this moment, looked up
+    inside the INSERT (no extra round trip).
+    """
     values = {
         "kind": kind,
         "event_id": event_id,
         "event_created": event_created,
         "object_type": object_type,
         "object_id": object_id,
-        "account_ref": account_ref,
         "stripe_customer_id": customer_id,
         "payload": payload,
         "created_at": now,
         "delivery_status": DeliveryStatus.PENDING,
         "attempts": 0,
         "next_attempt_at": now,
+        "linked_customer": customer_id,
     }
     session.execute(_insert_notification(session.get_bind().dialect.name), values)
 
 
 @functools.cache
 def _insert_notification(dialect: str) -> Any:
-    # Built once per dialect (this runs for a quarter of the events); the columns come
-    # from the parameters.
+    # Built once per dialect (this runs for a quarter of the events); the other columns
+    # come from the parameters.
+    accounts = BillingAccount.__table__.c
+    linked = (
+        select(accounts.account_ref)
+        .where(accounts.stripe_customer_id == bindparam("linked_customer"))
+        .scalar_subquery()
+    )
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return insert(NOTIFICATIONS).on_conflict_do_nothing(index_elements=["event_id", "kind"])
+    return (
+        insert(NOTIFICATIONS)
+        .values(account_ref=linked)
+        .on_conflict_do_nothing(index_elements=["event_id", "kind"])
+    )

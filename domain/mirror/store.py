@@ -141,18 +141,6 @@ _FIND_ACCOUNT = {
 }
 
 
-def account_ref_for_customer(session: Session, customer_id: str | None) -> str | None:
-    """The product account linked to a Stripe customer, if known yet."""
-    if customer_id is None:
-        return None
-    return session.execute(_ACCOUNT_REF, {"cus": customer_id}).scalar_one_or_none()
-
-
-_ACCOUNT_REF = select(ACCOUNTS.c.account_ref).where(
-    ACCOUNTS.c.stripe_customer_id == bindparam("cus")
-)
-
-
 def _create_account(
     session: Session, account_ref: str | None, customer_id: str | None, now: datetime
 ) -> None:

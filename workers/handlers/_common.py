@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 from domain.envelope import EventEnvelope
 from domain.mirror.notices import Notice
 from domain.mirror.outbox import add_notification
-from domain.mirror.store import account_ref_for_customer
 from domain.plans import PlanCatalog, catalog_for
 from domain.settings import load_settings
 
@@ -38,10 +37,6 @@ def write_notices(
     now: datetime,
 ) -> None:
     """Add each notice to the outbox in the handler's transaction (once per event and kind)."""
-    notices = list(notices)
-    if not notices:
-        return
-    account_ref = account_ref_for_customer(session, customer_id)
     for notice in notices:
         add_notification(
             session,
@@ -50,7 +45,6 @@ def write_notices(
             event_created=event.created,
             object_type=object_type,
             object_id=object_id,
-            account_ref=account_ref,
             customer_id=customer_id,
             payload={**notice.payload, "customer_id": customer_id},
             now=now,
