@@ -10,6 +10,8 @@ from sqlalchemy.orm import Session
 
 from domain.envelope import EventEnvelope
 from domain.mirror.store import key, lock_keys
+from tests.mirror import factory as f
+from tests.mirror.support import store as store_events
 from tests.support.db import effects, event_row
 from tests.support.handlers import TEST_HANDLERS, HandlerFailure, record
 from tests.test_processing import set_row, store
@@ -23,6 +25,7 @@ def locking(session: Session, event: EventEnvelope) -> None:
     record(session, event)
 
 
+T = 1_720_000_000
 HANDLERS = {**TEST_HANDLERS, "test.locking": locking}
 
 
@@ -59,16 +62,40 @@ def test_a_busy_object_splits_the_batch_instead_of_waiting(runtime: Runtime, db:
         )
         worker = threading.Thread(target=process_events, args=(runtime, [free, busy], HANDLERS))
         worker.start()
-        deadline = time.monotonic() + 10
-        while event_row(db, free)["status"] != "processed":  # type: ignore[index]
-            assert time.monotonic() < deadline, "the free event waited for the busy one"
-            time.sleep(0.05)
+        wait_for_status(db, free, "processed")  # it did not wait for the busy one
         assert event_row(db, busy)["status"] == "processing"  # type: ignore[index]
         holder.rollback()  # releases the lock: the busy event goes on
     worker.join(10)
     assert not worker.is_alive()
     assert event_row(db, busy)["status"] == "processed"  # type: ignore[index]
     assert effects(db, free) == 1 and effects(db, busy) == 1
+
+
+def test_a_busy_object_in_the_prepared_locks_splits_the_batch(runtime: Runtime, db: Engine) -> None:
+    """Mirror events have their locks taken up front, for the whole batch, without waiting."""
+    free, busy = (
+        f.event("customer.subscription.created", f.subscription(sub, cus, "active"), T)
+        for sub, cus in (("sub_free", "cus_free"), ("sub_busy", "cus_busy"))
+    )
+    ids = store_events(runtime, [free, busy])
+    with db.connect() as holder:
+        holder.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": key("customer", "cus_busy")}
+        )
+        worker = threading.Thread(target=process_events, args=(runtime, ids))
+        worker.start()
+        wait_for_status(db, ids[0], "processed")
+        assert event_row(db, ids[1])["status"] == "processing"  # type: ignore[index]
+        holder.rollback()
+    worker.join(10)
+    assert event_row(db, ids[1])["status"] == "processed"  # type: ignore[index]
+
+
+def wait_for_status(db: Engine, event_id: str, status: str) -> None:
+    deadline = time.monotonic() + 10
+    while event_row(db, event_id)["status"] != status:  # type: ignore[index]
+        assert time.monotonic() < deadline, f"{event_id} never reached {status}"
+        time.sleep(0.05)
 
 
 def test_a_lease_lost_inside_a_batch_rolls_back_only_that_event(

@@ -14,14 +14,14 @@ import structlog
 from sqlalchemy.orm import Session
 
 from domain import event_log
-from domain.envelope import parse_envelope
+from domain.envelope import EventEnvelope, parse_envelope
 from domain.event_log import Failure
-from domain.mirror.store import NO_WAIT
+from domain.mirror.store import NO_WAIT, prepare_batch
 from domain.models import EventStatus
 from domain.ops.attempts import record_attempt
 from domain.types import utcnow
 from workers import metrics
-from workers.handlers import HANDLERS, Handler
+from workers.handlers import HANDLERS, TARGETS, Handler, TargetsOf
 from workers.runtime import Runtime
 
 log = structlog.get_logger("workers.processor")
@@ -42,7 +42,10 @@ class LeaseLost(Exception):
 
 
 def process_events(
-    rt: Runtime, event_ids: Sequence[str], handlers: Mapping[str, Handler] = HANDLERS
+    rt: Runtime,
+    event_ids: Sequence[str],
+    handlers: Mapping[str, Handler] = HANDLERS,
+    targets: Mapping[str, TargetsOf] = TARGETS,
 ) -> BatchOutcome:
     """Claim the claimable ids, then apply them: together if they can, else one by one.
 
@@ -59,7 +62,7 @@ def process_events(
         claimed = {c.event_id: c for c in event_log.claim(session, unique, token, utcnow(), lease)}
     outcome.skipped = [i for i in event_ids if i not in claimed]
     events = [claimed[i] for i in unique if i in claimed]
-    if len(events) > 1 and _apply_together(rt, events, token, handlers, outcome):
+    if len(events) > 1 and _apply_together(rt, events, token, handlers, targets, outcome):
         return outcome
     for event in events:
         _process_one(rt, event, token, handlers, outcome)
@@ -73,12 +76,12 @@ def _context(event: event_log.Claimed) -> Any:
 
 
 def _apply(
-    session: Session, event: event_log.Claimed, handlers: Mapping[str, Handler]
+    session: Session, envelope: EventEnvelope, handlers: Mapping[str, Handler]
 ) -> EventStatus:
-    handler = handlers.get(event.type)
+    handler = handlers.get(envelope.type)
     if handler is None:
         return EventStatus.IGNORED
-    handler(session, parse_envelope(event.raw_body))
+    handler(session, envelope)
     return EventStatus.PROCESSED
 
 
@@ -87,17 +90,23 @@ def _apply_together(
     events: Sequence[event_log.Claimed],
     token: str,
     handlers: Mapping[str, Handler],
+    targets: Mapping[str, TargetsOf],
     out: BatchOutcome,
 ) -> bool:
     """All events and their finish in one transaction; False (nothing written) on any error."""
     done: list[tuple[event_log.Claimed, EventStatus, float]] = []
     try:
+        envelopes = [parse_envelope(event.raw_body) for event in events]
         with rt.sessions.begin() as session:
             session.info[NO_WAIT] = True  # a busy object sends the batch down the slow path
-            for event in events:
+            prepare_batch(
+                session,
+                (targets[e.type](e) for e in envelopes if e.type in targets and e.type in handlers),
+            )
+            for event, envelope in zip(events, envelopes, strict=True):
                 started = time.perf_counter()
                 with _context(event):
-                    status = _apply(session, event, handlers)
+                    status = _apply(session, envelope, handlers)
                 done.append((event, status, time.perf_counter() - started))
             now = utcnow()
             for status in (EventStatus.PROCESSED, EventStatus.IGNORED):
@@ -127,7 +136,7 @@ def _process_one(
     with _context(event):
         try:
             with rt.sessions.begin() as session:
-                status = _apply(session, event, handlers)
+                status = _apply(session, parse_envelope(event.raw_body), handlers)
                 if not event_log.finish(session, event_id, token, status, utcnow()):
                     raise LeaseLost(event_id)
         except LeaseLost:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
+from prometheus_client import REGISTRY
 from sqlalchemy import Engine, text
 
 from domain.envelope import parse_envelope
@@ -45,6 +46,28 @@ def apply(rt: Runtime, *events: dict[str, Any]) -> None:
         outcome = process_events(rt, ids)
         assert not outcome.failed, _last_error(rt, ev["id"])
         assert not outcome.ignored, f"{ev['type']} has no handler"
+
+
+def apply_in_messages(rt: Runtime, events: Sequence[dict[str, Any]], sizes: Sequence[int]) -> int:
+    """Store and process the events in messages of the given sizes (cycled); none may fail.
+
+    Returns how many messages were applied in one transaction (none may be split).
+    """
+    splits = _batches("split")
+    together = _batches("together")
+    start, n = 0, 0
+    while start < len(events):
+        chunk = events[start : start + sizes[n % len(sizes)]]
+        outcome = process_events(rt, store(rt, chunk))
+        assert not outcome.failed, [_last_error(rt, i) for i in outcome.failed]
+        start, n = start + len(chunk), n + 1
+    assert _batches("split") == splits, "a batch was split although nothing else ran"
+    return int(_batches("together") - together)
+
+
+def _batches(outcome: str) -> float:
+    value = REGISTRY.get_sample_value("billing_event_batches_total", {"outcome": outcome})
+    return value or 0.0
 
 
 def _last_error(rt: Runtime, event_id: str) -> str:

@@ -12,7 +12,7 @@ from domain.mirror.account_status import account_status
 from domain.mirror.stripe_json import ApiShape
 from tests.mirror import factory as f
 from tests.mirror.lifecycle import ACCT, CUS, PERIOD2, PM, SUB, lifecycle
-from tests.mirror.support import apply, one, rows, snapshot, truncate
+from tests.mirror.support import apply, apply_in_messages, one, rows, snapshot, truncate
 from workers.runtime import Runtime
 
 T = 1_720_000_000
@@ -91,6 +91,31 @@ def test_any_permutation_with_duplicates_gives_the_in_order_mirror(
     assert snapshot(runtime.engine) == in_order[shape]
 
 
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data(), shape=st.sampled_from(f.SHAPES))
+def test_any_permutation_in_batch_messages_gives_the_in_order_mirror(
+    runtime: Runtime, in_order: dict[ApiShape, dict[str, Any]], data: st.DataObject, shape: ApiShape
+) -> None:
+    """Same as above, but several events per message: one transaction, locks and stamps
+    prepared up front, the stamps kept current as the batch writes."""
+    events = lifecycle(shape)
+    if shape not in in_order:
+        truncate(runtime.engine)
+        apply(runtime, *events)
+        in_order[shape] = snapshot(runtime.engine)
+    dupes = data.draw(st.lists(st.sampled_from(events), max_size=6), label="duplicates")
+    order = data.draw(st.permutations(events + dupes), label="arrival order")
+    sizes = data.draw(st.lists(st.integers(2, 12), min_size=1, max_size=10), label="sizes")
+    truncate(runtime.engine)
+    together = apply_in_messages(runtime, order, sizes)
+    assert snapshot(runtime.engine) == in_order[shape]
+    assert together  # the batch path ran, not only the one-by-one fallback
+
+
 def test_older_event_never_overwrites(runtime: Runtime) -> None:
     newer = f.event(
         "customer.subscription.updated", f.subscription("sub_o", CUS, "past_due"), T + 10
@@ -103,6 +128,21 @@ def test_older_event_never_overwrites(runtime: Runtime) -> None:
         newer["id"],
         T + 10,
     )
+
+
+def test_older_event_later_in_the_same_message_leaves_the_items(runtime: Runtime) -> None:
+    """In one batch the stamp read up front must move with the batch's own writes."""
+    upgrade = f.subscription("sub_o", CUS, "active", item_id="si_new", price_id="price_pro_year")
+    newer = f.event("customer.subscription.updated", upgrade, T + 10)
+    older = f.event(
+        "customer.subscription.updated", f.subscription("sub_o", CUS, "active", item_id="si_old"), T
+    )
+    assert apply_in_messages(runtime, [newer, older], [2]) == 1
+    items = rows(
+        runtime.engine, "SELECT id FROM subscription_items WHERE subscription_id = 'sub_o'"
+    )
+    assert [r["id"] for r in items] == ["si_new"]
+    assert sub_status(runtime)["last_event_id"] == newer["id"]
 
 
 @pytest.mark.parametrize("terminal_first", [True, False])

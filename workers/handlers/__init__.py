@@ -11,8 +11,10 @@ from collections.abc import Callable
 from sqlalchemy.orm import Session
 
 from domain.envelope import EventEnvelope
+from domain.mirror.store import Targets
 
 Handler = Callable[[Session, EventEnvelope], None]
+TargetsOf = Callable[[EventEnvelope], Targets]
 
 # Imported after Handler exists: the family modules only need domain code, not this module.
 from workers.handlers import (  # noqa: E402
@@ -51,3 +53,14 @@ HANDLERS: dict[str, Handler] = {
     "customer.updated": customers.apply_customer_event,
     "customer.deleted": customers.apply_customer_event,
 }
+
+# What each handler will lock and read, so a batch of events can take all its locks and
+# stamps in a few queries before the handlers run (see workers.processor).
+_TARGETS_OF: dict[Handler, TargetsOf] = {
+    checkout.apply_checkout_event: checkout.checkout_targets,
+    subscriptions.apply_subscription_event: subscriptions.subscription_targets,
+    invoices.apply_invoice_event: invoices.invoice_targets,
+    payment_methods.apply_payment_method_event: payment_methods.payment_method_targets,
+    customers.apply_customer_event: customers.customer_targets,
+}
+TARGETS: dict[str, TargetsOf] = {t: _TARGETS_OF[h] for t, h in HANDLERS.items()}

@@ -9,6 +9,7 @@ from domain.envelope import EventEnvelope
 from domain.mirror.notices import checkout_notices
 from domain.mirror.ranks import checkout_stamp
 from domain.mirror.store import (
+    Targets,
     current_stamp,
     fill_blank_account_fields,
     key,
@@ -18,25 +19,31 @@ from domain.mirror.store import (
 )
 from domain.mirror.tables import CheckoutSession
 from domain.mirror.transitions import checkout_transition
-from domain.mirror.views import parse_checkout
+from domain.mirror.views import CheckoutView, parse_checkout
 from domain.types import utcnow
 from workers.handlers._common import write_notices
 
 TABLE: Table = CheckoutSession.__table__  # type: ignore[assignment]
 
 
+def checkout_targets(event: EventEnvelope) -> Targets:
+    view = parse_checkout(event.object)
+    return Targets(_keys(view), ((TABLE, view.id),))
+
+
+def _keys(view: CheckoutView) -> tuple[str | None, ...]:
+    return (
+        key("checkout", view.id),
+        key("customer", view.customer_id),
+        key("account", view.account_ref),
+    )
+
+
 def apply_checkout_event(session: Session, event: EventEnvelope) -> None:
     """Upsert the session; link its client_reference_id to its customer whatever the order."""
     view = parse_checkout(event.object)
     now = utcnow()
-    lock_keys(
-        session,
-        [
-            key("checkout", view.id),
-            key("customer", view.customer_id),
-            key("account", view.account_ref),
-        ],
-    )
+    lock_keys(session, _keys(view))
     stamp = checkout_stamp(view, event.type, event.created, event.event_id)
     row = checkout_transition(view, event.type, stamp, current_stamp(session, TABLE, view.id))
     if row is not None:

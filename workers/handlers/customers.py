@@ -5,10 +5,11 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from domain.envelope import EventEnvelope
-from domain.mirror.customer_views import parse_customer
+from domain.mirror.customer_views import CustomerView, parse_customer
 from domain.mirror.ordering import stamp_of
 from domain.mirror.ranks import customer_stamp
 from domain.mirror.store import (
+    Targets,
     key,
     link_account,
     lock_keys,
@@ -19,11 +20,19 @@ from domain.mirror.transitions import customer_transition
 from domain.types import utcnow
 
 
+def customer_targets(event: EventEnvelope) -> Targets:
+    return Targets(_keys(parse_customer(event.object)))
+
+
+def _keys(view: CustomerView) -> tuple[str | None, ...]:
+    return key("customer", view.id), key("account", view.account_ref)
+
+
 def apply_customer_event(session: Session, event: EventEnvelope) -> None:
     """Create or link the account of this customer, then apply the details if newer."""
     view = parse_customer(event.object)
     now = utcnow()
-    lock_keys(session, [key("customer", view.id), key("account", view.account_ref)])
+    lock_keys(session, _keys(view))
     account = link_account(session, account_ref=view.account_ref, customer_id=view.id, now=now)
     if account is None:  # pragma: no cover - a customer always has an id
         return

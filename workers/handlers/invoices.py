@@ -8,14 +8,23 @@ from sqlalchemy.orm import Session
 from domain.envelope import EventEnvelope
 from domain.mirror.notices import invoice_notices
 from domain.mirror.ranks import invoice_stamp
-from domain.mirror.store import current_stamp, key, lock_keys, upsert_stamped
+from domain.mirror.store import Targets, current_stamp, key, lock_keys, upsert_stamped
 from domain.mirror.tables import Invoice
 from domain.mirror.transitions import invoice_transition
-from domain.mirror.views import parse_invoice
+from domain.mirror.views import InvoiceView, parse_invoice
 from domain.types import utcnow
 from workers.handlers._common import write_notices
 
 TABLE: Table = Invoice.__table__  # type: ignore[assignment]
+
+
+def invoice_targets(event: EventEnvelope) -> Targets:
+    view = parse_invoice(event.object, event.api_version)
+    return Targets(_keys(view), ((TABLE, view.id),)) if view.id else Targets()
+
+
+def _keys(view: InvoiceView) -> tuple[str | None, ...]:
+    return key("invoice", view.id), key("customer", view.customer_id)
 
 
 def apply_invoice_event(session: Session, event: EventEnvelope) -> None:
@@ -24,7 +33,7 @@ def apply_invoice_event(session: Session, event: EventEnvelope) -> None:
     if view.id is None:
         return  # invoice.upcoming: a preview of an invoice that does not exist yet
     now = utcnow()
-    lock_keys(session, [key("invoice", view.id), key("customer", view.customer_id)])
+    lock_keys(session, _keys(view))
     stamp = invoice_stamp(view, event.created, event.event_id)
     row = invoice_transition(view, stamp, current_stamp(session, TABLE, view.id))
     if row is not None:
