@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from domain import event_log
 from domain.envelope import EventEnvelope, parse_envelope
 from domain.event_log import Failure
-from domain.mirror.store import NO_WAIT, prepare_batch
+from domain.mirror.store import NO_WAIT, flush_writes, prepare_batch
 from domain.models import EventStatus
 from domain.ops.attempts import record_attempt
 from domain.types import utcnow
@@ -108,6 +108,7 @@ def _apply_together(
                 with _context(event):
                     status = _apply(session, envelope, handlers)
                 done.append((event, status, time.perf_counter() - started))
+            flush_writes(session)
             now = utcnow()
             for status in (EventStatus.PROCESSED, EventStatus.IGNORED):
                 ids = [e.event_id for e, s, _ in done if s is status]

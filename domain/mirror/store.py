@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from domain.event_log import dialect_insert
+from domain.mirror.batch import Targets, batch_of, start_batch
 from domain.mirror.ordering import Stamp, stamp_of
 from domain.mirror.tables import BillingAccount, PaymentMethod, SubscriptionItem
 
@@ -30,9 +30,6 @@ def is_postgres(session: Session) -> bool:
 # key then raises LockBusy instead of waiting, since waiting while holding the keys of the
 # earlier events could deadlock with another such transaction.
 NO_WAIT = "mirror.locks.no_wait"
-# Set by `prepare_batch`: the keys this transaction holds, and the stamps it has read.
-_HELD = "mirror.locks.held"
-_STAMPS = "mirror.stamps"
 
 
 class LockBusy(Exception):
@@ -48,7 +45,8 @@ def lock_keys(session: Session, keys: Iterable[str | None]) -> None:
     if not is_postgres(session):
         return
     ordered = sorted({k for k in keys if k})
-    held: set[str] | None = session.info.get(_HELD)
+    batch = batch_of(session)
+    held = batch.held if batch else None
     if not ordered or (held is not None and held.issuperset(ordered)):
         return
     # One round trip; the sorted subquery fixes the order the locks are taken in.
@@ -74,9 +72,11 @@ def key(kind: str, object_id: str | None) -> str | None:
 
 def current_stamp(session: Session, table: Table, object_id: str) -> Stamp | None:
     """Lock the row (if any) and return the stamp of the event that last wrote it."""
-    prepared: dict[tuple[str, str], Stamp | None] | None = session.info.get(_STAMPS)
-    if prepared is not None and (table.name, object_id) in prepared:
-        return prepared[(table.name, object_id)]
+    batch = batch_of(session)
+    if batch is not None:
+        if (table.name, object_id) in batch.stamps:
+            return batch.stamps[(table.name, object_id)]
+        flush_writes(session)  # not prepared: the database must see the batch's writes
     row = session.execute(_stamp_query(table), {"object_id": object_id}).first()
     return stamp_of(row[0], row[1], row[2]) if row else None
 
@@ -93,53 +93,69 @@ def _stamp_query(table: Table) -> Any:
 
 
 def upsert_stamped(session: Session, table: Table, values: Row, now: datetime) -> None:
-    """INSERT, or UPDATE when the stored stamp is not newer (guards against racing writers)."""
+    """INSERT, or UPDATE when the stored stamp is not newer (guards against racing writers).
+
+    In a batch the write waits for `flush_writes`; the batch's stamps are updated at once.
+    """
     values = {**values, "updated_at": now}
     dialect = session.get_bind().dialect.name
+    batch = batch_of(session)
+    if batch is not None:
+        batch.defer_upsert(table, dialect, values)
+        return
     session.execute(_upsert_statement(table, dialect, tuple(sorted(values))), values)
-    prepared: dict[tuple[str, str], Stamp | None] | None = session.info.get(_STAMPS)
-    if prepared is not None and (table.name, values["id"]) in prepared:
-        # What the guarded upsert left stored: the newer of the two stamps.
-        stored = prepared[(table.name, values["id"])]
-        written = stamp_of(
-            values["last_event_created"], values["last_event_rank"], values["last_event_id"]
-        )
-        if stored is None or (written is not None and written > stored):
-            prepared[(table.name, values["id"])] = written
-
-
-@dataclass(frozen=True, slots=True)
-class Targets:
-    """What a handler will lock and which stamped rows it will read, known before it runs."""
-
-    keys: tuple[str | None, ...] = ()
-    rows: tuple[tuple[Table, str | None], ...] = ()
 
 
 def prepare_batch(session: Session, targets: Iterable[Targets]) -> None:
-    """Take the locks of several events' handlers and read their rows' stamps up front.
+    """Start applying several events in this transaction: take their locks, read their stamps.
 
     One lock statement for the whole batch (sorted keys, like `lock_keys`) and one stamp
     query per table, instead of one of each per event. The handlers then find their keys
-    held and their stamps in `session.info`, kept current by `upsert_stamped`; anything not
-    prepared here still goes to the database as usual.
+    held and their stamps in the batch state, kept current as they write; their stamped
+    writes wait for `flush_writes`. Anything not prepared here still goes to the database.
     """
     targets = list(targets)
-    session.info[_HELD] = set()
+    batch = start_batch(session)
     lock_keys(session, [k for t in targets for k in t.keys])
     wanted: dict[Table, set[str]] = {}
     for t in targets:
         for table, object_id in t.rows:
             if object_id:
                 wanted.setdefault(table, set()).add(object_id)
-    prepared: dict[tuple[str, str], Stamp | None] = {}
     for table, ids in wanted.items():
         found = {
             row[0]: stamp_of(row[1], row[2], row[3])
             for row in session.execute(_stamps_query(table), {"ids": sorted(ids)})
         }
-        prepared.update(((table.name, i), found.get(i)) for i in ids)
-    session.info[_STAMPS] = prepared
+        batch.stamps.update(((table.name, i), found.get(i)) for i in ids)
+
+
+def flush_writes(session: Session) -> None:
+    """Send the batch's deferred writes: one executemany per table and column set.
+
+    Upserts are guarded by their stamps, so sending them together gives the same rows as
+    one at a time. Item replacements go last (items reference their subscription): first
+    the items of the replaced subscriptions that no replacement keeps are deleted, then the
+    kept items are upserted (an item that moved is re-parented, as one at a time).
+    """
+    batch = batch_of(session)
+    if batch is None:
+        return
+    upserts, batch.upserts = batch.upserts, {}
+    for (table, dialect, columns), rows in upserts.items():
+        session.execute(_upsert_statement(table, dialect, columns), rows)
+    items, batch.items = batch.items, {}
+    if not items:
+        return
+    kept = [row for rows in items.values() for row in rows]
+    params = {"subs": sorted(items), "keep": sorted({r["id"] for r in kept})}
+    session.execute(_DELETE_UNKEPT_ITEMS if kept else _DELETE_ALL_ITEMS, params)
+    dialect = session.get_bind().dialect.name
+    by_columns: dict[tuple[str, ...], list[Row]] = {}
+    for row in kept:
+        by_columns.setdefault(tuple(sorted(row)), []).append(row)
+    for columns, rows in by_columns.items():
+        session.execute(_upsert_statement(ITEMS, dialect, columns), rows)
 
 
 @functools.cache
@@ -175,6 +191,10 @@ def replace_items(
 ) -> None:
     """Make the subscription's item rows exactly `items` (removed items are deleted)."""
     rows = list(items)
+    batch = batch_of(session)
+    if batch is not None:
+        batch.items[subscription_id] = [{**r, "updated_at": now} for r in rows]
+        return
     keep = [r["id"] for r in rows]
     if keep:
         session.execute(_DELETE_OTHER_ITEMS, {"sub": subscription_id, "keep": keep})
@@ -189,6 +209,10 @@ def replace_items(
 # more than running it (the SQL of a built statement is then cached by SQLAlchemy).
 _DELETE_ITEMS = delete(ITEMS).where(ITEMS.c.subscription_id == bindparam("sub"))
 _DELETE_OTHER_ITEMS = _DELETE_ITEMS.where(ITEMS.c.id.not_in(bindparam("keep", expanding=True)))
+_DELETE_ALL_ITEMS = delete(ITEMS).where(
+    ITEMS.c.subscription_id.in_(bindparam("subs", expanding=True))
+)
+_DELETE_UNKEPT_ITEMS = _DELETE_ALL_ITEMS.where(ITEMS.c.id.not_in(bindparam("keep", expanding=True)))
 
 
 def find_account(session: Session, column: str, value: str | None) -> Row | None:
@@ -328,6 +352,7 @@ def sync_default_payment_method(
     session: Session, customer_id: str, default_id: str | None, now: datetime
 ) -> None:
     """Flag the customer's default payment method (and unflag the others)."""
+    flush_writes(session)  # the batch's payment method rows must be there to be flagged
     params = {"cus": customer_id, "default": default_id, "now": now}
     session.execute(_SET_DEFAULT if default_id else _CLEAR_DEFAULT, params)
 
@@ -359,6 +384,7 @@ _DEFAULT_PM = select(ACCOUNTS.c.default_payment_method_id).where(
 
 def customer_of_payment_method(session: Session, payment_method_id: str) -> str | None:
     """The customer a stored payment method row belongs to, if the row exists."""
+    flush_writes(session)
     return session.execute(_PM_CUSTOMER, {"pm": payment_method_id}).scalar_one_or_none()
 
 

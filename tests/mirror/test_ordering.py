@@ -145,6 +145,16 @@ def test_older_event_later_in_the_same_message_leaves_the_items(runtime: Runtime
     assert sub_status(runtime)["last_event_id"] == newer["id"]
 
 
+def test_default_payment_method_set_in_the_message_that_attaches_it(runtime: Runtime) -> None:
+    """A batch's deferred payment method row must be written before it can be flagged."""
+    created = f.event("customer.created", f.customer(CUS, account_ref=ACCT), T)
+    attached = f.event("payment_method.attached", f.payment_method(PM, CUS), T + 1)
+    default = f.event("customer.updated", f.customer(CUS, account_ref=ACCT, default_pm=PM), T + 2)
+    assert apply_in_messages(runtime, [created, attached, default], [3]) == 1
+    pm = one(runtime.engine, "SELECT * FROM payment_methods WHERE id = :i", i=PM)
+    assert (pm["stripe_customer_id"], pm["is_default"]) == (CUS, True)
+
+
 @pytest.mark.parametrize("terminal_first", [True, False])
 @pytest.mark.parametrize(
     ("table", "obj_id", "terminal", "other"),

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from sqlalchemy.orm import Session
 
 from domain.envelope import EventEnvelope
-from domain.mirror.store import Targets
+from domain.mirror.batch import Targets
 
 Handler = Callable[[Session, EventEnvelope], None]
 TargetsOf = Callable[[EventEnvelope], Targets]

@@ -6,10 +6,10 @@ from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
 from domain.envelope import EventEnvelope
+from domain.mirror.batch import Targets
 from domain.mirror.notices import checkout_notices
 from domain.mirror.ranks import checkout_stamp
 from domain.mirror.store import (
-    Targets,
     current_stamp,
     fill_blank_account_fields,
     key,

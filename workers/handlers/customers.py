@@ -5,11 +5,11 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from domain.envelope import EventEnvelope
+from domain.mirror.batch import Targets
 from domain.mirror.customer_views import CustomerView, parse_customer
 from domain.mirror.ordering import stamp_of
 from domain.mirror.ranks import customer_stamp
 from domain.mirror.store import (
-    Targets,
     key,
     link_account,
     lock_keys,

@@ -6,9 +6,10 @@ from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
 from domain.envelope import EventEnvelope
+from domain.mirror.batch import Targets
 from domain.mirror.notices import invoice_notices
 from domain.mirror.ranks import invoice_stamp
-from domain.mirror.store import Targets, current_stamp, key, lock_keys, upsert_stamped
+from domain.mirror.store import current_stamp, key, lock_keys, upsert_stamped
 from domain.mirror.tables import Invoice
 from domain.mirror.transitions import invoice_transition
 from domain.mirror.views import InvoiceView, parse_invoice

@@ -6,10 +6,10 @@ from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
 from domain.envelope import EventEnvelope
+from domain.mirror.batch import Targets
 from domain.mirror.notices import subscription_notices
 from domain.mirror.ranks import subscription_stamp
 from domain.mirror.store import (
-    Targets,
     current_stamp,
     key,
     lock_keys,
