@@ -12,13 +12,14 @@ import time
 from collections.abc import Callable, Sequence
 
 import structlog
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from domain import event_log
 from domain.types import utcnow
 
 log = structlog.get_logger("ingest.publisher")
 
+_ASYNC_COMMIT = text("SET LOCAL synchronous_commit = off")
 PublishFn = Callable[[Sequence[str]], None]
 
 
@@ -102,6 +103,10 @@ class BatchPublisher:
             return
         try:
             with self._engine.begin() as conn:
+                if conn.dialect.name == "postgresql":
+                    # Bookkeeping: if a crash loses this commit the rows stay `received` and
+                    # the sweeper publishes them again, so it need not wait for the WAL flush.
+                    conn.execute(_ASYNC_COMMIT)
                 event_log.mark_published(conn, batch, utcnow())
         except Exception as exc:  # the message is out; the status is only bookkeeping
             log.warning("publisher.mark_failed", count=len(batch), error_type=type(exc).__name__)
