@@ -1,10 +1,15 @@
 """Pipeline benchmark: signed webhooks in, real Celery workers, billing mirror out.
 
-Starts the production shape on Postgres + Redis (uvicorn, `billing worker`, `billing sweeper`),
-posts N events as fast as ingest accepts them — full subscription lifecycles (checkout,
-subscription, invoices, payment methods, customers; 17 events each) over N/17 customers —
-then waits for every event to be processed. Timings come from the database
-(`received_at` -> `processed_at`). A second phase posts fresh events at a fixed rate.
+Starts the production shape on Postgres + Redis (uvicorn, `billing worker`, `billing sweeper`)
+and sends full subscription lifecycles (checkout, subscription, invoices, payment methods,
+customers; 17 events each, interleaved across customers) through the real endpoint:
+
+1. backlog: events stored while no worker runs; then the workers start and drain it alone
+   (processing capacity);
+2. burst: N events posted as fast as ingest accepts them while the workers run (end to end);
+3. steady: fresh events at a fixed rate (latency received -> processed).
+
+Timings come from the database (`received_at`, `processed_at`).
 
     python -m bench.pipeline --events 20000 --rate 300 --rate-seconds 20
 """
@@ -118,15 +123,46 @@ def timings(db_url: str, ids_like: str) -> dict[str, float]:
     return {k: float(v or 0) for k, v in row.items()}
 
 
+def drain_rate(db_url: str, ids_like: str) -> dict[str, float]:
+    """Events/s from the first to the last processed (the workers' start-up is left out)."""
+    engine = create_engine(db_url)
+    with engine.connect() as conn:
+        row = conn.execute(
+            text(
+                "SELECT count(*), extract(epoch FROM max(processed_at) - min(processed_at)) "
+                "FROM stripe_events WHERE event_id LIKE :p"
+            ),
+            {"p": ids_like},
+        ).one()
+    engine.dispose()
+    n, seconds = int(row[0]), float(row[1] or 0)
+    return {"n": n, "seconds": seconds, "rate": n / max(seconds, 1e-9)}
+
+
+def start_service(
+    args: argparse.Namespace, env: dict[str, str], work: Path, name: str, *command: str
+) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "workers.cli", *command],
+        env=env,
+        cwd=ROOT,
+        stdout=(work / f"{name}.log").open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--events", type=int, default=20000)
+    parser.add_argument(
+        "--backlog", type=int, default=10000, help="events stored before the workers start"
+    )
     parser.add_argument("--rate", type=float, default=300, help="fixed-rate phase, events/s")
     parser.add_argument("--rate-seconds", type=float, default=20)
     parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--web-workers", type=int, default=1)
+    parser.add_argument("--web-workers", type=int, default=2)
     parser.add_argument("--worker-concurrency", type=int, default=4)
     parser.add_argument("--worker-pool", default="prefork", help="prefork or threads")
     parser.add_argument("--database-url", default="postgresql+psycopg://127.0.0.1/bench")
@@ -136,46 +172,43 @@ def main() -> None:
     env = bench_environment(args.database_url, args.broker_url, log_level="WARNING")
     work = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
     per_life = len(lifecycles(1, "probe"))
+    backlog = lifecycles(max(1, args.backlog // per_life), "q")
     burst = lifecycles(max(1, args.events // per_life), "b")
     steady = lifecycles(max(1, int(args.rate * args.rate_seconds) // per_life), "s")
 
     web, port = start_uvicorn("ingest.app:app", env, work / "web.log", args.web_workers)
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "workers.cli",
+    sweeper = start_service(args, env, work, "sweeper", "sweeper")
+    worker = None
+    try:
+        # Phase 1, workers alone: a backlog is stored (and queued) while no worker runs.
+        post(port, backlog, 0, args.connections, work)
+        worker = start_service(
+            args,
+            env,
+            work,
+            "worker",
             "worker",
             f"--concurrency={args.worker_concurrency}",
             f"--pool={args.worker_pool}",
             "--loglevel=WARNING",
-        ],
-        env=env,
-        cwd=ROOT,
-        stdout=(work / "worker.log").open("wb"),
-        stderr=subprocess.STDOUT,
-    )
-    sweeper = subprocess.Popen(
-        [sys.executable, "-m", "workers.cli", "sweeper"],
-        env=env,
-        cwd=ROOT,
-        stdout=(work / "sweeper.log").open("wb"),
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        time.sleep(3)
+        )
+        wait_drained(args.database_url, "evt_life_q%", len(backlog), 600)
+        drained = drain_rate(args.database_url, "evt_life_q%")
+        # Phase 2, end to end: ingest and workers share the machine.
         ingest = post(port, burst, 0, args.connections, work)
         wait_drained(args.database_url, "evt_life_b%", len(burst), 600)
         burst_t = timings(args.database_url, "evt_life_b%")
+        # Phase 3: a steady stream, for latency.
         fixed = post(port, steady, args.rate, args.connections, work)
         wait_drained(args.database_url, "evt_life_s%", len(steady), 600)
         steady_t = timings(args.database_url, "evt_life_s%")
         rss_web = peak_rss_mb(web.pid)
         rss_worker = peak_rss_mb(worker.pid)
     finally:
-        for proc in (web, worker, sweeper):
+        procs = [p for p in (web, worker, sweeper) if p is not None]
+        for proc in procs:
             proc.terminate()
-        for proc in (web, worker, sweeper):
+        for proc in procs:
             proc.wait(30)
     redis.Redis.from_url(args.broker_url).flushdb()
 
@@ -196,7 +229,17 @@ def main() -> None:
     ):
         table.add_column(col, justify="right")
     table.add_row(
-        "burst",
+        "backlog (workers alone)",
+        f"{drained['n']:,}",
+        "-",
+        f"{drained['rate']:,.0f}",
+        f"{drained['seconds']:.1f}",
+        "-",
+        "-",
+        "-",
+    )
+    table.add_row(
+        "burst (end to end)",
         f"{int(burst_t['n']):,}",
         f"{ingest['rate']:,.0f}",
         f"{processing_rate:,.0f}",
@@ -206,7 +249,7 @@ def main() -> None:
         f"{int(burst_t['dead'])}",
     )
     table.add_row(
-        f"{args.rate:.0f}/s",
+        f"steady {args.rate:.0f}/s",
         f"{int(steady_t['n']):,}",
         f"{fixed['rate']:,.0f}",
         f"{steady_t['n'] / max(steady_t['span'], 1e-9):,.0f}",
@@ -219,6 +262,7 @@ def main() -> None:
     print(
         f"pipeline: {processing_rate:,.0f} ev/s processed end to end "
         f"({int(burst_t['n']):,} events, ingest {ingest['rate']:,.0f} ev/s), "
+        f"workers alone {drained['rate']:,.0f} ev/s, "
         f"p99 received->processed at {args.rate:.0f}/s {steady_t['p99']:.2f} s, "
         f"dead {int(burst_t['dead'] + steady_t['dead'])}, web RSS {rss_web:.0f} MB, "
         f"worker RSS {rss_worker:.0f} MB"
