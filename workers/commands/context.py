@@ -10,8 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain.commands.params import Params
+from domain.mirror.accounts import link_account
 from domain.mirror.statuses import SubscriptionStatus
-from domain.mirror.store import key, link_account, lock_keys
+from domain.mirror.store import key, lock_keys
 from domain.mirror.tables import BillingAccount, Subscription
 from domain.plans import Plan, PlanCatalog
 from domain.types import utcnow

@@ -6,17 +6,11 @@ from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
 from domain.envelope import EventEnvelope
+from domain.mirror.accounts import fill_blank_account_fields, link_account
 from domain.mirror.batch import Targets
 from domain.mirror.notices import checkout_notices
 from domain.mirror.ranks import checkout_stamp
-from domain.mirror.store import (
-    current_stamp,
-    fill_blank_account_fields,
-    key,
-    link_account,
-    lock_keys,
-    upsert_stamped,
-)
+from domain.mirror.store import current_stamp, key, lock_keys, upsert_stamped
 from domain.mirror.tables import CheckoutSession
 from domain.mirror.transitions import checkout_transition
 from domain.mirror.views import CheckoutView, parse_checkout

@@ -5,17 +5,12 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from domain.envelope import EventEnvelope
+from domain.mirror.accounts import link_account, update_account
 from domain.mirror.batch import Targets
 from domain.mirror.customer_views import CustomerView, parse_customer
 from domain.mirror.ordering import stamp_of
 from domain.mirror.ranks import customer_stamp
-from domain.mirror.store import (
-    key,
-    link_account,
-    lock_keys,
-    sync_default_payment_method,
-    update_account,
-)
+from domain.mirror.store import key, lock_keys, sync_default_payment_method
 from domain.mirror.transitions import customer_transition
 from domain.types import utcnow
 

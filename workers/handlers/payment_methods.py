@@ -6,13 +6,13 @@ from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
 from domain.envelope import EventEnvelope
+from domain.mirror.accounts import default_payment_method_of
 from domain.mirror.batch import Targets
 from domain.mirror.customer_views import PaymentMethodView, parse_payment_method
 from domain.mirror.ranks import payment_method_stamp
 from domain.mirror.store import (
     current_stamp,
     customer_of_payment_method,
-    default_payment_method_of,
     key,
     lock_keys,
     upsert_stamped,
