@@ -76,9 +76,16 @@ def in_order(request: pytest.FixtureRequest) -> dict[ApiShape, dict[str, Any]]:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(data=st.data(), shape=st.sampled_from(f.SHAPES))
+@pytest.mark.parametrize("batched", [False, True], ids=["one_per_message", "batch_messages"])
 def test_any_permutation_with_duplicates_gives_the_in_order_mirror(
-    runtime: Runtime, in_order: dict[ApiShape, dict[str, Any]], data: st.DataObject, shape: ApiShape
+    runtime: Runtime,
+    in_order: dict[ApiShape, dict[str, Any]],
+    data: st.DataObject,
+    shape: ApiShape,
+    batched: bool,
 ) -> None:
+    """Batched: several events per message, so one transaction with locks and stamps
+    prepared up front, stamps kept current as the batch writes, writes deferred."""
     events = lifecycle(shape)
     if shape not in in_order:
         truncate(runtime.engine)
@@ -86,34 +93,13 @@ def test_any_permutation_with_duplicates_gives_the_in_order_mirror(
         in_order[shape] = snapshot(runtime.engine)
     dupes = data.draw(st.lists(st.sampled_from(events), max_size=6), label="duplicates")
     order = data.draw(st.permutations(events + dupes), label="arrival order")
-    truncate(runtime.engine)
-    apply(runtime, *order)
-    assert snapshot(runtime.engine) == in_order[shape]
-
-
-@settings(
-    max_examples=25,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-@given(data=st.data(), shape=st.sampled_from(f.SHAPES))
-def test_any_permutation_in_batch_messages_gives_the_in_order_mirror(
-    runtime: Runtime, in_order: dict[ApiShape, dict[str, Any]], data: st.DataObject, shape: ApiShape
-) -> None:
-    """Same as above, but several events per message: one transaction, locks and stamps
-    prepared up front, the stamps kept current as the batch writes."""
-    events = lifecycle(shape)
-    if shape not in in_order:
-        truncate(runtime.engine)
-        apply(runtime, *events)
-        in_order[shape] = snapshot(runtime.engine)
-    dupes = data.draw(st.lists(st.sampled_from(events), max_size=6), label="duplicates")
-    order = data.draw(st.permutations(events + dupes), label="arrival order")
-    sizes = data.draw(st.lists(st.integers(2, 12), min_size=1, max_size=10), label="sizes")
+    sizes = [1]
+    if batched:
+        sizes = data.draw(st.lists(st.integers(2, 12), min_size=1, max_size=10), label="sizes")
     truncate(runtime.engine)
     together = apply_in_messages(runtime, order, sizes)
     assert snapshot(runtime.engine) == in_order[shape]
-    assert together  # the batch path ran, not only the one-by-one fallback
+    assert bool(together) == batched  # the batch path ran (or, unbatched, never did)
 
 
 def test_older_event_never_overwrites(runtime: Runtime) -> None:
