@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -117,5 +118,22 @@ def test_dev_processes_a_posted_event_and_keeps_data(tmp_path: Path) -> None:
     try:
         assert send(data_dir, port, str(event_file)) == {"received": True, "duplicate": True}
         assert row(data_dir, "evt_embedded_1")[0] in {"processed", "ignored"}  # type: ignore[index]
+    finally:
+        dev.stop()
+
+
+def test_sigterm_to_dev_stops_its_worker_and_sweeper(tmp_path: Path) -> None:
+    """A process manager stops `billing dev` by signalling it alone: no child may outlive it."""
+    port = free_port()
+    dev = start_dev(tmp_path / "var", port, tmp_path / "dev.log")
+    pid = dev.popen.pid
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        assert len(children) == 2, children  # worker and sweeper
+        os.kill(pid, signal.SIGTERM)
+        dev.popen.wait(30)
+        assert wait_until(lambda: not any(Path(f"/proc/{c}").exists() for c in children), 30), (
+            dev.output()[-4000:]
+        )
     finally:
         dev.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -143,10 +144,19 @@ def dev(
         spawn(env, "worker", "--concurrency=1", "--loglevel=WARNING"),
         spawn(env, "sweeper"),
     ]
+    # uvicorn re-raises the SIGTERM it handled once it has shut down; as an exception (not
+    # the default handler, which ends the process at once) it lets `finally` stop the children.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
         uvicorn.run("ingest.app:app", host=host, port=port, log_config=None, access_log=False)
+    except SystemExit:
+        pass
     finally:
         stop_all(children)
+
+
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 @cli.command("send-event")
