@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from domain import event_log
 from domain.envelope import EventEnvelope, parse_envelope
 from domain.event_log import Failure
-from domain.mirror.store import NO_WAIT, flush_writes, prepare_batch
+from domain.mirror.store import flush_writes, prepare_batch
 from domain.models import EventStatus
 from domain.ops.attempts import record_attempt
 from domain.types import utcnow
@@ -98,8 +98,7 @@ def _apply_together(
     try:
         envelopes = [parse_envelope(event.raw_body) for event in events]
         with rt.sessions.begin() as session:
-            session.info[NO_WAIT] = True  # a busy object sends the batch down the slow path
-            prepare_batch(
+            prepare_batch(  # from here on a busy object sends the batch down the slow path
                 session,
                 (targets[e.type](e) for e in envelopes if e.type in targets and e.type in handlers),
             )

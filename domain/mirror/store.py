@@ -25,36 +25,31 @@ def is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-# Set in `session.info` by a caller that applies several events in one transaction: a busy
-# key then raises LockBusy instead of waiting, since waiting while holding the keys of the
-# earlier events could deadlock with another such transaction.
-NO_WAIT = "mirror.locks.no_wait"
-
-
 class LockBusy(Exception):
-    """Another transaction holds one of the keys and the caller asked not to wait."""
+    """Another transaction holds one of the keys, and this batch transaction must not wait."""
 
 
 def lock_keys(session: Session, keys: Iterable[str | None]) -> None:
     """Serialise work on these objects across workers until the transaction ends.
 
     Keys are taken in sorted order so two handlers needing overlapping keys cannot deadlock.
+    In a batch (`prepare_batch`) a busy key raises LockBusy instead: waiting while holding
+    the keys of the batch's other events could deadlock with another batch.
     SQLite needs nothing: its transactions begin IMMEDIATE and so already run one at a time.
     """
     if not is_postgres(session):
         return
     ordered = sorted({k for k in keys if k})
     batch = batch_of(session)
-    held = batch.held if batch else None
-    if not ordered or (held is not None and held.issuperset(ordered)):
+    if not ordered or (batch is not None and batch.held.issuperset(ordered)):
         return
     # One round trip; the sorted subquery fixes the order the locks are taken in.
-    if not session.info.get(NO_WAIT):
+    if batch is None:
         session.execute(_LOCK_KEYS, {"keys": ordered})
     elif not session.execute(_TRY_LOCK_KEYS, {"keys": ordered}).scalar_one():
         raise LockBusy(", ".join(ordered))
-    if held is not None:
-        held.update(ordered)
+    if batch is not None:
+        batch.held.update(ordered)
 
 
 _SORTED_KEYS = (
@@ -195,10 +190,8 @@ def replace_items(
         batch.items[subscription_id] = [{**r, "updated_at": now} for r in rows]
         return
     keep = [r["id"] for r in rows]
-    if keep:
-        session.execute(_DELETE_OTHER_ITEMS, {"sub": subscription_id, "keep": keep})
-    else:
-        session.execute(_DELETE_ITEMS, {"sub": subscription_id})
+    params = {"subs": [subscription_id], "keep": keep}
+    session.execute(_DELETE_UNKEPT_ITEMS if keep else _DELETE_ALL_ITEMS, params)
     for row in rows:
         # An item that moved between subscriptions is re-parented by the newer write.
         upsert_stamped(session, ITEMS, row, now)
@@ -206,8 +199,6 @@ def replace_items(
 
 # The statements below run for every event: built once, since building a statement costs
 # more than running it (the SQL of a built statement is then cached by SQLAlchemy).
-_DELETE_ITEMS = delete(ITEMS).where(ITEMS.c.subscription_id == bindparam("sub"))
-_DELETE_OTHER_ITEMS = _DELETE_ITEMS.where(ITEMS.c.id.not_in(bindparam("keep", expanding=True)))
 _DELETE_ALL_ITEMS = delete(ITEMS).where(
     ITEMS.c.subscription_id.in_(bindparam("subs", expanding=True))
 )
