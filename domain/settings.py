@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=DEFAULT_DATA_DIR, alias="BILLING_DATA_DIR")
     database_url: str = ""
     broker_url: str = ""
+    # Prefix for every Redis key the service writes (broker queues, rate limiter), so several
+    # deployments (or test runs) can share one Redis database without seeing each other.
+    broker_key_prefix: str = Field(default="", max_length=100)
     stripe_webhook_secrets: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     stripe_api_key: SecretStr | None = None
     stripe_api_base: str = "https://api.stripe.com"

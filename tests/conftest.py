@@ -10,13 +10,19 @@ import pytest
 import redis
 from sqlalchemy import Engine, create_engine, text
 
-from tests.support.env import TEST_BROKER_URL, TEST_DATABASE_URL, service_env
+from tests.support.env import (
+    BROKER_KEY_PREFIX,
+    TEST_BROKER_URL,
+    TEST_DATABASE_URL,
+    service_env,
+)
 
 # In-process code (the Celery app module, runtimes) reads the same environment as children.
 os.environ.update(service_env())
 
 from domain.settings import Settings, load_settings
 from tests.support.handlers import EFFECTS_DDL
+from tests.support.run_database import create_run_database, drop_run_database
 from workers.runtime import Runtime, build_runtime
 
 TABLES_TO_KEEP = {"alembic_version"}
@@ -24,23 +30,22 @@ TABLES_TO_KEEP = {"alembic_version"}
 
 @pytest.fixture(scope="session")
 def pg_engine() -> Iterator[Engine]:
-    """The test database, reset and migrated to head once per test session."""
+    """This run's own database, created and migrated to head once, dropped at the end."""
     from alembic import command
 
     from migrations import alembic_config
 
-    engine = create_engine(TEST_DATABASE_URL)
     try:
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
+        create_run_database()
     except Exception as exc:  # pragma: no cover - environment problem, say so plainly
-        pytest.exit(f"Postgres at {TEST_DATABASE_URL} is not reachable: {exc}", returncode=3)
+        pytest.exit(f"Postgres for {TEST_DATABASE_URL} is not reachable: {exc}", returncode=3)
+    engine = create_engine(TEST_DATABASE_URL)
     command.upgrade(alembic_config(TEST_DATABASE_URL), "head")
     with engine.begin() as conn:
         conn.execute(text(EFFECTS_DDL))
     yield engine
     engine.dispose()
+    drop_run_database()
 
 
 @pytest.fixture
@@ -61,15 +66,21 @@ def db(pg_engine: Engine) -> Iterator[Engine]:
 
 @pytest.fixture
 def broker() -> Iterator[redis.Redis]:
-    """A flushed Redis test database."""
+    """The shared test Redis with this run's keys (its namespace) removed before and after."""
     client = redis.Redis.from_url(TEST_BROKER_URL)
     try:
-        client.flushdb()
+        _clear_namespace(client)
     except redis.ConnectionError as exc:  # pragma: no cover
         pytest.exit(f"Redis at {TEST_BROKER_URL} is not reachable: {exc}", returncode=3)
     yield client
-    client.flushdb()
+    _clear_namespace(client)
     client.close()
+
+
+def _clear_namespace(client: redis.Redis) -> None:
+    keys = list(client.scan_iter(match=f"{BROKER_KEY_PREFIX}*", count=1000))
+    if keys:
+        client.delete(*keys)
 
 
 @pytest.fixture

@@ -29,6 +29,8 @@ def transport_options(settings: Settings) -> dict[str, Any]:
             "socket_keepalive": True,
             "health_check_interval": 25,
         }
+        if settings.broker_key_prefix:
+            options["global_keyprefix"] = settings.broker_key_prefix
     return options
 
 

@@ -88,9 +88,9 @@ class LocalRateLimiter:
         time.sleep(max(0.0, slot - now))
 
 
-def limiter_for(url: str, per_second: float) -> RateLimiter:
+def limiter_for(url: str, per_second: float, *, key_prefix: str = "") -> RateLimiter:
     """Redis-backed when `url` is a Redis URL, else in-process."""
     if url.startswith(("redis://", "rediss://", "unix://")):
         client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
-        return RedisRateLimiter(client, per_second)
+        return RedisRateLimiter(client, per_second, key=f"{key_prefix}billing:ratelimit:stripe")
     return LocalRateLimiter(per_second)

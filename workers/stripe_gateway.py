@@ -244,5 +244,7 @@ def make_gateway(settings: Settings, limiter: RateLimiter | None = None) -> Stri
     )
     if limiter is None:
         url = settings.stripe_rate_limit_url or settings.effective_broker_url
-        limiter = limiter_for(url, settings.stripe_rate_limit_per_second)
+        limiter = limiter_for(
+            url, settings.stripe_rate_limit_per_second, key_prefix=settings.broker_key_prefix
+        )
     return StripeGateway(client, limiter)

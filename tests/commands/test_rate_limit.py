@@ -8,7 +8,7 @@ import time
 import fakeredis
 import redis
 
-from tests.support.env import TEST_BROKER_URL
+from tests.support.env import BROKER_KEY_PREFIX, TEST_BROKER_URL
 from workers.rate_limit import LocalRateLimiter, RedisRateLimiter
 
 
@@ -36,7 +36,9 @@ def test_limiters_on_one_key_share_the_budget() -> None:
 
 
 def test_real_redis_holds_many_threads_under_the_rate(broker: redis.Redis) -> None:
-    limiter = RedisRateLimiter(redis.Redis.from_url(TEST_BROKER_URL), per_second=50)
+    limiter = RedisRateLimiter(
+        redis.Redis.from_url(TEST_BROKER_URL), per_second=50, key=f"{BROKER_KEY_PREFIX}limiter"
+    )
     stamps: list[float] = []
     lock = threading.Lock()
 

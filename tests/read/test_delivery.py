@@ -17,6 +17,7 @@ from tests.mirror.support import rows
 from tests.read import scenario
 from tests.read.receiver import NOTIFY_SECRET, Receiver, notify_overrides, running_receiver
 from tests.read.support import Pipeline, app_client, app_settings
+from tests.support.env import BROKER_KEY_PREFIX
 from workers.celery_app import DELIVER_NOTIFICATIONS, app
 from workers.notifier import deliver_due
 from workers.runtime import Runtime, build_runtime
@@ -201,11 +202,11 @@ def test_sweeper_asks_a_worker_only_when_something_is_due(
     pipe: Pipeline, notify_rt: Runtime, runtime: Runtime, broker: redis.Redis
 ) -> None:
     assert trigger_delivery(notify_rt, app) is False  # empty outbox: no message
-    assert broker.llen("maintenance") == 0
+    assert broker.llen(f"{BROKER_KEY_PREFIX}maintenance") == 0
     pipe.deliver(*scenario.events()[:2])
     assert trigger_delivery(runtime, app) is False  # NOTIFY_URL unset: delivery is off
     assert trigger_delivery(notify_rt, app) is True
-    [message] = broker.lrange("maintenance", 0, -1)
+    [message] = broker.lrange(f"{BROKER_KEY_PREFIX}maintenance", 0, -1)
     assert DELIVER_NOTIFICATIONS.encode() in message
     deliver_due(notify_rt)
     assert trigger_delivery(notify_rt, app) is False  # delivered: nothing due

@@ -3,9 +3,22 @@
 from __future__ import annotations
 
 import os
+import secrets
 
-TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://127.0.0.1/test")
+from sqlalchemy.engine import make_url
+
+# Each test run works in a database and a broker namespace of its own, so two runs on one
+# machine (a session and CI, say) never see each other's rows or messages. TEST_DATABASE_URL
+# names the server (and the prefix of the run's database); the run creates and drops its own.
+SERVER_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://127.0.0.1/test")
+RUN_ID = os.environ.setdefault("BILLING_TEST_RUN_ID", f"r{os.getpid()}_{secrets.token_hex(3)}")
+_server = make_url(SERVER_DATABASE_URL)
+RUN_DATABASE_PREFIX = f"{_server.database or 'test'}_r"
+TEST_DATABASE_URL = _server.set(database=f"{_server.database or 'test'}_{RUN_ID}").render_as_string(
+    hide_password=False
+)
 TEST_BROKER_URL = os.environ.get("TEST_BROKER_URL", "redis://127.0.0.1:6379/15")
+BROKER_KEY_PREFIX = f"billing-test-{RUN_ID}:"
 WEBHOOK_SECRET = "whsec_test_primary_0123456789abcdef"
 SECOND_SECRET = "whsec_test_rolled_fedcba9876543210"
 API_TOKEN = "test-token-0123456789abcdef"
@@ -30,6 +43,7 @@ def service_env(**extra: str) -> dict[str, str]:
         {
             "DATABASE_URL": TEST_DATABASE_URL,
             "BROKER_URL": TEST_BROKER_URL,
+            "BROKER_KEY_PREFIX": BROKER_KEY_PREFIX,
             "STRIPE_WEBHOOK_SECRETS": f"{WEBHOOK_SECRET},{SECOND_SECRET}",
             "API_TOKENS": f"tester:{API_TOKEN}:commands+read+ops",
             "LOG_FORMAT": "json",
