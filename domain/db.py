@@ -26,7 +26,7 @@ def make_engine(
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30}, **_JSON)
+        engine = create_engine(url, connect_args={"timeout": 30}, **_JSON, **_PRIVATE)
         _sqlite_pragmas(engine)
         return engine
     return create_engine(
@@ -39,6 +39,7 @@ def make_engine(
             **({} if synchronous_commit else {"options": "-c synchronous_commit=off"}),
         },
         **_JSON,
+        **_PRIVATE,
     )
 
 
@@ -49,6 +50,11 @@ def _json_dumps(value: Any) -> str:
 # JSON columns (outbox payloads, attempt history) through orjson: the standard library's
 # encoder was ~7 % of a worker's CPU per mirror event in the profile.
 _JSON: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
+
+
+# Bound parameters are customers' data (e-mails, addresses): never in exception texts, which
+# end up in logs and in stored errors (see domain.redact for what Postgres itself quotes).
+_PRIVATE: dict[str, Any] = {"hide_parameters": True}
 
 
 def _sqlite_pragmas(engine: Engine) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from domain.envelope import EventEnvelope
 from domain.models import DeadLetter, EventStatus, StripeEvent
+from domain.redact import format_exception, scrub
 
 EVENTS = cast(Table, StripeEvent.__table__)
 DEAD = cast(Table, DeadLetter.__table__)
@@ -220,6 +221,7 @@ def schedule_retry(
     bind: Executor, event_id: str, attempts: int, next_attempt_at: datetime, error: str
 ) -> None:
     """Record a failed attempt and when the sweeper should hand the event out again."""
+    error = scrub(error)
     bind.execute(
         update(EVENTS)
         .where(EVENTS.c.event_id == event_id)
@@ -234,13 +236,34 @@ def schedule_retry(
     )
 
 
+MESSAGE_LIMIT = 4000
+TRACEBACK_LIMIT = 16000
+
+
 @dataclass(frozen=True, slots=True)
 class Failure:
-    """What went wrong in the last attempt, as stored in dead_letters."""
+    """What went wrong in the last attempt, as stored in dead_letters (scrubbed texts)."""
 
     error_type: str
     message: str
     traceback: str
+
+    @classmethod
+    def of(cls, exc: BaseException, sensitive: Collection[str] = ()) -> Failure:
+        """The failure an exception describes, without personal data (see domain.redact).
+
+        `sensitive` are the strings of the event's payload: an exception message or a
+        traceback line may repeat any of them.
+        """
+        return cls(
+            error_type=type(exc).__name__,
+            message=scrub(str(exc), sensitive)[:MESSAGE_LIMIT],
+            traceback=format_exception(exc, sensitive)[-TRACEBACK_LIMIT:],
+        )
+
+    def scrubbed(self) -> Failure:
+        """The same failure with e-mails and parameter dumps removed (idempotent)."""
+        return Failure(self.error_type, scrub(self.message), scrub(self.traceback))
 
     @property
     def summary(self) -> str:
@@ -251,6 +274,7 @@ def mark_dead(
     bind: Executor, event_id: str, attempts: int, failure: Failure, now: datetime
 ) -> None:
     """Attempts are used up: the event is dead and its dead letter holds the last error."""
+    failure = failure.scrubbed()
     bind.execute(
         update(EVENTS)
         .where(EVENTS.c.event_id == event_id)

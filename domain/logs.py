@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
 from typing import Any
 
 import orjson
 import structlog
+
+from domain.redact import scrub
 
 _configured = False
 
@@ -21,6 +24,14 @@ def _redact(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
     for key in list(event_dict):
         if key.lower() in _REDACTED_KEYS:
             event_dict[key] = "[redacted]"
+    return event_dict
+
+
+def scrub_texts(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    # Messages and rendered tracebacks may quote e-mails or SQL parameter dumps.
+    for key, value in event_dict.items():
+        if isinstance(value, str) and ("@" in value or "[" in value or "DETAIL" in value):
+            event_dict[key] = scrub(value)
     return event_dict
 
 
@@ -48,6 +59,7 @@ def configure_logging(fmt: str = "auto", level: str = "INFO") -> None:
         processors=[
             *shared,
             structlog.processors.format_exc_info,
+            scrub_texts,
             structlog.processors.JSONRenderer(serializer=orjson.dumps) if use_json else renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
@@ -62,7 +74,7 @@ def configure_logging(fmt: str = "auto", level: str = "INFO") -> None:
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             processor=renderer,
-            foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
+            foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared, scrub_texts],
         )
     )
     root = logging.getLogger()

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import time
-import traceback
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -19,6 +18,7 @@ from domain.event_log import Failure
 from domain.mirror.store import flush_writes, prepare_batch
 from domain.models import EventStatus
 from domain.ops.attempts import record_attempt
+from domain.redact import event_strings, scrub
 from domain.types import utcnow
 from workers import metrics
 from workers.handlers import HANDLERS, TARGETS, Handler, TargetsOf
@@ -114,7 +114,9 @@ def _apply_together(
                 if event_log.finish_many(session, ids, token, status, now) != len(ids):
                     raise LeaseLost(f"lease lost on some of {len(ids)} events")
     except Exception as exc:  # rolled back whole: each event gets its own transaction now
-        log.info("batch.split", events=len(events), reason=f"{type(exc).__name__}: {exc}"[:300])
+        sensitive = frozenset().union(*(event_strings(e.raw_body) for e in events))
+        reason = scrub(f"{type(exc).__name__}: {exc}", sensitive)[:300]
+        log.info("batch.split", events=len(events), reason=reason)
         metrics.BATCHES.labels("split").inc()
         return False
     metrics.BATCHES.labels("together").inc()
@@ -145,7 +147,7 @@ def _process_one(
             return
         except Exception as exc:  # any handler error becomes a retry; its writes rolled back
             out.failed.append(event_id)
-            record_failure(rt, event_id, token, exc, event.type)
+            record_failure(rt, event_id, token, exc, event.type, event_strings(event.raw_body))
             metrics.observe_processing(event.type, "failed", time.perf_counter() - started)
             return
         _succeeded(event, status, time.perf_counter() - started, out)
@@ -164,14 +166,19 @@ def _succeeded(
 
 
 def record_failure(
-    rt: Runtime, event_id: str, token: str, exc: BaseException, event_type: str = "unknown"
+    rt: Runtime,
+    event_id: str,
+    token: str,
+    exc: BaseException,
+    event_type: str = "unknown",
+    sensitive: Collection[str] = (),
 ) -> None:
-    """Count a failed attempt: schedule a retry with backoff, or dead-letter the event."""
-    failure = Failure(
-        error_type=type(exc).__name__,
-        message=str(exc)[:4000],
-        traceback="".join(traceback.format_exception(exc))[-16000:],
-    )
+    """Count a failed attempt: schedule a retry with backoff, or dead-letter the event.
+
+    The stored and logged texts are scrubbed of e-mails, parameter dumps and the
+    `sensitive` strings (the event's payload values): an exception may repeat any of them.
+    """
+    failure = Failure.of(exc, sensitive)
     policy = rt.retry_policy
     now = utcnow()
     with rt.sessions.begin() as session:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from domain.commands.models import Command, CommandStatus
 from domain.event_log import Executor, dialect_insert
+from domain.redact import scrub_fields
 
 COMMANDS = cast(Table, Command.__table__)
 UNFINISHED = [CommandStatus.QUEUED, CommandStatus.RUNNING, CommandStatus.RETRYING]
@@ -185,9 +186,21 @@ def succeed(session: Session, command_id: str, attempts: int, result: Row, now: 
 
 
 def fail(
-    session: Session, command_id: str, attempts: int, error: Row, now: datetime, *, dead: bool
+    session: Session,
+    command_id: str,
+    attempts: int,
+    error: Row,
+    now: datetime,
+    *,
+    dead: bool,
+    sensitive: Collection[str] = (),
 ) -> None:
-    """Permanent failure (`failed`) or attempts used up (`dead`)."""
+    """Permanent failure (`failed`) or attempts used up (`dead`).
+
+    The error is stored scrubbed (see domain.redact): Stripe's messages echo parameters
+    such as e-mail addresses; `sensitive` are the command's parameter values.
+    """
+    error = scrub_fields(error, sensitive)
     _settle(
         session,
         command_id,
@@ -201,8 +214,15 @@ def fail(
 
 
 def schedule_retry(
-    session: Session, command_id: str, attempts: int, due: datetime, error: Row
+    session: Session,
+    command_id: str,
+    attempts: int,
+    due: datetime,
+    error: Row,
+    sensitive: Collection[str] = (),
 ) -> None:
+    """A transient failure: run again at `due` (the error is stored scrubbed, as in `fail`)."""
+    error = scrub_fields(error, sensitive)
     _settle(
         session,
         command_id,

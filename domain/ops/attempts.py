@@ -17,6 +17,7 @@ def record_attempt(
     bind: Executor, event_id: str, attempt: int, failure: Failure, now: datetime
 ) -> None:
     """Append a failed attempt; replays reset the counter but never delete these rows."""
+    failure = failure.scrubbed()
     bind.execute(
         insert(ATTEMPTS).values(
             event_id=event_id,

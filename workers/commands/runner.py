@@ -9,7 +9,7 @@ so a burst for one account drains in order without waiting for its own messages.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from domain.commands import store
 from domain.commands.params import parse_params
+from domain.redact import format_exception, payload_strings, scrub
 from domain.retry import RetryPolicy
 from domain.types import utcnow
 from workers.commands.context import ExecContext, Executor, Outcome, command_error
@@ -87,6 +88,8 @@ def _run_one(
 ) -> None:
     command_id = row["id"]
     attempt = row["attempts"] + 1
+    # Error texts may repeat any parameter (Stripe's messages echo them, so do our bugs).
+    sensitive = payload_strings(row["params"])
     with structlog.contextvars.bound_contextvars(
         command_id=command_id, command_type=row["type"], attempt=attempt
     ):
@@ -101,7 +104,7 @@ def _run_one(
         try:
             result = _execute(ctx, row, executors)
         except StripeFailure as failure:
-            _record_failure(rt, command_id, token, attempt, failure, outcome)
+            _record_failure(rt, command_id, token, attempt, failure, sensitive, outcome)
         except Exception as exc:  # a bug or an outage of ours: retried, then dead
             crash = StripeFailure(
                 transient=True,
@@ -109,11 +112,11 @@ def _run_one(
                     "type": "internal_error",
                     "code": type(exc).__name__,
                     "decline_code": None,
-                    "message": str(exc)[:500],
+                    "message": scrub(str(exc), sensitive)[:500],
                 },
             )
-            log.exception("command.crashed")
-            _record_failure(rt, command_id, token, attempt, crash, outcome)
+            log.error("command.crashed", exception=format_exception(exc, sensitive))
+            _record_failure(rt, command_id, token, attempt, crash, sensitive, outcome)
         else:
             _record_success(rt, command_id, token, attempt, result, outcome)
 
@@ -148,6 +151,7 @@ def _record_failure(
     token: str,
     attempt: int,
     failure: StripeFailure,
+    sensitive: Collection[str],
     out: RunOutcome,
 ) -> None:
     now = utcnow()
@@ -159,18 +163,18 @@ def _record_failure(
             return
         bound = log.bind(error_type=error.get("type"), error_code=error.get("code"))
         if not failure.transient:
-            store.fail(session, command_id, attempt, error, now, dead=False)
+            store.fail(session, command_id, attempt, error, now, dead=False, sensitive=sensitive)
             out.failed.append(command_id)
             bound.warning("command.failed")
         elif policy.exhausted(attempt):
-            store.fail(session, command_id, attempt, error, now, dead=True)
+            store.fail(session, command_id, attempt, error, now, dead=True, sensitive=sensitive)
             out.failed.append(command_id)
             bound.error("command.dead")
         else:
             # Stripe's Retry-After is a floor, never a reason to retry sooner than backoff.
             delay = max(policy.delay(attempt), failure.retry_after or 0.0)
             store.schedule_retry(
-                session, command_id, attempt, now + timedelta(seconds=delay), error
+                session, command_id, attempt, now + timedelta(seconds=delay), error, sensitive
             )
             out.retrying.append(command_id)
             bound.warning("command.retry_scheduled", delay_s=round(delay, 2))
