@@ -66,6 +66,35 @@ def _retry_after(headers: Mapping[str, str] | None, now: float | None = None) ->
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
+class StripeResult(dict[str, Any]):
+    """A Stripe object as one call returned it, and the second Stripe answered in.
+
+    `answered_at` is the response's `Date` header (Stripe's clock, second resolution), or
+    None when there was none or the answer is an idempotent replay (`Idempotent-Replayed:
+    true`): a replay's Date is the replay's, while its body is the state of the first call.
+    """
+
+    def __init__(self, data: Obj, answered_at: int | None) -> None:
+        super().__init__(data)
+        self.answered_at = answered_at
+
+
+def answered_at(headers: Mapping[str, str] | None) -> int | None:
+    """The second of a fresh answer from its Date header (None: absent, unparsable, replayed)."""
+    if (_header(headers, "idempotent-replayed") or "").lower() == "true":
+        return None
+    value = _header(headers, "date")
+    if value is None:
+        return None
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # an HTTP date is GMT
+        when = when.replace(tzinfo=datetime.UTC)
+    return int(when.timestamp())
+
+
 def classify(exc: stripe.StripeError) -> StripeFailure:
     """Transient (network, timeout, 409 lock, 429, 5xx) or permanent, honouring Stripe's hint."""
     body = exc.json_body if isinstance(exc.json_body, dict) else {}
@@ -144,7 +173,9 @@ class StripeGateway:
             )
             raise failure from exc
         observe_stripe_call(endpoint, 200, time.perf_counter() - started, None)
-        return result.to_dict(for_json=True) if hasattr(result, "to_dict") else dict(result)
+        data = result.to_dict(for_json=True) if hasattr(result, "to_dict") else dict(result)
+        response = getattr(result, "last_response", None)
+        return StripeResult(data, answered_at(getattr(response, "headers", None)))
 
     @property
     def v1(self) -> Any:

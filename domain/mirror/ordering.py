@@ -12,6 +12,14 @@ applied iff its stamp is >= the row's stamp, comparing lexicographically:
    the final row is the same for every arrival order.
 
 Equal stamps mean the same event again (a replay), which re-applies identical content.
+
+A command's result (the object Stripe answered a write with) is applied like its event, so
+it shows at once; see `command_result_stamp` for its stamp. In short: stamped with the
+second Stripe answered in (the `Date` header, Stripe's clock, the same one its events'
+`created` use) and an id that sorts after every `evt_...`. So the result beats every
+webhook created before that second, wins a same-second tie of equal rank (a webhook of that
+second may be from just before the change; the change's own webhook carries the same
+content), and loses to any webhook of a later second or of a higher rank.
 """
 
 from __future__ import annotations
@@ -41,6 +49,29 @@ def tie_rank(*, terminal: bool, status_rank: int, progress: int = 0) -> int:
 def supersedes(incoming: Stamp, current: Stamp | None) -> bool:
     """True when `incoming` may overwrite a row last written at `current`."""
     return current is None or incoming >= current
+
+
+# Ids of command results in `last_event_id`: one stamped by Stripe's clock sorts after
+# Stripe's `evt_...` (wins equal-rank ties of its second), one without sorts before them.
+DATED_RESULT_PREFIX = "result."
+UNDATED_RESULT_PREFIX = ""  # the command id itself: `cmd_...` < `evt_...`
+
+
+def command_result_stamp(
+    command_id: str, n: int, answered_at: int | None, object_created: int | None
+) -> tuple[int, str]:
+    """(`created`, event id) for the `n`th object a command got back, applied to the mirror.
+
+    `answered_at` is the second of Stripe's answer (its `Date` header), None when the answer
+    had none or was an idempotent replay (whose Date is the replay's, not the change's: the
+    body may be older than webhooks that arrived meanwhile). Then the result is stamped with
+    the object's own `created`, the earliest it can be, and an id that loses ties: it still
+    shows over the object's creation event (an update outranks a creation in one second) and
+    on objects the mirror does not have yet, but never over an update webhook.
+    """
+    if answered_at is not None:
+        return answered_at, f"{DATED_RESULT_PREFIX}{command_id}.{n}"
+    return object_created or 0, f"{UNDATED_RESULT_PREFIX}{command_id}.{n}"
 
 
 def stamp_of(created: int | None, rank: int | None, event_id: str | None) -> Stamp | None:

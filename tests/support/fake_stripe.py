@@ -9,6 +9,7 @@ per object family it composes), events and webhook delivery in `fake_stripe_even
 from __future__ import annotations
 
 import collections
+import email.utils
 import hashlib
 import socket
 import threading
@@ -23,7 +24,7 @@ import orjson
 from domain.samples import new_id
 from tests.support.fake_stripe_api import FakeResources
 from tests.support.fake_stripe_events import EventLog
-from tests.support.fake_stripe_store import StripeHTTPError
+from tests.support.fake_stripe_store import Clock, StripeHTTPError
 
 API_KEY = "sk_test_fake_0123456789"
 
@@ -78,8 +79,11 @@ class FakeStripe:
 
     def __init__(self, hang_seconds: float = 3.0) -> None:
         self.state = _State()
-        self.events = EventLog()
-        self.resources = FakeResources(self.events.emit)
+        self.clock = Clock()
+        self.events = EventLog(self.clock)
+        self.resources = FakeResources(self.events.emit, self.clock)
+        # Stripe dates every answer (HTTP `Date`, its own clock); a test can turn it off.
+        self.send_date_header = True
         self.hang_seconds = hang_seconds
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
@@ -217,6 +221,13 @@ def _handler(fake: FakeStripe) -> type[BaseHTTPRequestHandler]:
 
         def log_message(self, *args: Any) -> None:  # quiet test output
             return
+
+        def send_response(self, code: int, message: str | None = None) -> None:
+            # The stdlib's, with the Date from the fake's clock (and optional).
+            self.send_response_only(code, message)
+            self.send_header("Server", "fake-stripe")
+            if fake.send_date_header:
+                self.send_header("Date", email.utils.formatdate(fake.clock.time(), usegmt=True))
 
         def _serve(self) -> None:
             url = urlsplit(self.path)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from tests.support.fake_stripe_billing import BillingResources
 from tests.support.fake_stripe_customers import CustomerResources
-from tests.support.fake_stripe_store import Emit, Obj, ObjectStore, StripeHTTPError
+from tests.support.fake_stripe_store import Clock, Emit, Obj, ObjectStore, StripeHTTPError
 
 __all__ = ["FakeResources"]
 
@@ -15,8 +15,8 @@ __all__ = ["FakeResources"]
 class FakeResources(ObjectStore):
     """Objects by id and the routes the gateway uses; `created` counts real creations."""
 
-    def __init__(self, emit: Emit) -> None:
-        super().__init__(emit)
+    def __init__(self, emit: Emit, clock: Clock | None = None) -> None:
+        super().__init__(emit, clock)
         self.customers = CustomerResources(self)
         self.billing = BillingResources(self)
         self.routes = [*self.customers.routes(), *self.billing.routes()]

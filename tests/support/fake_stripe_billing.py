@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from domain.samples import example_object, new_id
 from tests.support.fake_stripe_store import MONTH, Obj, ObjectStore, Route, as_bool, invalid, route
 
@@ -85,7 +83,7 @@ class BillingResources:
             metadata=p.get("metadata", {}),
             currency="eur",
             amount_total=None,
-            expires_at=int(time.time()) + 86400,
+            expires_at=self.store.clock.now() + 86400,
             customer_email=customer.get("email"),
         )
         session["url"] = f"https://checkout.stripe.com/c/pay/{session['id']}"
@@ -106,7 +104,7 @@ class BillingResources:
     def new_subscription(
         self, customer_id: str, price: str, metadata: Obj | None = None, status: str = "active"
     ) -> Obj:
-        now = int(time.time())
+        now = self.store.clock.now()
         sub = self.store.new(
             "subscription",
             "sub",
@@ -174,7 +172,7 @@ class BillingResources:
         sub = self.store.get(sub_id, "subscription")
         if sub["status"] == "canceled":
             raise invalid("Subscription already canceled")
-        now = int(time.time())
+        now = self.store.clock.now()
         sub.update(status="canceled", canceled_at=now, ended_at=now)
         self.store.emit("customer.subscription.deleted", dict(sub), None)
         return sub
@@ -260,7 +258,7 @@ class BillingResources:
         invoice["amount_paid"], invoice["amount_remaining"] = invoice["amount_due"], 0
         invoice["status_transitions"] = {
             **(invoice.get("status_transitions") or {}),
-            "paid_at": int(time.time()),
+            "paid_at": self.store.clock.now(),
         }
         sub["latest_invoice"] = invoice["id"]
         session.update(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 
 from domain.samples import example_object, new_id
 from tests.support.fake_stripe_store import (
@@ -113,7 +112,7 @@ class CustomerResources:
     def search_customers(self, p: Obj) -> Obj:
         """`GET /v1/customers/search?query=...`: customers old enough to be indexed."""
         terms = _search_terms(str(p.get("query", "")))
-        indexed_before = time.time() - self.search_lag_seconds
+        indexed_before = self.store.clock.time() - self.search_lag_seconds
 
         def matches(customer: Obj) -> bool:
             if customer["created"] > indexed_before:
@@ -190,7 +189,7 @@ class CustomerResources:
     def _adopt_payment_method(self, pm_id: str) -> Obj:
         # Stripe's test tokens (pm_card_visa, ...) exist without being created first.
         pm = example_object("payment_method")
-        pm.update(id=pm_id, created=int(time.time()), customer=None, type="card")
+        pm.update(id=pm_id, created=self.store.clock.now(), customer=None, type="card")
         self.store.objects[pm_id] = pm
         self.store.created["payment_method"] += 1
         return pm

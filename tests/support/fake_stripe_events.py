@@ -13,6 +13,7 @@ import orjson
 
 from domain.samples import build_event, new_id
 from ingest.signature import sign_header
+from tests.support.fake_stripe_store import Clock
 
 Obj = dict[str, Any]
 _CREATED_OPS = {"gte": int.__ge__, "gt": int.__gt__, "lte": int.__le__, "lt": int.__lt__}
@@ -29,7 +30,8 @@ class Delivery:
 class EventLog:
     """Every event the fake emitted, and a thread that posts each, signed, to the endpoint."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock | None = None) -> None:
+        self.clock = clock or Clock()
         self._lock = threading.Lock()
         self._events: list[Delivery] = []
         self._outbox: queue.SimpleQueue[Delivery | None] = queue.SimpleQueue()
@@ -45,7 +47,15 @@ class EventLog:
 
     def emit(self, event_type: str, obj: Obj, previous: Obj | None) -> None:
         """Record the event Stripe would send for this change, and queue its delivery."""
-        event = build_event(event_type, obj, event_id=new_id("evt"), previous_attributes=previous)
+        # `created` from the same clock as the API's Date header: an event about a change is
+        # never older than the answer that made the change (Stripe's own clock for both).
+        event = build_event(
+            event_type,
+            obj,
+            event_id=new_id("evt"),
+            created=self.clock.now(),
+            previous_attributes=previous,
+        )
         delivery = Delivery(event)
         with self._lock:
             self._events.append(delivery)

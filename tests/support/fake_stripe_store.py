@@ -16,6 +16,32 @@ Route = tuple[str, re.Pattern[str], Callable[..., Obj]]
 MONTH = 30 * 86400
 
 
+class Clock:
+    """The fake Stripe's clock: objects' and events' `created` and the responses' `Date`.
+
+    Real time unless a test freezes or shifts it, so a test can put a webhook and a
+    command's answer in the same second, or some seconds apart, deterministically.
+    """
+
+    def __init__(self) -> None:
+        self.frozen: float | None = None
+        self.offset = 0.0
+
+    def time(self) -> float:
+        return (time.time() if self.frozen is None else self.frozen) + self.offset
+
+    def now(self) -> int:
+        """Stripe's current second (what `created` fields and the Date header show)."""
+        return int(self.time())
+
+    def freeze(self, at: float | None = None) -> None:
+        """Stop the clock (at `at`, default now); `advance` then moves it."""
+        self.frozen, self.offset = (self.time() if at is None else at), 0.0
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
+
+
 class StripeHTTPError(Exception):
     """An error answer: status, Stripe error type, message, code and extra fields."""
 
@@ -57,8 +83,9 @@ def route(method: str, pattern: str, fn: Callable[..., Obj]) -> Route:
 class ObjectStore:
     """Objects by id; `created` counts real creations (replays do not count)."""
 
-    def __init__(self, emit: Emit) -> None:
+    def __init__(self, emit: Emit, clock: Clock | None = None) -> None:
         self.emit = emit
+        self.clock = clock or Clock()
         self.objects: dict[str, Obj] = {}
         self.created: collections.Counter[str] = collections.Counter()
         self.prices: dict[str, int] = {}
@@ -66,7 +93,7 @@ class ObjectStore:
     def new(self, resource: str, prefix: str, **fields: Any) -> Obj:
         """A new object from Stripe's own example of `resource`, with these fields."""
         obj = example_object(resource)
-        obj.update(id=new_id(prefix), created=int(time.time()), livemode=False, **fields)
+        obj.update(id=new_id(prefix), created=self.clock.now(), livemode=False, **fields)
         self.objects[obj["id"]] = obj
         self.created[resource] += 1
         return obj

@@ -1,36 +1,41 @@
 """Apply Stripe objects a command got back to the mirror, exactly as their events would.
 
 Each object goes through the same handler (ordering rule, locks, transitions) as the event
-Stripe sends for it, under a stamp that loses to that event: `created` a little in the past
-(our clock and Stripe's differ) and an id `cmd_...` that sorts before every `evt_...`. So
-the result shows at once, and the webhook that follows agrees with it or supersedes it.
+Stripe sends for it, under the stamp of `domain.mirror.ordering.command_result_stamp`: the
+second Stripe answered in (its `Date` header), so the result shows at once over every
+webhook created before the change, and the webhooks that follow agree with it or supersede
+it. Without a usable Date (none, or an idempotent replay) the stamp is the object's own
+`created` with an id that loses ties: safe, never over an update webhook.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 
 from sqlalchemy.orm import Session
 
 from domain.envelope import EventEnvelope
+from domain.mirror.ordering import command_result_stamp
 from workers.commands.context import MirrorWrite
 from workers.handlers import HANDLERS
-
-CLOCK_MARGIN_SECONDS = 5
+from workers.stripe_gateway import StripeResult
 
 
 def apply_results(session: Session, command_id: str, writes: Sequence[MirrorWrite]) -> None:
     """Run each write through its event handler in the caller's transaction."""
-    created = int(time.time()) - CLOCK_MARGIN_SECONDS
     for n, write in enumerate(writes):
         data: dict[str, object] = {"object": write.obj}
         if write.previous_attributes is not None:
             data["previous_attributes"] = write.previous_attributes
+        answered = write.obj.answered_at if isinstance(write.obj, StripeResult) else None
+        created = write.obj.get("created")
+        stamp_created, event_id = command_result_stamp(
+            command_id, n, answered, created if isinstance(created, int) else None
+        )
         envelope = EventEnvelope(
-            event_id=f"{command_id}.{n}",
+            event_id=event_id,
             type=write.event_type,
-            created=created,
+            created=stamp_created,
             api_version=None,
             livemode=bool(write.obj.get("livemode", False)),
             account=None,
