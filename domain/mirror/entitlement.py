@@ -12,20 +12,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from domain.mirror.choice import speaking_subscription
 from domain.mirror.statuses import SubscriptionStatus
 
 ENTITLED = frozenset({SubscriptionStatus.ACTIVE, SubscriptionStatus.TRIALING})
-# Which subscription speaks for the account when it has several (lower is preferred).
-PREFERENCE = {
-    SubscriptionStatus.ACTIVE: 0,
-    SubscriptionStatus.TRIALING: 0,
-    SubscriptionStatus.PAST_DUE: 1,
-    SubscriptionStatus.UNPAID: 2,
-    SubscriptionStatus.PAUSED: 2,
-    SubscriptionStatus.INCOMPLETE: 3,
-    SubscriptionStatus.CANCELED: 4,
-    SubscriptionStatus.INCOMPLETE_EXPIRED: 5,
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,12 +64,8 @@ class BillingStatus:
 
 
 def choose_subscription(subs: Iterable[SubscriptionFacts]) -> SubscriptionFacts | None:
-    """The subscription that speaks for the account: best status, then the newest."""
-    ranked = sorted(
-        subs,
-        key=lambda s: (PREFERENCE[s.status], -(s.created.timestamp() if s.created else 0), s.id),
-    )
-    return ranked[0] if ranked else None
+    """The subscription that speaks for the account (the rule of `domain.mirror.choice`)."""
+    return speaking_subscription(subs)
 
 
 def grace_deadline(sub: SubscriptionFacts, grace: timedelta) -> datetime | None:

@@ -10,33 +10,16 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 import pytest
 from sqlalchemy import Engine, text
 from starlette.testclient import TestClient
 
-from domain import event_log
-from domain.envelope import parse_envelope
-from domain.event_log import NewEvent
-from domain.types import utcnow
 from tests.commands.conftest import AUTH, Commands
+from tests.commands.webhooks import deliver, latest
 from tests.support.fake_stripe import FakeStripe
-from workers.processor import process_events
 from workers.runtime import Runtime
 
 URLS = {"success_url": "https://app.example/ok", "cancel_url": "https://app.example/no"}
-
-
-def latest(fake: FakeStripe, event_type: str) -> dict[str, Any]:
-    return [e for e in fake.events.snapshot() if e["type"] == event_type][-1]
-
-
-def deliver(rt: Runtime, event: dict[str, Any]) -> None:
-    """The webhook arrives and is processed (in-process: store it, run the processor)."""
-    raw = orjson.dumps(event)
-    with rt.engine.begin() as conn:
-        event_log.insert_events(conn, [NewEvent(parse_envelope(raw), raw.decode())], utcnow())
-    assert process_events(rt, [event["id"]]).processed == [event["id"]]
 
 
 def account(db: Engine, account_ref: str = "acct_1") -> dict[str, Any]:

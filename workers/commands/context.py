@@ -11,22 +11,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from domain.commands.params import Params
 from domain.mirror.accounts import link_account
-from domain.mirror.statuses import SubscriptionStatus
+from domain.mirror.choice import SubscriptionRef, live_speaking_subscription
 from domain.mirror.store import key, lock_keys
 from domain.mirror.tables import BillingAccount, Subscription
 from domain.plans import Plan, PlanCatalog
 from domain.types import utcnow
 from workers.stripe_gateway import Obj, StripeFailure, StripeGateway
-
-# A subscription in one of these still bills the account, best first.
-LIVE_STATUSES = (
-    SubscriptionStatus.ACTIVE,
-    SubscriptionStatus.TRIALING,
-    SubscriptionStatus.PAST_DUE,
-    SubscriptionStatus.UNPAID,
-    SubscriptionStatus.PAUSED,
-    SubscriptionStatus.INCOMPLETE,
-)
 
 
 def command_error(code: str, message: str) -> StripeFailure:
@@ -101,21 +91,20 @@ class ExecContext:
             )
 
     def subscription_id(self, given: str | None, customer_id: str) -> str:
-        """The subscription to act on: the one given, else the account's live one."""
+        """The subscription to act on: the one given, else the one that speaks for the
+        account (the read API's choice), if it is live."""
         if given is not None:
             return given
         with self.sessions() as session:
             rows = session.execute(
-                select(Subscription.id, Subscription.status)
-                .where(
-                    Subscription.stripe_customer_id == customer_id,
-                    Subscription.status.in_(LIVE_STATUSES),
+                select(Subscription.id, Subscription.status, Subscription.stripe_created).where(
+                    Subscription.stripe_customer_id == customer_id
                 )
-                .order_by(Subscription.stripe_created.desc())
             ).all()
-        if not rows:
+        chosen = live_speaking_subscription(SubscriptionRef(*row) for row in rows)
+        if chosen is None:
             raise command_error("no_subscription", "the account has no live subscription")
-        return str(min(rows, key=lambda r: LIVE_STATUSES.index(r[1]))[0])
+        return chosen.id
 
     def owned_subscription(self, given: str | None) -> tuple[str, Obj]:
         """(customer id, subscription) after checking the subscription is the account's."""
