@@ -45,6 +45,27 @@ def _check_email(p: Obj) -> None:
         raise invalid(f"Invalid email address: {email}", "email_invalid", param="email")
 
 
+def search_not_in_region() -> StripeHTTPError:
+    """What Stripe answers where Customer Search is not offered (e.g. accounts in India)."""
+    return invalid("Search is not available for accounts in your region.")
+
+
+def search_not_found() -> StripeHTTPError:
+    """The search endpoint unknown to the account (404), as for a feature it lacks."""
+    return StripeHTTPError(
+        404, "invalid_request_error", "Unrecognized request URL (GET: /v1/customers/search)."
+    )
+
+
+def search_forbidden() -> StripeHTTPError:
+    """A restricted key without read access to customers."""
+    return StripeHTTPError(
+        403,
+        "permission_error",
+        "The provided key does not have the required permissions for this endpoint.",
+    )
+
+
 class CustomerResources:
     """Customers, tax ids, payment methods and SetupIntents over the shared store."""
 
@@ -53,6 +74,8 @@ class CustomerResources:
         # Stripe's search index trails writes ("usually under a minute"): a customer created
         # moments ago is not found yet, so retries must not depend on search.
         self.search_lag_seconds = search_lag_seconds
+        # Set to one of the `search_*` errors above: every search answers it.
+        self.search_error: StripeHTTPError | None = None
 
     def routes(self) -> list[Route]:
         # /search before /{id}: "search" is a valid id pattern too.
@@ -111,6 +134,8 @@ class CustomerResources:
 
     def search_customers(self, p: Obj) -> Obj:
         """`GET /v1/customers/search?query=...`: customers old enough to be indexed."""
+        if self.search_error is not None:
+            raise self.search_error
         terms = _search_terms(str(p.get("query", "")))
         indexed_before = self.store.clock.time() - self.search_lag_seconds
 

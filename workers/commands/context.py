@@ -54,6 +54,8 @@ class ExecContext:
     gateway: StripeGateway
     sessions: sessionmaker[Session]
     catalog: PlanCatalog
+    # The command's last attempt: a transient failure now makes it dead, not retried.
+    final_attempt: bool = False
 
     def key(self, step: str) -> str:
         """The idempotency key of one Stripe call of this command (same on every attempt)."""

@@ -6,7 +6,7 @@ import structlog
 
 from domain.commands.params import CustomerEnsure, CustomerUpdateBillingDetails
 from workers.commands.context import ExecContext, MirrorWrite, Outcome
-from workers.stripe_gateway import Obj
+from workers.stripe_gateway import Obj, StripeFailure
 
 log = structlog.get_logger("workers.commands")
 
@@ -25,6 +25,8 @@ def ensure_customer(
     existing = ctx.customer_id() or _find_by_account_ref(ctx)
     if existing is not None:
         return existing, False
+    # Created under the command's idempotency key: a retried ensure replays this create
+    # (search could not stand in for that: it lags writes and may be unavailable).
     params: Obj = {"metadata": {"account_ref": ctx.account_ref}}
     if email:
         params["email"] = email
@@ -41,6 +43,47 @@ def account_ref_query(account_ref: str) -> str:
     return f"metadata['account_ref']:'{escaped}'"
 
 
+_UNAVAILABLE_WORDS = ("not available", "unavailable", "not supported", "not enabled")
+
+
+def search_unavailable(error: Obj) -> bool:
+    """True when Stripe says Customer Search cannot be used here (not that the call failed).
+
+    Stripe does not offer search everywhere (not to accounts in some regions, e.g. India):
+    the answer is a 404 for the endpoint, or a 400 `invalid_request_error` saying search is
+    not available or not supported. Anything else (an invalid query, a key without the
+    permission, an authentication error) is a real failure.
+    """
+    if error.get("http_status") == 404:
+        return True
+    message = str(error.get("message") or "").lower()
+    return (
+        error.get("http_status") == 400
+        and error.get("type") == "invalid_request_error"
+        and "search" in message
+        and any(words in message for words in _UNAVAILABLE_WORDS)
+    )
+
+
+def _search(ctx: ExecContext) -> list[Obj] | None:
+    """Stripe's customers tagged with the account, or None when search cannot answer.
+
+    Unavailable search (see `search_unavailable`) answers None at once. A transient failure
+    (5xx, 429, network) is raised, so the command retries like any other, except on its
+    last attempt: then search no longer holds creation back. Other errors are raised.
+    """
+    try:
+        return ctx.gateway.search_customers(account_ref_query(ctx.account_ref))
+    except StripeFailure as failure:
+        if search_unavailable(failure.error):
+            log.warning("customer.search_unavailable", http_status=failure.error.get("http_status"))
+            return None
+        if failure.transient and ctx.final_attempt:
+            log.warning("customer.search_failed_creating", error_type=failure.error.get("type"))
+            return None
+        raise
+
+
 def _find_by_account_ref(ctx: ExecContext) -> str | None:
     """A customer Stripe already has for the account, linked to the mirror if found.
 
@@ -49,7 +92,9 @@ def _find_by_account_ref(ctx: ExecContext) -> str | None:
     ago that the mirror has forgotten. Several matches mean an earlier duplicate: the oldest
     is the one to keep, deterministically.
     """
-    found = ctx.gateway.search_customers(account_ref_query(ctx.account_ref))
+    found = _search(ctx)
+    if found is None:
+        return None
     found = [c for c in found if (c.get("metadata") or {}).get("account_ref") == ctx.account_ref]
     if not found:
         return None

@@ -100,6 +100,7 @@ def _run_one(
             gateway=gateway,
             sessions=rt.sessions,
             catalog=plan_catalog(),
+            final_attempt=command_policy(rt).exhausted(attempt),
         )
         try:
             result = _execute(ctx, row, executors)
