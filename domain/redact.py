@@ -26,6 +26,8 @@ import traceback
 from collections.abc import Collection, Iterator, Mapping
 from typing import Any
 
+import orjson
+
 REDACTED = "[redacted]"
 EMAIL_REDACTED = "[email]"
 # Shorter values (country codes, "eu", booleans spelled out) identify nobody and, matched
@@ -82,8 +84,8 @@ def payload_strings(doc: Any) -> frozenset[str]:
 def event_strings(raw_body: str | bytes) -> frozenset[str]:
     """`payload_strings` of an event's `data` (its object and previous attributes)."""
     try:
-        doc = json.loads(raw_body)
-    except ValueError:
+        doc = orjson.loads(raw_body)
+    except orjson.JSONDecodeError:
         return frozenset()
     return payload_strings(doc.get("data") if isinstance(doc, dict) else doc)
 

@@ -7,7 +7,7 @@ import traceback
 import pytest
 
 from domain.logs import scrub_texts
-from domain.redact import is_id, payload_strings, scrub
+from domain.redact import event_strings, is_id, payload_strings, scrub
 
 SQLALCHEMY_ERROR = (
     "(psycopg.errors.StringDataRightTruncation) value too long for type character varying(64)\n"
@@ -131,3 +131,13 @@ def test_the_log_processor_scrubs_every_text_value() -> None:
     assert "ann@example.com" not in str(out) and "Damrak" not in str(out)
     assert out["exception"].endswith("ValueError: no account for [email]")
     assert (out["event"], out["event_id"], out["attempt"]) == ("sweeper.failed", "evt_123", 2)
+
+
+def test_event_strings_read_the_events_data_only() -> None:
+    body = (
+        '{"id": "evt_1", "type": "customer.updated", "request": {"idempotency_key": "key-123"},'
+        ' "data": {"object": {"id": "cus_9Zz", "name": "Ann Smith"},'
+        ' "previous_attributes": {"name": "Ann Jones"}}}'
+    )
+    assert event_strings(body) == {"Ann Smith", "Ann Jones"}
+    assert event_strings("not json") == frozenset()
