@@ -74,7 +74,14 @@ def configure_logging(fmt: str = "auto", level: str = "INFO") -> None:
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             processor=renderer,
-            foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared, scrub_texts],
+            # Tracebacks of stdlib records (Celery's, uvicorn's) rendered here, so that
+            # scrub_texts sees them as text (an exc_info tuple would go out as its repr).
+            foreign_pre_chain=[
+                structlog.stdlib.add_logger_name,
+                *shared,
+                structlog.processors.format_exc_info,
+                scrub_texts,
+            ],
         )
     )
     root = logging.getLogger()

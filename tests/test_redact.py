@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import traceback
 
 import pytest
@@ -141,3 +144,24 @@ def test_event_strings_read_the_events_data_only() -> None:
     )
     assert event_strings(body) == {"Ann Smith", "Ann Jones"}
     assert event_strings("not json") == frozenset()
+
+
+def test_stdlib_log_records_with_tracebacks_are_scrubbed() -> None:
+    # configure_logging is once per process: run it in a fresh one, as a worker would.
+    script = (
+        "import logging\n"
+        "from domain.logs import configure_logging\n"
+        "configure_logging('json')\n"
+        "try:\n"
+        "    raise ValueError('no account for ' + 'ann' + '@example.com')\n"
+        "except ValueError:\n"
+        "    logging.getLogger('celery.app.trace').exception('Task failed')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    line = json.loads(done.stderr.strip().splitlines()[-1])
+    assert line["event"] == "Task failed" and line["logger"] == "celery.app.trace"
+    assert "ann@example.com" not in done.stderr
+    assert "Traceback" in line["exception"]
+    assert "ValueError: no account for [email]" in line["exception"]
