@@ -66,6 +66,17 @@ def document(op: Operation) -> None:
         OPERATIONS.append(op)
 
 
+document(
+    Operation(
+        "GET",
+        "/openapi.json",
+        "This document (OpenAPI 3.1)",
+        "meta",
+        responses={200: ("the document", None)},
+    )
+)
+
+
 def query_param(
     name: str, schema: dict[str, Any], description: str, required: bool = False
 ) -> dict[str, Any]:
@@ -111,12 +122,12 @@ def query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
     params = []
     for name, prop in full.get("properties", {}).items():
         schema = _inline(prop, defs)
-        description = schema.pop("description", "")
         options = schema.get("anyOf")
         if isinstance(options, list):  # `X | None`: a parameter that is absent is None
             kept = [o for o in options if o.get("type") != "null"]
             if len(kept) == 1:
-                schema = {**{k: v for k, v in schema.items() if k != "anyOf"}, **kept[0]}
+                schema = {**kept[0], **{k: v for k, v in schema.items() if k != "anyOf"}}
+        description = schema.pop("description", "")
         if schema.get("default", 0) is None:
             del schema["default"]
         params.append(query_param(name, schema, description or name, name in required))

@@ -89,7 +89,7 @@ class CustomerEnsure(Params):
     name: Text | None = None
 
 
-class Address(Params):
+class BillingAddress(Params):
     line1: Text
     line2: Text | None = None
     postal_code: PostalCode
@@ -103,7 +103,7 @@ class CustomerUpdateBillingDetails(Params):
 
     company_name: Text | None = None
     email: Email | None = None
-    address: Address | None = None
+    address: BillingAddress | None = None
     vat_number: VatNumber | None = None
     kvk_number: KvkNumber | None = None
 
