@@ -77,7 +77,7 @@ document(
         "A command's status, result or error",
         "commands",
         scope="commands",
-        parameters=(path_param("id", "the command id (cmd_...)"),),
+        parameters=(path_param("id", "the command id (cmd_...)", COMMAND_ID_LENGTH),),
         query=WaitQuery,
         responses={200: ("the command", CommandView), 404: ("no such command", None)},
     )

@@ -16,6 +16,7 @@ from pydantic.json_schema import models_json_schema
 from starlette.requests import Request
 from starlette.responses import Response
 
+from domain.input_types import ID_LENGTH
 from ingest.responses import ORJSONResponse
 
 REF = "#/components/schemas/{model}"
@@ -89,12 +90,13 @@ def query_param(
     }
 
 
-def path_param(name: str, description: str) -> dict[str, Any]:
+def path_param(name: str, description: str, max_length: int = ID_LENGTH) -> dict[str, Any]:
+    """A path id; one that cannot name a row (NUL, too long) is a 404 (ingest.inputs.path_id)."""
     return {
         "name": name,
         "in": "path",
         "required": True,
-        "schema": {"type": "string"},
+        "schema": {"type": "string", "minLength": 1, "maxLength": max_length},
         "description": description,
     }
 

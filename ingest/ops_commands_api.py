@@ -94,14 +94,14 @@ ops_operation(
     "GET",
     "/v1/ops/commands/{id}",
     "A command: lifecycle, Stripe's error, redacted params, ops retries",
-    parameters=(path_param("id", "command id (cmd_...)"),),
+    parameters=(path_param("id", "command id (cmd_...)", COMMAND_ID_LENGTH),),
     responses={200: ("the command", CommandDetail), 404: ("no such command", None)},
 )
 ops_operation(
     "POST",
     "/v1/ops/commands/{id}/retry",
     "Re-queue a dead or failed command with a fresh attempt budget (audited)",
-    parameters=(path_param("id", "command id (cmd_...)"),),
+    parameters=(path_param("id", "command id (cmd_...)", COMMAND_ID_LENGTH),),
     request=CommandRetryRequest,
     responses={
         200: ("re-queued (or, dry run, would be)", CommandRetryResponse),
