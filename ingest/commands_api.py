@@ -123,7 +123,7 @@ async def create_command(request: Request) -> Response:
         return error(400, "invalid_json", "body must be a JSON object")
     catalog = request.app.state.plan_catalog
     parsed: Any = validate_body(
-        CommandRequest, doc, code="invalid_command", context={"catalog": catalog}
+        CommandRequest, doc, code="invalid_command", tag_field="type", context={"catalog": catalog}
     ).root
     cmd = NewCommand(
         principal=request.state.principal,

@@ -56,20 +56,22 @@ def _message(err: Any) -> str:
 
 
 def field_errors(
-    exc: ValidationError, root: str = "body", drop_first: object = None
+    exc: ValidationError, root: str = "body", tag: tuple[str, object] | None = None
 ) -> list[dict[str, str]]:
     """The `fields` of a 422: one `{field, message}` per error, input values never echoed.
 
-    `root` names an error of the whole input (empty location); `drop_first` is a
-    discriminated union's tag, which pydantic puts first in the location of its errors.
+    `root` names an error of the whole input (empty location). `tag` is a discriminated
+    union's (field, value given): pydantic puts the value first in the location of the
+    chosen member's errors, and an unknown value is an error of the tag field itself.
     """
     fields = []
     for err in exc.errors(include_url=False, include_input=False):
         loc = list(err["loc"])
-        if drop_first is not None and loc and loc[0] == drop_first:
-            loc = loc[1:]
-        if err["type"].startswith("union_tag"):
-            loc = ["type"]
+        if tag is not None:
+            if loc and loc[0] == tag[1]:
+                loc = loc[1:]
+            if err["type"].startswith("union_tag"):
+                loc = [tag[0]]
         path = ".".join(str(part)[:100] for part in loc) or root
         fields.append({"field": path, "message": _message(err)})
     return fields
@@ -107,12 +109,25 @@ async def read_json(request: Request, limit: int) -> Any:
     return _loads(await _read(request, limit))
 
 
-def validate_body(model: type[M], doc: Any, *, code: str = "invalid_request", **kwargs: Any) -> M:
-    """`doc` validated by `model` (kwargs go to model_validate); InvalidInput names each field."""
+def validate_body(
+    model: type[M],
+    doc: Any,
+    *,
+    code: str = "invalid_request",
+    tag_field: str | None = None,
+    **kwargs: Any,
+) -> M:
+    """`doc` validated by `model` (kwargs go to model_validate); InvalidInput names each field.
+
+    `tag_field` names the discriminator when `model` is a tagged union (see field_errors).
+    """
     try:
         return model.model_validate(doc, **kwargs)
     except ValidationError as exc:
-        fields = field_errors(exc, drop_first=doc.get("type") if isinstance(doc, dict) else None)
+        tag = None
+        if tag_field is not None and isinstance(doc, dict):
+            tag = (tag_field, doc.get(tag_field))
+        fields = field_errors(exc, tag=tag)
         raise InvalidInput(fields, "the request body is invalid", code) from None
 
 

@@ -149,6 +149,8 @@ BAD_OPS_BODIES = [
     ("/v1/ops/dead-letters/replay", {"since": "9999-12-31T23:59:59-14:00"}, "since"),
     ("/v1/ops/dead-letters/replay", {"all": True, "reason": f"x{NUL}"}, "reason"),
     ("/v1/ops/dead-letters/replay", {"ids": "evt_1"}, "ids"),
+    # A filter named `type` is a field like any other (not a union's tag).
+    ("/v1/ops/dead-letters/replay", {"type": "ids", "ids": "evt_1"}, "ids"),
     ("/v1/ops/events/evt_1/replay", {"reason": f"x{NUL}"}, "reason"),
     ("/v1/ops/events/evt_1/replay", {"force": [1]}, "force"),
     ("/v1/ops/backfill", {"since": "999999999d"}, "since"),
