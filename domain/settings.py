@@ -109,8 +109,25 @@ class Settings(BaseSettings):
     @field_validator("api_tokens")
     @classmethod
     def _tokens(cls, value: list[SecretStr]) -> list[SecretStr]:
-        for entry in value:
-            _parse_token(entry.get_secret_value())
+        # Entries are named by position and name, never by token. A repeated name would make
+        # audit trails ambiguous; a repeated token would let the last entry's scopes win.
+        names: dict[str, int] = {}
+        tokens: dict[str, tuple[int, str]] = {}
+        for position, entry in enumerate(value, start=1):
+            try:
+                token = _parse_token(entry.get_secret_value())
+            except ValueError as exc:
+                # By position only: in a malformed entry the first part may well be a token.
+                raise ValueError(f"entry {position}: {exc}") from None
+            label = f"entry {position} ({token.name!r})"
+            if token.name in names:
+                raise ValueError(f"{label}: the name is already used by entry {names[token.name]}")
+            secret = token.token.get_secret_value()
+            if secret in tokens:
+                first, first_name = tokens[secret]
+                raise ValueError(f"{label}: same token as entry {first} ({first_name!r})")
+            names[token.name] = position
+            tokens[secret] = (position, token.name)
         return value
 
     @field_validator("database_url")
@@ -178,11 +195,9 @@ def _parse_token(entry: str) -> ApiToken:
     scopes = frozenset(s for s in scopes_text.split("+") if s)
     unknown = scopes - SCOPES
     if unknown or not scopes:
-        raise ValueError(
-            f"token {name!r}: scopes must be some of {sorted(SCOPES)}, got {sorted(scopes)}"
-        )
+        raise ValueError(f"scopes must be some of {sorted(SCOPES)}, got {sorted(scopes)}")
     if len(token) < 16:
-        raise ValueError(f"token {name!r}: must be at least 16 characters")
+        raise ValueError("the token must be at least 16 characters")
     return ApiToken(name=name, token=SecretStr(token), scopes=scopes)
 
 

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from domain.settings import ApiToken
+from ingest.inputs import Rejected
 from ingest.responses import error
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -36,6 +37,8 @@ def require_scope(scope: str) -> Callable[[Endpoint], Endpoint]:
     """Decorate an endpoint: 401 without a valid token, 403 without `scope`.
 
     The token's name (never the token) is stored in `request.state.principal` for audit logs.
+    Input the endpoint refuses (`ingest.inputs.Rejected`: bad query, body or path id) is
+    answered here with its JSON 4xx, so every authenticated route handles it the same way.
     """
 
     def decorate(endpoint: Endpoint) -> Endpoint:
@@ -53,7 +56,10 @@ def require_scope(scope: str) -> Callable[[Endpoint], Endpoint]:
                 log.warning("auth.rejected", reason="forbidden", principal=token.name, scope=scope)
                 return error(403, "forbidden", f"token {token.name!r} lacks the {scope!r} scope")
             request.state.principal = token.name
-            return await endpoint(request)
+            try:
+                return await endpoint(request)
+            except Rejected as refused:
+                return refused.response()
 
         guarded.required_scope = scope  # type: ignore[attr-defined]
         return guarded

@@ -66,20 +66,6 @@ class CommandView(BaseModel):
     next_attempt_at: datetime | None = None
 
 
-class FieldError(BaseModel):
-    loc: list[str | int]
-    msg: str
-    type: str
-
-
-class ValidationErrorBody(BaseModel):
-    """422: which fields are wrong and why."""
-
-    error: str
-    message: str
-    errors: list[FieldError]
-
-
 class PlanView(BaseModel):
     """One sellable plan; `amount` is in minor units (cents) of `currency`."""
 

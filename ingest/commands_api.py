@@ -6,9 +6,8 @@ import asyncio
 import time
 from typing import Any
 
-import orjson
 import structlog
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
@@ -18,16 +17,31 @@ from starlette.responses import Response
 from domain.commands import store
 from domain.commands.models import FINISHED
 from domain.commands.store import NewCommand
+from domain.input_types import COMMAND_ID_LENGTH
 from domain.types import utcnow
 from ingest.auth import require_scope
-from ingest.bodies import BodyTooLarge, read_limited
-from ingest.command_models import CommandRequest, CommandView, ValidationErrorBody
-from ingest.openapi import Operation, document, path_param, query_param
+from ingest.command_models import CommandRequest, CommandView
+from ingest.inputs import InvalidInput, parse_query, path_id, read_json, validate_body
+from ingest.openapi import Operation, document, path_param
 from ingest.responses import ORJSONResponse, error
 
 log = structlog.get_logger("ingest.commands")
 MAX_KEY_LENGTH = 255
 MAX_BODY_BYTES = 64 * 1024
+
+
+class WaitQuery(BaseModel):
+    """`GET /v1/commands/{id}?wait=N`: hold the request until the command finishes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    wait: float = Field(
+        default=0.0,
+        ge=0,
+        allow_inf_nan=False,
+        description="hold the request up to this many seconds (at most COMMAND_WAIT_MAX_SECONDS)",
+    )
+
 
 document(
     Operation(
@@ -49,10 +63,10 @@ document(
         responses={
             200: ("this key was used before with the same body: that command", CommandView),
             202: ("stored and queued", CommandView),
-            400: ("no Idempotency-Key, or the body is not a JSON object", None),
-            413: ("body over 64 KiB", None),
+            400: ("no or a bad Idempotency-Key, or the body is not a JSON object", None),
+            413: ("body over 64 KiB (`body_too_large`)", None),
             409: ("this key was used before with another body", None),
-            422: ("invalid command: field errors", ValidationErrorBody),
+            422: ("invalid command (`invalid_command`): `fields` names each", None),
         },
     )
 )
@@ -63,14 +77,8 @@ document(
         "A command's status, result or error",
         "commands",
         scope="commands",
-        parameters=(
-            path_param("id", "the command id (cmd_...)"),
-            query_param(
-                "wait",
-                {"type": "number", "minimum": 0, "maximum": 30},
-                "hold the request up to this many seconds until the command finishes",
-            ),
-        ),
+        parameters=(path_param("id", "the command id (cmd_...)", COMMAND_ID_LENGTH),),
+        query=WaitQuery,
         responses={200: ("the command", CommandView), 404: ("no such command", None)},
     )
 )
@@ -94,18 +102,6 @@ def command_view(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _field_errors(exc: ValidationError, command_type: Any) -> list[dict[str, Any]]:
-    errors = []
-    for err in exc.errors(include_url=False, include_context=False, include_input=False):
-        loc = list(err["loc"])
-        if loc and loc[0] == command_type:  # the union's tag, not a field of the body
-            loc = loc[1:]
-        if err["type"] == "union_tag_invalid" or (not loc and err["type"] == "union_tag_not_found"):
-            loc = ["type"]
-        errors.append({"loc": loc, "msg": err["msg"], "type": err["type"]})
-    return errors
-
-
 def _insert(request: Request, cmd: NewCommand) -> tuple[dict[str, Any], bool]:
     with Session(request.app.state.engine) as session, session.begin():
         return store.insert_command(session, cmd, utcnow())
@@ -119,22 +115,16 @@ async def create_command(request: Request) -> Response:
         return error(400, "idempotency_key_required", "send an Idempotency-Key header")
     if len(key) > MAX_KEY_LENGTH:
         return error(400, "idempotency_key_too_long", f"at most {MAX_KEY_LENGTH} characters")
-    try:
-        body = await read_limited(request, MAX_BODY_BYTES)
-    except BodyTooLarge:  # refused before the whole body is read, as for webhooks
-        return error(413, "body_too_large", f"body exceeds {MAX_BODY_BYTES} bytes")
-    try:
-        doc = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return error(400, "invalid_json", "body is not valid JSON")
+    if not key.isprintable():  # stored in a text column: no NUL or other control characters
+        return error(400, "idempotency_key_invalid", "printable characters only")
+    # Refused before the whole body is read past the limit (413), as for webhooks.
+    doc = await read_json(request, MAX_BODY_BYTES)
     if not isinstance(doc, dict):
         return error(400, "invalid_json", "body must be a JSON object")
     catalog = request.app.state.plan_catalog
-    try:
-        parsed: Any = CommandRequest.model_validate(doc, context={"catalog": catalog}).root
-    except ValidationError as exc:
-        errors = _field_errors(exc, doc.get("type"))
-        return error(422, "invalid_command", "the command is not valid", errors=errors)
+    parsed: Any = validate_body(
+        CommandRequest, doc, code="invalid_command", tag_field="type", context={"catalog": catalog}
+    ).root
     cmd = NewCommand(
         principal=request.state.principal,
         idempotency_key=key,
@@ -160,24 +150,14 @@ def _load(request: Request, command_id: str) -> dict[str, Any] | None:
         return store.get_command(session, command_id)
 
 
-def _parse_wait(raw: str | None, limit: float) -> float | None:
-    if raw is None:
-        return 0.0
-    try:
-        wait = float(raw)
-    except ValueError:
-        return None
-    return wait if 0 <= wait <= limit else None
-
-
 @require_scope("commands")
 async def get_command(request: Request) -> Response:
     """The command; with `?wait=N` poll the database (asynchronously) until it finishes."""
     limit = request.app.state.settings.command_wait_max_seconds
-    wait = _parse_wait(request.query_params.get("wait"), limit)
-    if wait is None:
-        return error(422, "invalid_wait", f"wait must be a number from 0 to {limit:g}")
-    command_id = request.path_params["id"]
+    wait = parse_query(WaitQuery, request).wait
+    if wait > limit:
+        raise InvalidInput.one("wait", f"at most {limit:g} seconds")
+    command_id = path_id(request, "id", "command", max_length=COMMAND_ID_LENGTH)
     deadline = time.monotonic() + wait
     pause = 0.05
     while True:

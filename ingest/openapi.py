@@ -1,7 +1,9 @@
 """The OpenAPI document: every API module registers its operations here, next to its code.
 
-Request and response bodies are pydantic models, so the schemas are the same code that
-validates input; `GET /openapi.json` serves the assembled document.
+Request bodies, query parameters and responses are pydantic models, so the schemas are the
+same code that validates input; `GET /openapi.json` serves the assembled document. The
+error responses every operation can give (one error shape, `ErrorBody`, and its 422 form
+`ValidationErrorBody`) are declared here from what the operation takes.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pydantic.json_schema import models_json_schema
 from starlette.requests import Request
 from starlette.responses import Response
 
+from domain.input_types import ID_LENGTH
 from ingest.responses import ORJSONResponse
 
 REF = "#/components/schemas/{model}"
@@ -24,6 +27,19 @@ class ErrorBody(BaseModel):
 
     error: str
     message: str
+
+
+class FieldError(BaseModel):
+    """One invalid field: its dotted path (`params.address.line1`, `ids.0`) and why."""
+
+    field: str
+    message: str
+
+
+class ValidationErrorBody(ErrorBody):
+    """422: `fields` lists every invalid field with the reason (values are never echoed)."""
+
+    fields: list[FieldError]
 
 
 @dataclass(frozen=True)
@@ -38,6 +54,8 @@ class Operation:
     request: type[BaseModel] | None = None
     responses: dict[int, tuple[str, type[BaseModel] | None]] = field(default_factory=dict)
     parameters: tuple[dict[str, Any], ...] = ()
+    query: type[BaseModel] | None = None  # its fields are the query parameters
+    request_required: bool = True
 
 
 OPERATIONS: list[Operation] = []
@@ -47,6 +65,17 @@ def document(op: Operation) -> None:
     """Register an operation for the OpenAPI document (once per method + path)."""
     if not any(o.method == op.method and o.path == op.path for o in OPERATIONS):
         OPERATIONS.append(op)
+
+
+document(
+    Operation(
+        "GET",
+        "/openapi.json",
+        "This document (OpenAPI 3.1)",
+        "meta",
+        responses={200: ("the document", None)},
+    )
+)
 
 
 def query_param(
@@ -61,12 +90,13 @@ def query_param(
     }
 
 
-def path_param(name: str, description: str) -> dict[str, Any]:
+def path_param(name: str, description: str, max_length: int = ID_LENGTH) -> dict[str, Any]:
+    """A path id; one that cannot name a row (NUL, too long) is a 404 (ingest.inputs.path_id)."""
     return {
         "name": name,
         "in": "path",
         "required": True,
-        "schema": {"type": "string"},
+        "schema": {"type": "string", "minLength": 1, "maxLength": max_length},
         "description": description,
     }
 
@@ -75,15 +105,87 @@ def _ref(model: type[BaseModel]) -> dict[str, str]:
     return {"$ref": REF.format(model=model.__name__)}
 
 
+def _inline(schema: Any, defs: dict[str, Any]) -> Any:
+    """`schema` with its local `$defs` references replaced by the definitions (enums)."""
+    if isinstance(schema, dict):
+        ref = schema.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            return _inline(defs[ref.removeprefix("#/$defs/")], defs)
+        return {k: _inline(v, defs) for k, v in schema.items() if k != "title"}
+    if isinstance(schema, list):
+        return [_inline(v, defs) for v in schema]
+    return schema
+
+
+def query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
+    """The query parameters a query model validates, with its bounds, enums and defaults."""
+    full = model.model_json_schema()
+    defs, required = full.get("$defs", {}), set(full.get("required", []))
+    params = []
+    for name, prop in full.get("properties", {}).items():
+        schema = _inline(prop, defs)
+        options = schema.get("anyOf")
+        if isinstance(options, list):  # `X | None`: a parameter that is absent is None
+            kept = [o for o in options if o.get("type") != "null"]
+            if len(kept) == 1:
+                schema = {**kept[0], **{k: v for k, v in schema.items() if k != "anyOf"}}
+        description = schema.pop("description", "")
+        if schema.get("default", 0) is None:
+            del schema["default"]
+        params.append(query_param(name, schema, description or name, name in required))
+    return params
+
+
+def _error_responses(op: Operation) -> dict[int, tuple[str, type[BaseModel]]]:
+    """The 4xx/5xx `op` can answer, from what it takes (scope, path ids, query, body)."""
+    where = {p["in"] for p in op.parameters}
+    found: dict[int, tuple[str, type[BaseModel]]] = {
+        500: ("unexpected error (`internal_error`, with a `request_id`)", ErrorBody)
+    }
+    if op.scope:
+        found[401] = ("missing or invalid token (`unauthorized`)", ErrorBody)
+        found[403] = (f"token lacks the {op.scope} scope (`forbidden`)", ErrorBody)
+    if "path" in where:
+        found[404] = ("no such resource (`not_found`)", ErrorBody)
+    if op.request is not None:
+        found[400] = ("the body is not JSON (`invalid_json`)", ErrorBody)
+        found[413] = ("the body is over the size limit (`body_too_large`)", ErrorBody)
+    if op.request is not None or op.query is not None or "query" in where:
+        found[422] = ("invalid input (`invalid_request`): `fields` names each", ValidationErrorBody)
+    return found
+
+
+def _responses(op: Operation) -> dict[str, Any]:
+    merged: dict[int, tuple[str, type[BaseModel] | None]] = {**_error_responses(op)}
+    for status, (description, model) in op.responses.items():
+        default = merged.get(status, (description, ErrorBody if status >= 400 else None))[1]
+        merged[status] = (description, model or default)
+    responses: dict[str, Any] = {}
+    for status, (description, model) in sorted(merged.items()):
+        responses[str(status)] = {"description": description}
+        if model is not None:
+            responses[str(status)]["content"] = {"application/json": {"schema": _ref(model)}}
+    return responses
+
+
+def _models(operations: list[Operation]) -> set[type[BaseModel]]:
+    models: set[type[BaseModel]] = {ErrorBody, ValidationErrorBody}
+    for op in operations:
+        if op.request:
+            models.add(op.request)
+        models.update(m for _, m in op.responses.values() if m)
+    return models
+
+
 def build_document(
     title: str = "Stripe billing backbone", version: str = "0.1.0"
 ) -> dict[str, Any]:
     """Assemble the OpenAPI 3.1 document from the registered operations."""
-    models: set[type[BaseModel]] = {ErrorBody}
-    for op in OPERATIONS:
-        if op.request:
-            models.add(op.request)
-        models.update(m for _, m in op.responses.values() if m)
+    models = _models(OPERATIONS)
+    names = [m.__name__ for m in models]
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:  # two models of one name would share (and break) one $ref
+        raise RuntimeError(f"two schema models share a name: {duplicated}")
     _, schemas = models_json_schema(
         [(m, "validation") for m in sorted(models, key=lambda m: m.__name__)],
         ref_template=REF,
@@ -95,36 +197,17 @@ def build_document(
             "tags": [op.tag],
             "operationId": f"{op.method}_{op.path}".replace("/", "_"),
         }
-        if op.parameters:
-            entry["parameters"] = list(op.parameters)
+        parameters = [*op.parameters, *(query_parameters(op.query) if op.query else [])]
+        if parameters:
+            entry["parameters"] = parameters
         if op.request:
             entry["requestBody"] = {
-                "required": True,
+                "required": op.request_required,
                 "content": {"application/json": {"schema": _ref(op.request)}},
             }
-        responses: dict[str, Any] = {}
-        for status, (description, model) in sorted(op.responses.items()):
-            body = model or (ErrorBody if status >= 400 else None)
-            responses[str(status)] = {"description": description}
-            if body:
-                responses[str(status)]["content"] = {"application/json": {"schema": _ref(body)}}
         if op.scope:
             entry["security"] = [{"bearer": [op.scope]}]
-            responses.setdefault(
-                "401",
-                {
-                    "description": "missing or invalid token",
-                    "content": {"application/json": {"schema": _ref(ErrorBody)}},
-                },
-            )
-            responses.setdefault(
-                "403",
-                {
-                    "description": f"token lacks the {op.scope} scope",
-                    "content": {"application/json": {"schema": _ref(ErrorBody)}},
-                },
-            )
-        entry["responses"] = responses
+        entry["responses"] = _responses(op)
         paths.setdefault(op.path, {})[op.method.lower()] = entry
     return {
         "openapi": "3.1.0",

@@ -15,11 +15,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from domain.ops.backfill import BackfillRefused, BackfillService
-from domain.ops.filters import parse_since
 from ingest.auth import require_scope
-from ingest.ops_api import BadInput, _actor, _body, _handled
-from ingest.ops_docs import _op
-from ingest.ops_schemas_more import BackfillRequest, BackfillResponse
+from ingest.inputs import InvalidInput, parse_body
+from ingest.ops_api import actor
+from ingest.ops_docs import ops_operation
+from ingest.ops_schemas_backfill import BackfillRequest, BackfillResponse
 from ingest.responses import ORJSONResponse, error
 
 
@@ -34,35 +34,30 @@ def _service(request: Request, page_size: int) -> BackfillService:
 
 
 @require_scope("ops")
-@_handled
 async def backfill(request: Request) -> Response:
     """POST /v1/ops/backfill."""
-    body = await _body(request, BackfillRequest)
-    if body.resume == (body.since is not None):
-        raise BadInput([{"loc": ["body", "since"], "msg": "give either since or resume"}])
+    body = await parse_body(request, BackfillRequest)
+    since = body.since
+    if body.resume == (since is not None):
+        raise InvalidInput.one("since", "give either since or resume")
     if body.resume and (body.types or body.undelivered_only):
-        msg = "resume continues the stored run with its own filters"
-        raise BadInput([{"loc": ["body", "resume"], "msg": msg}])
-    try:
-        since = parse_since(body.since) if body.since else None
-    except ValueError as exc:
-        raise BadInput([{"loc": ["body", "since"], "msg": str(exc)}]) from None
+        raise InvalidInput.one("resume", "resume continues the stored run with its own filters")
     service = _service(request, body.page_size)
     kwargs: dict[str, Any] = {"reason": body.reason, "max_pages": body.max_pages}
     try:
         if since is not None:
             result = await run_in_threadpool(
                 service.start,
-                _actor(request),
+                actor(request),
                 since,
                 types=body.types,
                 undelivered_only=body.undelivered_only,
                 **kwargs,
             )
         else:
-            result = await run_in_threadpool(service.resume, _actor(request), **kwargs)
+            result = await run_in_threadpool(service.resume, actor(request), **kwargs)
     except BackfillRefused as exc:
-        raise BadInput([{"loc": ["body"], "msg": str(exc)}]) from None
+        raise InvalidInput.one("since" if since is not None else "resume", str(exc)) from None
     if result.stopped == "error":
         return error(
             502, "stripe_unavailable", result.error or "Stripe failed", backfill=result.as_dict()
@@ -74,7 +69,7 @@ async def backfill(request: Request) -> Response:
 
 BACKFILL_ROUTES = [Route("/v1/ops/backfill", backfill, methods=["POST"])]
 
-_op(
+ops_operation(
     "POST",
     "/v1/ops/backfill",
     "Fetch missed events from Stripe (at most max_pages per call; resume until complete)",

@@ -1,98 +1,88 @@
-"""OpenAPI entries of the ops API (kept apart from the handlers so each file stays small)."""
+"""OpenAPI entries of the ops API (kept apart from the handlers so each file stays small).
+
+Query parameters are documented from the same pydantic models that validate them; the
+error responses (401/403, 404, 413, 422, 500) are added by `ingest.openapi.build_document`.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from ingest.openapi import Operation, document, path_param, query_param
+from ingest.openapi import Operation, document, path_param
 from ingest.ops_schemas import (
     BulkReplayRequest,
     DeadLetterDetail,
     DeadLetterPage,
+    DeadLetterQuery,
     EventDetail,
     EventPage,
+    EventQuery,
     EventReplayRequest,
     ReplayRequest,
     ReplayResponse,
     StatsResponse,
 )
 
-STRING = {"type": "string"}
-LIMIT = query_param("limit", {"type": "integer", "minimum": 1, "maximum": 500}, "rows (50)")
-SINCE = query_param("since", STRING, "2h, 30m, 7d or an ISO date/time")
-INVALID = (422, ("invalid query or body; `errors` lists the fields", None))
+DEAD_LETTER_REF = path_param("id", "dead-letter id or event id")
+EVENT_ID = path_param("event_id", "Stripe event id")
 
 
-def _op(method: str, path: str, summary: str, **kw: Any) -> None:
-    responses = dict(kw.pop("responses"))
-    responses.setdefault(*INVALID)
-    document(Operation(method, path, summary, "ops", scope="ops", responses=responses, **kw))
+def ops_operation(method: str, path: str, summary: str, **kw: Any) -> None:
+    """Register one ops operation (tag `ops`, `ops` scope; an absent body means `{}`)."""
+    kw.setdefault("request_required", False)
+    document(Operation(method, path, summary, "ops", scope="ops", **kw))
 
 
 def register_operations() -> None:
     """Register every ops operation (idempotent)."""
-    _op(
+    ops_operation(
         "GET",
         "/v1/ops/dead-letters",
         "List dead letters, newest first (only events still dead unless include_replayed)",
-        parameters=(
-            query_param("type", STRING, "event type"),
-            SINCE,
-            query_param("error", STRING, "error type or message contains"),
-            LIMIT,
-            query_param("before", {"type": "integer"}, "page: dead-letter ids below this"),
-            query_param("include_replayed", {"type": "boolean"}, "also replayed ones"),
-        ),
+        query=DeadLetterQuery,
         responses={200: ("a page", DeadLetterPage)},
     )
-    _op(
+    ops_operation(
         "GET",
         "/v1/ops/dead-letters/{id}",
         "A dead letter: error, traceback, attempt history, replay audit",
-        parameters=(path_param("id", "dead-letter id or event id"),),
+        parameters=(DEAD_LETTER_REF,),
         responses={200: ("the dead letter", DeadLetterDetail), 404: ("no such dead letter", None)},
     )
-    _op(
+    ops_operation(
         "POST",
         "/v1/ops/dead-letters/{id}/replay",
         "Replay one dead letter (audited; publishes after commit)",
-        parameters=(path_param("id", "dead-letter id or event id"),),
+        parameters=(DEAD_LETTER_REF,),
         request=ReplayRequest,
         responses={200: ("replayed (or skipped)", ReplayResponse), 404: ("not found", None)},
     )
-    _op(
+    ops_operation(
         "POST",
         "/v1/ops/dead-letters/replay",
         "Replay dead letters by ids, filter or all; dry_run reports counts by type",
         request=BulkReplayRequest,
         responses={200: ("what was (or would be) replayed", ReplayResponse)},
     )
-    _op(
+    ops_operation(
         "GET",
         "/v1/ops/events",
         "List stored events, newest first",
-        parameters=(
-            query_param("status", STRING, "received, queued, ..., dead"),
-            query_param("type", STRING, "event type"),
-            SINCE,
-            query_param("source", STRING, "webhook, backfill, ..."),
-            LIMIT,
-            query_param("cursor", STRING, "next_cursor of the previous page"),
-        ),
+        query=EventQuery,
         responses={200: ("a page", EventPage)},
     )
-    _op(
+    ops_operation(
         "GET",
         "/v1/ops/events/{event_id}",
         "An event: lifecycle, payload summary, attempts, replays",
-        parameters=(path_param("event_id", "Stripe event id"),),
+        parameters=(EVENT_ID,),
         responses={200: ("the event", EventDetail), 404: ("no such event", None)},
     )
-    _op(
+    ops_operation(
         "POST",
         "/v1/ops/events/{event_id}/replay",
         "Re-run an event; force re-runs processed/ignored ones (ordering-safe)",
-        parameters=(path_param("event_id", "Stripe event id"),),
+        parameters=(EVENT_ID,),
         request=EventReplayRequest,
         responses={
             200: ("re-queued", ReplayResponse),
@@ -100,7 +90,7 @@ def register_operations() -> None:
             409: ("not replayable in its status (use force, or it is in flight)", None),
         },
     )
-    _op(
+    ops_operation(
         "GET",
         "/v1/ops/stats",
         "Counts by status and type, backlog, oldest unprocessed age, dead letters",

@@ -1,21 +1,104 @@
-"""Request and response bodies of the ops API (documented in the OpenAPI document)."""
+"""Query and body models of the ops API's events and dead letters, and what they share.
+
+Every text that reaches a query is a NUL-free bounded type, every integer cursor is bounded
+by its column's range and every time is an aware datetime in range (domain.input_types,
+domain.ops.filters.Since), so bad input is a 422 naming the field.
+"""
 
 from __future__ import annotations
 
+import base64
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema, model_validator
+
+from domain.input_types import Ident, Int32, NoNul, is_ident
+from domain.models import EventStatus
+from domain.ops.filters import Since, to_utc
+
+MAX_LIMIT = 500
+# Why an ops action was taken (kept in the audit trail).
+Reason = Annotated[str, Field(max_length=2000), NoNul]
+# A substring searched in error types and messages.
+ErrorText = Annotated[str, Field(min_length=1, max_length=255), NoNul]
 
 
-class _Body(BaseModel):
+class Body(BaseModel):
+    """An ops request body: unknown fields are refused, not ignored."""
+
     model_config = ConfigDict(extra="forbid")
 
 
-class ReplayRequest(_Body):
+class ListQuery(BaseModel):
+    """Query parameters of an ops list: unknown ones are refused, an empty one is absent."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    limit: int = Field(default=50, ge=1, le=MAX_LIMIT, description="rows per page")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_is_absent(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if v != ""}
+        return data
+
+
+def encode_event_cursor(row: dict[str, Any]) -> str:
+    """The `next_cursor` after this event row: its (received_at, event_id)."""
+    return base64.urlsafe_b64encode(
+        orjson.dumps([row["received_at"].isoformat(), row["event_id"]])
+    ).decode()
+
+
+def decode_event_cursor(value: object) -> tuple[datetime, str]:
+    """The (received_at, event_id) of a cursor from `encode_event_cursor`; ValueError if not."""
+    refused = ValueError("not a cursor from a previous page")
+    if not isinstance(value, str) or len(value) > 1024:
+        raise refused
+    try:
+        at, event_id = orjson.loads(base64.urlsafe_b64decode(value))
+        when = to_utc(datetime.fromisoformat(at))  # a naive time is not one we handed out
+    except (ValueError, TypeError):
+        raise refused from None
+    if not isinstance(event_id, str) or not is_ident(event_id):
+        raise refused
+    return when, event_id
+
+
+EventCursor = Annotated[
+    tuple[datetime, str],
+    PlainValidator(decode_event_cursor),
+    WithJsonSchema({"type": "string", "maxLength": 1024}),
+]
+
+
+class DeadLetterQuery(ListQuery):
+    """`GET /v1/ops/dead-letters`."""
+
+    type: Ident | None = Field(default=None, description="event type")
+    since: Since | None = None
+    error: ErrorText | None = Field(default=None, description="error type or message contains")
+    before: Int32 | None = Field(default=None, description="page: dead-letter ids below this")
+    include_replayed: bool = Field(default=False, description="also replayed ones")
+
+
+class EventQuery(ListQuery):
+    """`GET /v1/ops/events`."""
+
+    status: EventStatus | None = None
+    type: Ident | None = Field(default=None, description="event type")
+    since: Since | None = None
+    source: Ident | None = Field(default=None, description="webhook, backfill, ...")
+    cursor: EventCursor | None = Field(default=None, description="next_cursor of the last page")
+
+
+class ReplayRequest(Body):
     """Optional body of a single replay: why (kept in the audit trail)."""
 
-    reason: str | None = Field(default=None, max_length=2000)
+    reason: Reason | None = None
     dry_run: bool = False
 
 
@@ -28,10 +111,10 @@ class EventReplayRequest(ReplayRequest):
 class BulkReplayRequest(ReplayRequest):
     """Which dead letters: ids, or a filter, or `all: true` (an empty selector is refused)."""
 
-    ids: list[str] = Field(default_factory=list, max_length=1000)
-    type: str | None = None
-    since: str | None = Field(default=None, description="2h, 30m, 7d or an ISO date/time")
-    error: str | None = Field(default=None, description="error type or message contains")
+    ids: list[Ident] = Field(default_factory=list, max_length=1000)
+    type: Ident | None = None
+    since: Since | None = None
+    error: ErrorText | None = Field(default=None, description="error type or message contains")
     all: bool = False
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -16,58 +15,23 @@ from starlette.routing import Route
 from domain.mirror import reads
 from domain.mirror.account_status import account_status
 from domain.mirror.delivery import list_notifications, notification_body
-from domain.mirror.statuses import InvoiceStatus, PaymentMethodStatus, SubscriptionStatus
 from domain.mirror.tables import BillingAccount
 from domain.types import utcnow
 from ingest.auth import require_scope
-from ingest.query import parse_query
+from ingest.inputs import parse_query, path_id
 from ingest.read_docs import register_read_operations
+from ingest.read_queries import (
+    InvoiceQuery,
+    NotificationQuery,
+    PaymentMethodQuery,
+    SubscriptionQuery,
+)
 from ingest.read_shapes import account_out, invoice_out, payment_method_out, subscription_out
 from ingest.responses import ORJSONResponse, error
 
 T = TypeVar("T")
-MAX_LIMIT = 100
 
-
-class ListQuery(BaseModel):
-    """limit + cursor, shared by the paginated lists; unknown parameters are refused."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    limit: int = Field(default=20, ge=1, le=MAX_LIMIT)
-    cursor: str | None = None
-
-    @field_validator("cursor")
-    @classmethod
-    def _cursor(cls, value: str | None) -> str | None:
-        if value is not None:
-            reads.decode_cursor(value)  # CursorError is a ValueError: a 422 on this field
-        return value
-
-
-class SubscriptionQuery(ListQuery):
-    status: SubscriptionStatus | None = None
-
-
-class InvoiceQuery(ListQuery):
-    status: InvoiceStatus | None = None
-
-
-class PaymentMethodQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    status: PaymentMethodStatus = PaymentMethodStatus.ATTACHED
-
-
-class NotificationQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    after: int = Field(default=0, ge=0)
-    limit: int = Field(default=20, ge=1, le=MAX_LIMIT)
-    account_ref: str | None = None
-
-
-register_read_operations(MAX_LIMIT)
+register_read_operations()
 
 
 class _NotFound(Exception):
@@ -82,7 +46,7 @@ async def _with_account(
     request: Request, work: Callable[[Session, BillingAccount], T]
 ) -> T | Response:
     """Run `work` in a worker thread with a session and the path's account (404 if none)."""
-    ref = request.path_params["account_ref"]
+    ref = path_id(request, "account_ref", "billing account", code="account_not_found")
     engine: Engine = request.app.state.engine
 
     def run() -> T:
@@ -120,8 +84,6 @@ async def get_account(request: Request) -> Response:
 async def get_subscriptions(request: Request) -> Response:
     """GET /v1/accounts/{account_ref}/subscriptions."""
     query = parse_query(SubscriptionQuery, request)
-    if isinstance(query, Response):
-        return query
 
     def work(session: Session, account: BillingAccount) -> dict[str, Any]:
         page = reads.list_subscriptions(
@@ -145,8 +107,6 @@ async def get_subscriptions(request: Request) -> Response:
 async def get_invoices(request: Request) -> Response:
     """GET /v1/accounts/{account_ref}/invoices."""
     query = parse_query(InvoiceQuery, request)
-    if isinstance(query, Response):
-        return query
 
     def work(session: Session, account: BillingAccount) -> dict[str, Any]:
         page = reads.list_invoices(
@@ -169,8 +129,6 @@ async def get_invoices(request: Request) -> Response:
 async def get_payment_methods(request: Request) -> Response:
     """GET /v1/accounts/{account_ref}/payment-methods."""
     query = parse_query(PaymentMethodQuery, request)
-    if isinstance(query, Response):
-        return query
 
     def work(session: Session, account: BillingAccount) -> dict[str, Any]:
         found = reads.list_payment_methods(session, account.stripe_customer_id, status=query.status)
@@ -183,8 +141,6 @@ async def get_payment_methods(request: Request) -> Response:
 async def get_notifications(request: Request) -> Response:
     """GET /v1/notifications?after=<id>&limit=: the outbox, oldest first after the cursor."""
     query = parse_query(NotificationQuery, request)
-    if isinstance(query, Response):
-        return query
     engine: Engine = request.app.state.engine
 
     def run() -> dict[str, Any]:

@@ -1,12 +1,12 @@
-"""OpenAPI entries of the read API (kept apart so the endpoint module stays about behaviour)."""
+"""OpenAPI entries of the read API (kept apart so the endpoint module stays about behaviour).
+
+Query parameters come from the models that validate them (ingest.read_queries); the error
+responses (401/403, 404, 422, 500) are added by `ingest.openapi.build_document`.
+"""
 
 from __future__ import annotations
 
-from typing import Any
-
-from domain.mirror.statuses import InvoiceStatus, PaymentMethodStatus, SubscriptionStatus
-from ingest.openapi import Operation, document, path_param, query_param
-from ingest.query import ValidationErrorBody
+from ingest.openapi import Operation, document, path_param
 from ingest.read_models import (
     AccountOut,
     InvoicePage,
@@ -14,30 +14,18 @@ from ingest.read_models import (
     PaymentMethodList,
     SubscriptionPage,
 )
+from ingest.read_queries import (
+    InvoiceQuery,
+    NotificationQuery,
+    PaymentMethodQuery,
+    SubscriptionQuery,
+)
 
 ACCOUNT = path_param("account_ref", "the product's own account id (customer metadata.account_ref)")
-NOT_FOUND = (404, ("no such account (`account_not_found`)", None))
-INVALID = (422, ("invalid query parameters, each named in `fields`", ValidationErrorBody))
+NOT_FOUND = ("no such account (`account_not_found`)", None)
 
 
-def _values(enum: Any) -> list[str]:
-    return [m.value for m in enum]
-
-
-def _list_params(limit_max: int, statuses: list[str]) -> tuple[dict[str, Any], ...]:
-    return (
-        ACCOUNT,
-        query_param("status", {"type": "string", "enum": statuses}, "only rows in this status"),
-        query_param(
-            "limit",
-            {"type": "integer", "minimum": 1, "maximum": limit_max, "default": 20},
-            "page size",
-        ),
-        query_param("cursor", {"type": "string"}, "`next_cursor` of the previous page"),
-    )
-
-
-def register_read_operations(limit_max: int) -> None:
+def register_read_operations() -> None:
     """Register every read API operation in the OpenAPI document."""
     document(
         Operation(
@@ -47,12 +35,18 @@ def register_read_operations(limit_max: int) -> None:
             "read",
             scope="read",
             parameters=(ACCOUNT,),
-            responses={200: ("the account", AccountOut), NOT_FOUND[0]: NOT_FOUND[1]},
+            responses={200: ("the account", AccountOut), 404: NOT_FOUND},
         )
     )
-    for path, summary, model, enum in (
-        ("subscriptions", "Subscriptions, newest first", SubscriptionPage, SubscriptionStatus),
-        ("invoices", "Invoices, newest first", InvoicePage, InvoiceStatus),
+    for path, summary, model, query in (
+        ("subscriptions", "Subscriptions, newest first", SubscriptionPage, SubscriptionQuery),
+        ("invoices", "Invoices, newest first", InvoicePage, InvoiceQuery),
+        (
+            "payment-methods",
+            "Payment methods (attached by default), the default one first",
+            PaymentMethodList,
+            PaymentMethodQuery,
+        ),
     ):
         document(
             Operation(
@@ -61,32 +55,11 @@ def register_read_operations(limit_max: int) -> None:
                 summary,
                 "read",
                 scope="read",
-                parameters=_list_params(limit_max, _values(enum)),
-                responses={200: ("one page", model), NOT_FOUND[0]: NOT_FOUND[1], **dict([INVALID])},
+                parameters=(ACCOUNT,),
+                query=query,
+                responses={200: ("one page", model), 404: NOT_FOUND},
             )
         )
-    document(
-        Operation(
-            "GET",
-            "/v1/accounts/{account_ref}/payment-methods",
-            "Payment methods (attached by default), the default one first",
-            "read",
-            scope="read",
-            parameters=(
-                ACCOUNT,
-                query_param(
-                    "status",
-                    {"type": "string", "enum": _values(PaymentMethodStatus), "default": "attached"},
-                    "attached or detached",
-                ),
-            ),
-            responses={
-                200: ("the payment methods", PaymentMethodList),
-                NOT_FOUND[0]: NOT_FOUND[1],
-                **dict([INVALID]),
-            },
-        )
-    )
     document(
         Operation(
             "GET",
@@ -94,17 +67,7 @@ def register_read_operations(limit_max: int) -> None:
             "Notifications after a cursor, oldest first (at least once; dedupe by id)",
             "read",
             scope="read",
-            parameters=(
-                query_param(
-                    "after", {"type": "integer", "minimum": 0, "default": 0}, "last id seen"
-                ),
-                query_param(
-                    "limit",
-                    {"type": "integer", "minimum": 1, "maximum": limit_max, "default": 20},
-                    "page size",
-                ),
-                query_param("account_ref", {"type": "string"}, "only this account's"),
-            ),
-            responses={200: ("one page", NotificationPage), **dict([INVALID])},
+            query=NotificationQuery,
+            responses={200: ("one page", NotificationPage)},
         )
     )

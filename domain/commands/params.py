@@ -1,4 +1,8 @@
-"""Typed parameters of every command type; the request body is validated against these."""
+"""Typed parameters of every command type; the request body is validated against these.
+
+Every text field is one of the NUL-free types below (`NoNul`): params are stored as JSONB,
+which refuses `\u0000`, and sent to Stripe.
+"""
 
 from __future__ import annotations
 
@@ -15,15 +19,20 @@ from pydantic import (
 )
 
 from domain.commands.vat import normalise_vat, vat_problem
+from domain.input_types import NoNul
 from domain.plans import PlanCatalog
 
 PaymentMethodType = Literal["card", "ideal", "sepa_debit", "bancontact"]
 Interval = Literal["month", "year", "week", "day"]
 Proration = Literal["create_prorations", "none", "always_invoice"]
-PaymentMethodId = Annotated[str, Field(pattern=r"^pm_[A-Za-z0-9_]+$", max_length=255)]
-SubscriptionId = Annotated[str, Field(pattern=r"^sub_[A-Za-z0-9_]+$", max_length=255)]
-Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=512)]
-Text = Annotated[str, Field(min_length=1, max_length=255)]
+PaymentMethodId = Annotated[str, Field(pattern=r"^pm_[A-Za-z0-9_]+$", max_length=255), NoNul]
+SubscriptionId = Annotated[str, Field(pattern=r"^sub_[A-Za-z0-9_]+$", max_length=255), NoNul]
+Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=512), NoNul]
+Text = Annotated[str, Field(min_length=1, max_length=255), NoNul]
+PostalCode = Annotated[str, Field(min_length=1, max_length=64), NoNul]
+Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$"), NoNul]
+VatNumber = Annotated[str, Field(max_length=32), NoNul]
+KvkNumber = Annotated[str, Field(pattern=r"^[0-9]{8}$"), NoNul]
 
 
 def _card_and_ideal() -> list[PaymentMethodType]:
@@ -60,7 +69,7 @@ class PlanChoice(Params):
     def _tier_sold(cls, tier: str, info: ValidationInfo) -> str:
         catalog = _catalog(info)
         if catalog is not None and not any(p.tier == tier for p in catalog.plans):
-            raise ValueError(f"no tier {tier!r} in the catalog (GET /v1/plans)")
+            raise ValueError("not a tier of the plan catalog (GET /v1/plans)")
         return tier
 
     @field_validator("interval")
@@ -69,7 +78,7 @@ class PlanChoice(Params):
         catalog, tier = _catalog(info), info.data.get("tier")
         # No tier means the tier itself was refused: that error is the one to show.
         if catalog is not None and tier is not None and catalog.find(tier, interval) is None:
-            raise ValueError(f"tier {tier!r} is not sold per {interval} (GET /v1/plans)")
+            raise ValueError(f"this tier is not sold per {interval} (GET /v1/plans)")
         return interval
 
 
@@ -80,13 +89,13 @@ class CustomerEnsure(Params):
     name: Text | None = None
 
 
-class Address(Params):
+class BillingAddress(Params):
     line1: Text
     line2: Text | None = None
-    postal_code: Annotated[str, Field(min_length=1, max_length=64)]
+    postal_code: PostalCode
     city: Text
     state: Text | None = None
-    country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
+    country: Country
 
 
 class CustomerUpdateBillingDetails(Params):
@@ -94,9 +103,9 @@ class CustomerUpdateBillingDetails(Params):
 
     company_name: Text | None = None
     email: Email | None = None
-    address: Address | None = None
-    vat_number: Annotated[str, Field(max_length=32)] | None = None
-    kvk_number: Annotated[str, Field(pattern=r"^\d{8}$")] | None = None
+    address: BillingAddress | None = None
+    vat_number: VatNumber | None = None
+    kvk_number: KvkNumber | None = None
 
     @field_validator("vat_number")
     @classmethod

@@ -9,6 +9,7 @@ import orjson
 from sqlalchemy import and_, or_, select
 
 from domain.event_log import DEAD, EVENTS, Executor
+from domain.input_types import INT32_MAX, ascii_int, is_ident
 from domain.models import EventStatus
 from domain.ops.attempts import attempt_history
 from domain.ops.audit import audits_for_event
@@ -55,8 +56,20 @@ def _short_error(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def resolve_dead_letter(bind: Executor, ref: str) -> str | None:
-    """The event id of a dead letter given by its numeric id or by its event id."""
-    cond = DEAD.c.id == int(ref) if ref.isdigit() else DEAD.c.event_id == ref
+    """The event id of a dead letter given by its numeric id or by its event id.
+
+    A ref of ASCII digits is a dead-letter id (None past the column's range); anything else
+    is an event id (None when no event id could be it, e.g. it holds a NUL).
+    """
+    if ref.isascii() and ref.isdigit():
+        number = ascii_int(ref, INT32_MAX)
+        if number is None:
+            return None
+        cond = DEAD.c.id == number
+    elif is_ident(ref):
+        cond = DEAD.c.event_id == ref
+    else:
+        return None
     return bind.execute(select(DEAD.c.event_id).where(cond)).scalar_one_or_none()
 
 
@@ -133,19 +146,36 @@ def get_event(bind: Executor, event_id: str, *, with_history: bool = True) -> di
 
 
 def payload_summary(raw: str) -> dict[str, Any]:
-    """Ids and statuses only: enough to recognise an event without showing personal data."""
+    """Ids and statuses only: enough to recognise an event without showing personal data.
+
+    Any stored body is summarised, whatever its shape: `data` may be null, a string or a list
+    (an event stored by a backfill or a thin event), and then there is no object to show.
+    """
     try:
         doc = orjson.loads(raw)
     except orjson.JSONDecodeError:
         return {"bytes": len(raw)}
-    obj = doc.get("data", {}).get("object", {}) if isinstance(doc, dict) else {}
-    obj = obj if isinstance(obj, dict) else {}
-    summary: dict[str, Any] = {"bytes": len(raw), "object": obj.get("object"), "id": obj.get("id")}
+    data = _mapping(_mapping(doc).get("data"))
+    obj = _mapping(data.get("object"))
+    summary: dict[str, Any] = {
+        "bytes": len(raw),
+        "object": _scalar(obj.get("object")),
+        "id": _scalar(obj.get("id")),
+    }
     for key in ("status", "customer", "subscription", "livemode"):
         value = obj.get(key)
         if isinstance(value, str | bool):
             summary[key] = value
-    previous = doc.get("data", {}).get("previous_attributes") if isinstance(doc, dict) else None
+    previous = data.get("previous_attributes")
     if isinstance(previous, dict):
         summary["changed_fields"] = sorted(previous)
     return summary
+
+
+def _mapping(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _scalar(value: object) -> str | None:
+    # Ids and object names are strings; anything else in the payload is not shown.
+    return value if isinstance(value, str) else None

@@ -164,7 +164,8 @@ def test_invalid_commands_get_422_with_field_errors_and_leave_no_row(
     response = api.post("/v1/commands", json=body, headers={**AUTH, "Idempotency-Key": "bad"})
     assert response.status_code == 422, response.text
     assert response.json()["error"] == "invalid_command"
-    assert loc in [e["loc"] for e in response.json()["errors"]], response.json()
+    field = ".".join(str(part) for part in loc)  # `fields` name each by its dotted path
+    assert field in [e["field"] for e in response.json()["fields"]], response.json()
     from tests.support.db import count
 
     assert count(commands.rt.engine, "commands") == 0

@@ -76,7 +76,8 @@ def test_list_paginates_and_filters_dead_letters(client: TestClient, rt: Runtime
     none = client.get("/v1/ops/dead-letters", params={"type": "x.y"}, headers=OPS).json()
     assert none["data"] == []
     bad = client.get("/v1/ops/dead-letters", params={"since": "soon", "limit": 0}, headers=OPS)
-    assert bad.status_code == 422 and {e["loc"][1] for e in bad.json()["errors"]} == {"since"}
+    assert bad.status_code == 422  # every bad parameter is named, each once
+    assert sorted(e["field"] for e in bad.json()["fields"]) == ["limit", "since"]
     assert client.get("/v1/ops/dead-letters", params={"limit": 0}, headers=OPS).status_code == 422
 
 
