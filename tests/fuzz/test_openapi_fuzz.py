@@ -41,6 +41,8 @@ KNOWN_DEFECTS = {
     " invalid_wait, a status the operation does not declare (declared: 200, 401, 403, 404)",
     "GET /v1/notifications": "TODO(issue 10, input: int overflow in API params):"
     " `?after=11214354797983442944` (beyond bigint) answers a plain-text 500",
+    "GET /v1/ops/commands": "TODO(issue 10, input: int overflow in API params):"
+    " `?before=11292402224373464982823632896` (beyond bigint) answers a plain-text 500",
 }
 
 
