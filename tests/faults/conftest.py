@@ -10,8 +10,8 @@ import pytest
 
 from domain.plans import load_catalog
 from tests.faults.brokers import BrokerUnderTest, PrivateRabbitVhost, PrivateRedis
+from tests.faults.result import Result
 from tests.faults.rig import Rig
-from tests.faults.scenario import Result
 from tests.support.fake_stripe import FakeStripe
 from tests.support.postgres_server import PostgresServer
 from tests.support.rabbitmq_vhost import rabbitmq_answers

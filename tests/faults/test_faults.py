@@ -34,10 +34,12 @@ def broker_restarted_empty(run: Run) -> None:
 
 
 def pool_child_killed_mid_handler(run: Run) -> None:
-    run.rig.kill_pool_child(run.slow_event())
+    run.kill_mid_handler(run.rig.kill_pool_child)
 
 
 def worker_main_process_killed(run: Run) -> None:
+    # Not `kill_mid_handler`: the orphaned pool child may still finish and commit the
+    # handler (fine: its main process never acks), so no failed attempt is guaranteed.
     run.rig.kill_worker_main(run.slow_event())
 
 
@@ -90,6 +92,8 @@ def test_scenario(rig: Rig, scenario: Scenario, tmp_path: Path) -> None:
     result = run_scenario(
         rig, scenario.name, scenario.fault, tmp_path, seed=SCENARIOS.index(scenario)
     )
+    if scenario.prepare is not None and rig.fake.state.faults:
+        result.problems.append(f"injected Stripe faults never hit: {list(rig.fake.state.faults)}")
     record(result)
     only_500s = result.problems and all(p.startswith("500 answers") for p in result.problems)
     if scenario.known_500s and only_500s:
