@@ -34,10 +34,20 @@ def transport_options(settings: Settings) -> dict[str, Any]:
     return options
 
 
+def broker_transport(settings: Settings) -> str | None:
+    """The kombu transport for the broker URL (None: the one the URL's scheme names)."""
+    if settings.effective_broker_url.startswith(("redis://", "rediss://")):
+        from workers.redis_transport import TRANSPORT
+
+        return TRANSPORT
+    return None
+
+
 def make_celery(settings: Settings) -> Celery:
     """Build the Celery app for these settings."""
     app = Celery("billing", broker=settings.effective_broker_url, include=["workers.tasks"])
     app.conf.update(
+        broker_transport=broker_transport(settings),
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,

@@ -66,9 +66,10 @@ class Proc:
 
 
 def start_server(
-    env: dict[str, str], log_dir: Path, app: str = "ingest.app:app"
+    env: dict[str, str], log_dir: Path, app: str = "ingest.app:app", workers: int = 1
 ) -> tuple[Proc, str]:
-    """uvicorn serving the real app; returns once /healthz answers."""
+    """uvicorn serving the real app (`workers` > 1: a supervisor and its children); returns
+    once /healthz answers."""
     port = free_port()
     proc = Proc(
         [
@@ -83,6 +84,7 @@ def start_server(
             "--log-level",
             "warning",
             "--no-access-log",
+            *(["--workers", str(workers)] if workers > 1 else []),
         ],
         env,
         log_dir / f"uvicorn-{port}.log",
@@ -102,7 +104,11 @@ def start_server(
 
 
 def start_worker(
-    env: dict[str, str], log_dir: Path, concurrency: int = 1, name: str = "worker"
+    env: dict[str, str],
+    log_dir: Path,
+    concurrency: int = 1,
+    name: str = "worker",
+    app: str = "tests.support.worker_app",
 ) -> Proc:
     """A real Celery worker (prefork) with the tests' handlers registered."""
     return Proc(
@@ -111,7 +117,7 @@ def start_worker(
             "-m",
             "celery",
             "-A",
-            "tests.support.worker_app",
+            app,
             "worker",
             f"--concurrency={concurrency}",
             "--pool=prefork",
