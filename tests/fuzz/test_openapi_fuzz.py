@@ -34,16 +34,6 @@ CHECKS = [not_a_server_error, status_code_conformance, response_schema_conforman
 # Per operation and scope: bounded for CI (a few seconds per scope); raise it for a deeper run.
 MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "8"))
 
-# Defects other changes of issue 10 are fixing: these operations are xfail (not strict), so
-# they still run and show XPASS once fixed. TODO(issue 10, input): remove when they pass.
-KNOWN_DEFECTS = {
-    "GET /v1/commands/{id}": "TODO(issue 10, input/OpenAPI): `?wait=31` answers 422"
-    " invalid_wait, a status the operation does not declare (declared: 200, 401, 403, 404)",
-    "GET /v1/notifications": "TODO(issue 10, input: int overflow in API params):"
-    " `?after=11214354797983442944` (beyond bigint) answers a plain-text 500",
-    "GET /v1/ops/commands": "TODO(issue 10, input: int overflow in API params):"
-    " `?before=11292402224373464982823632896` (beyond bigint) answers a plain-text 500",
-}
 
 
 def test_the_fuzzed_document_is_the_one_served(fuzz_server: tuple[str, Path]) -> None:
@@ -63,12 +53,7 @@ def _fuzz_with(scope: str | None) -> Callable[..., None]:
         derandomize=True,
         suppress_health_check=list(HealthCheck),
     )
-    def test(
-        case: schemathesis.Case, fuzz_server: tuple[str, Path], request: pytest.FixtureRequest
-    ) -> None:
-        known = KNOWN_DEFECTS.get(case.operation.label)
-        if known:
-            request.node.add_marker(pytest.mark.xfail(strict=False, reason=known))
+    def test(case: schemathesis.Case, fuzz_server: tuple[str, Path]) -> None:
         url, _ = fuzz_server
         response = case.call(base_url=url, headers=headers, timeout=10)
         case.validate_response(response, checks=CHECKS, headers=headers)
