@@ -35,6 +35,16 @@ class _Pending:
 _STOP = object()
 
 
+class StoreFailed(Exception):
+    """The event was not stored; the writer has already logged why, with the traceback."""
+
+
+def _failure(exc: Exception) -> StoreFailed:
+    failure = StoreFailed(f"not stored: {type(exc).__name__}")
+    failure.__cause__ = exc
+    return failure
+
+
 class GroupCommitWriter:
     """Stores events in batches from `threads` writer threads; `store` says whether it was new."""
 
@@ -58,7 +68,7 @@ class GroupCommitWriter:
             thread.start()
 
     async def store(self, event: NewEvent) -> bool:
-        """Commit `event` durably; True if it was new, False for a duplicate id."""
+        """Commit `event` durably; True if new, False for a duplicate id; else StoreFailed."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[bool] = loop.create_future()
         self._queue.put(_Pending(event, future, loop))
@@ -94,22 +104,60 @@ class GroupCommitWriter:
         unique: dict[str, NewEvent] = {}
         for pending in batch:
             unique.setdefault(pending.event.envelope.event_id, pending.event)
+        failed: dict[str, StoreFailed] = {}
         try:
             new_ids = self._insert(list(unique.values()))
         except Exception as exc:
-            log.error("ingest.store_failed", count=len(batch), error_type=type(exc).__name__)
-            for pending in batch:
-                pending.loop.call_soon_threadsafe(_set_exception, pending.future, exc)
-            return
+            if len(unique) > 1 and not is_outage(self._engine, exc):
+                log.warning(
+                    "ingest.batch_failed_retrying_each",
+                    count=len(unique),
+                    error_type=type(exc).__name__,
+                )
+                new_ids, failed = self._insert_each(list(unique.values()))
+            else:
+                log.error(
+                    "ingest.store_failed",
+                    count=len(batch),
+                    error_type=type(exc).__name__,
+                    exc_info=exc,
+                )
+                new_ids, failed = set(), dict.fromkeys(unique, _failure(exc))
         answered: set[str] = set()
         for pending in batch:
             event_id = pending.event.envelope.event_id
+            if event_id in failed:
+                pending.loop.call_soon_threadsafe(_set_exception, pending.future, failed[event_id])
+                continue
             # Within a batch only the first delivery of an id counts as new.
             is_new = event_id in new_ids and event_id not in answered
             answered.add(event_id)
             pending.loop.call_soon_threadsafe(_set_result, pending.future, is_new)
         if new_ids and self._on_commit is not None:
             self._on_commit(sorted(new_ids))
+
+    def _insert_each(self, events: list[NewEvent]) -> tuple[set[str], dict[str, StoreFailed]]:
+        """One transaction per event; an outage on the way fails the rest without trying."""
+        new_ids: set[str] = set()
+        failed: dict[str, StoreFailed] = {}
+        for index, event in enumerate(events):
+            envelope = event.envelope
+            try:
+                new_ids |= self._insert([event])
+            except Exception as exc:
+                log.error(
+                    "ingest.store_failed",
+                    event_id=envelope.event_id,
+                    event_type=envelope.type,
+                    error_type=type(exc).__name__,
+                    exc_info=exc,
+                )
+                if is_outage(self._engine, exc):
+                    rest = (e.envelope.event_id for e in events[index:])
+                    failed.update(dict.fromkeys(rest, _failure(exc)))
+                    break
+                failed[envelope.event_id] = _failure(exc)
+        return new_ids, failed
 
 
 def _insert_once_more_on_disconnect(engine: Engine, events: list[NewEvent]) -> set[str]:
@@ -127,6 +175,16 @@ def _insert_once_more_on_disconnect(engine: Engine, events: list[NewEvent]) -> s
                 raise
             log.warning("ingest.reconnecting", error_type=type(exc.orig).__name__)
     raise AssertionError("unreachable")
+
+
+def is_outage(engine: Engine, exc: BaseException) -> bool:
+    """True when the database is unreachable or went away, rather than refusing the data."""
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        exc = exc.orig if exc.orig is not None else exc
+    dbapi = engine.dialect.loaded_dbapi
+    return isinstance(exc, (dbapi.OperationalError, dbapi.InterfaceError))
 
 
 def _set_result(future: asyncio.Future[bool], value: bool) -> None:
