@@ -59,9 +59,16 @@ def configure_logging(fmt: str = "auto", level: str = "INFO") -> None:
         cache_logger_on_first_use=True,
     )
     handler = logging.StreamHandler(sys.stderr)
+    # Records from the standard library (uvicorn, Starlette, Celery, SQLAlchemy) carry
+    # exc_info as a tuple: format it into a traceback, as structlog's own chain does, or
+    # the renderer prints the tuple's repr and the traceback is lost.
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            processor=renderer,
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                renderer,
+            ],
             foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
         )
     )

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 
 import structlog
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from domain.db import make_engine
@@ -15,6 +16,7 @@ from domain.logs import configure_logging
 from domain.plans import catalog_for
 from domain.settings import Settings, load_settings, require_webhook_secrets
 from ingest.commands_api import create_command, get_command
+from ingest.errors import EdgeErrorsMiddleware
 from ingest.health import healthz, readyz
 from ingest.metrics import metrics
 from ingest.openapi import openapi_json
@@ -107,6 +109,7 @@ def create_app(settings: Settings | None = None, publish: PublishFn | None = Non
             Route("/v1/commands/{id}", get_command, methods=["GET"]),
             Route("/v1/plans", list_plans, methods=["GET"]),
         ],
+        middleware=[Middleware(EdgeErrorsMiddleware)],
         lifespan=lifespan,
     )
 

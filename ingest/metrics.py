@@ -46,6 +46,16 @@ SIGNATURE_FAILURES = Counter(
     "Webhook requests whose Stripe-Signature was missing, malformed, stale or wrong",
     ["reason"],
 )
+HTTP_ERRORS = Counter(
+    "billing_http_errors_total",
+    "Requests a route did not handle: internal_error (500) or database_unavailable (503)",
+    ["route", "error"],
+)
+CLIENT_DISCONNECTS = Counter(
+    "billing_http_client_disconnects_total",
+    "Requests whose client hung up before the body was complete",
+    ["route"],
+)
 
 
 document(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from pydantic.json_schema import models_json_schema
 from starlette.requests import Request
 from starlette.responses import Response
@@ -24,6 +24,9 @@ class ErrorBody(BaseModel):
 
     error: str
     message: str
+    request_id: str | None = Field(
+        default=None, description="on 500 and 503 answers: the X-Request-Id to quote"
+    )
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from sqlalchemy.exc import DBAPIError
 from domain import event_log
 from domain.event_log import NewEvent
 from domain.types import utcnow
+from ingest.errors import is_outage
 
 log = structlog.get_logger("ingest.writer")
 
@@ -175,16 +176,6 @@ def _insert_once_more_on_disconnect(engine: Engine, events: list[NewEvent]) -> s
                 raise
             log.warning("ingest.reconnecting", error_type=type(exc.orig).__name__)
     raise AssertionError("unreachable")
-
-
-def is_outage(engine: Engine, exc: BaseException) -> bool:
-    """True when the database is unreachable or went away, rather than refusing the data."""
-    if isinstance(exc, DBAPIError):
-        if exc.connection_invalidated:
-            return True
-        exc = exc.orig if exc.orig is not None else exc
-    dbapi = engine.dialect.loaded_dbapi
-    return isinstance(exc, (dbapi.OperationalError, dbapi.InterfaceError))
 
 
 def _set_result(future: asyncio.Future[bool], value: bool) -> None:
