@@ -56,6 +56,11 @@ CLIENT_DISCONNECTS = Counter(
     "Requests whose client hung up before the body was complete",
     ["route"],
 )
+HEADERS_REFUSED = Counter(
+    "billing_http_headers_refused_total",
+    "Requests refused with 431 before the app saw them: headers too_large or too_many",
+    ["reason"],
+)
 
 
 document(
