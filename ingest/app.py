@@ -19,7 +19,7 @@ from ingest.commands_api import create_command, get_command
 from ingest.errors import EdgeErrorsMiddleware
 from ingest.health import healthz, readyz
 from ingest.metrics import metrics
-from ingest.openapi import openapi_json
+from ingest.openapi_cache import RenderedDocument, openapi_json
 from ingest.ops_api import OPS_ROUTES
 from ingest.ops_backfill_api import BACKFILL_ROUTES
 from ingest.ops_commands_api import COMMAND_OPS_ROUTES
@@ -83,6 +83,8 @@ def create_app(settings: Settings | None = None, publish: PublishFn | None = Non
         app.state.broker_check = broker_check
         app.state.publish_commands = publish_command_ids
         app.state.plan_catalog = catalog_for(cfg.plan_catalog)
+        # Every API module registered its operations when it was imported, above.
+        app.state.openapi = RenderedDocument.build()
         # Everything built so far lives as long as the process: keep it out of the cyclic
         # collector's generations so its full collections stay short under load.
         gc.collect()

@@ -11,10 +11,6 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 from pydantic.json_schema import models_json_schema
-from starlette.requests import Request
-from starlette.responses import Response
-
-from ingest.responses import ORJSONResponse
 
 REF = "#/components/schemas/{model}"
 
@@ -144,8 +140,3 @@ def build_document(
             },
         },
     }
-
-
-async def openapi_json(request: Request) -> Response:
-    """GET /openapi.json."""
-    return ORJSONResponse(build_document())
