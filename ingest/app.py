@@ -17,8 +17,8 @@ from domain.plans import catalog_for
 from domain.settings import Settings, load_settings, require_webhook_secrets
 from ingest.commands_api import create_command, get_command
 from ingest.errors import EdgeErrorsMiddleware
-from ingest.health import healthz, readyz
-from ingest.metrics import metrics
+from ingest.health import BrokerProbe, Readiness, database_check, healthz, readyz
+from ingest.metrics import database_gauges, metrics
 from ingest.openapi_cache import RenderedDocument, openapi_json
 from ingest.ops_api import OPS_ROUTES
 from ingest.ops_backfill_api import BACKFILL_ROUTES
@@ -33,7 +33,7 @@ PublishFn = Callable[[Sequence[str]], None]
 log = structlog.get_logger("ingest.app")
 
 
-def _celery_publisher(settings: Settings) -> tuple[PublishFn, Callable[[], None], PublishFn]:
+def _celery_publisher(settings: Settings) -> tuple[PublishFn, BrokerProbe, PublishFn]:
     # Imported here so the edge depends only on the app config and the enqueue functions.
     from workers.celery_app import make_celery
     from workers.enqueue import publish_commands, publish_event_batch
@@ -49,12 +49,8 @@ def _celery_publisher(settings: Settings) -> tuple[PublishFn, Callable[[], None]
     def publish(ids: Sequence[str]) -> None:
         publish_event_batch(celery, ids)
 
-    def check() -> None:
-        with celery.connection_for_write() as conn:
-            conn.ensure_connection(max_retries=1, timeout=settings.broker_timeout_seconds)
-            conn.default_channel  # noqa: B018 - opening a channel talks to the broker
-
-    return publish, check, publish_command_ids
+    probe = BrokerProbe(celery.connection_for_write, settings.broker_timeout_seconds)
+    return publish, probe, publish_command_ids
 
 
 def create_app(settings: Settings | None = None, publish: PublishFn | None = None) -> Starlette:
@@ -66,7 +62,7 @@ def create_app(settings: Settings | None = None, publish: PublishFn | None = Non
         configure_logging(cfg.log_format, cfg.log_level)
         require_webhook_secrets(cfg)
         engine = make_engine(cfg.effective_database_url, pool_size=4, pre_ping=False)
-        publish_fn, broker_check, publish_command_ids = _celery_publisher(cfg)
+        publish_fn, broker_probe, publish_command_ids = _celery_publisher(cfg)
         publisher = BatchPublisher(
             engine,
             publish or publish_fn,
@@ -80,7 +76,11 @@ def create_app(settings: Settings | None = None, publish: PublishFn | None = Non
         app.state.engine = engine
         app.state.writer = writer
         app.state.publisher = publisher
-        app.state.broker_check = broker_check
+        app.state.readiness = Readiness(
+            {"database": database_check(engine), "broker": broker_probe.check},
+            cfg.readiness_timeout_seconds,
+        )
+        app.state.database_gauges = database_gauges(engine, cfg.metrics_cache_seconds)
         app.state.publish_commands = publish_command_ids
         app.state.plan_catalog = catalog_for(cfg.plan_catalog)
         # Every API module registered its operations when it was imported, above.
@@ -94,6 +94,7 @@ def create_app(settings: Settings | None = None, publish: PublishFn | None = Non
         finally:
             writer.close()
             publisher.close()
+            broker_probe.close()
             engine.dispose()
 
     return Starlette(
