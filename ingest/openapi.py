@@ -123,6 +123,13 @@ def build_document(
                     "content": {"application/json": {"schema": _ref(ErrorBody)}},
                 },
             )
+        responses.setdefault(
+            "500",
+            {
+                "description": "unexpected error; the body's request_id is in the log",
+                "content": {"application/json": {"schema": _ref(ErrorBody)}},
+            },
+        )
         entry["responses"] = responses
         paths.setdefault(op.path, {})[op.method.lower()] = entry
     return {

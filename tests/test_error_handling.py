@@ -19,6 +19,7 @@ from starlette.responses import Response
 from starlette.testclient import TestClient
 
 import ingest.app
+import ingest.openapi
 from domain.logs import configure_logging
 from domain.settings import Settings
 from ingest.app import create_app
@@ -208,3 +209,16 @@ def test_standard_library_records_get_a_full_traceback_not_a_repr() -> None:
     assert "exc_info" not in line
     assert line["exception"].startswith("Traceback (most recent call last)")
     assert "ZeroDivisionError: division by zero" in line["exception"]
+
+
+def test_the_openapi_document_declares_the_500_on_every_operation() -> None:
+    document = ingest.openapi.build_document()
+    error_body = document["components"]["schemas"]["ErrorBody"]
+    assert "request_id" in error_body["properties"]
+    assert "request_id" not in error_body.get("required", [])
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            declared = operation["responses"].get("500")
+            assert declared is not None, f"{method.upper()} {path}"
+            schema = declared["content"]["application/json"]["schema"]
+            assert schema == {"$ref": "#/components/schemas/ErrorBody"}
