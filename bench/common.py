@@ -79,8 +79,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+# The HTTP protocol `billing serve` runs (uvicorn's httptools parser with header limits).
+SERVE_HTTP = "ingest.server:HeaderLimitedHttpToolsProtocol"
+
+
 def start_uvicorn(
-    app: str, env: dict[str, str], log: Path, workers: int = 1
+    app: str, env: dict[str, str], log: Path, workers: int = 1, http: str = "httptools"
 ) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     proc = subprocess.Popen(
@@ -101,7 +105,7 @@ def start_uvicorn(
             "--loop",
             "uvloop",
             "--http",
-            "httptools",
+            http,
             "--backlog",
             "4096",
         ],
