@@ -164,8 +164,8 @@ class GroupCommitWriter:
 def _insert_once_more_on_disconnect(engine: Engine, events: list[NewEvent]) -> set[str]:
     """Insert and commit; a connection the server dropped is replaced and tried once more.
 
-    Connections are not pinged on checkout (a round trip per batch); the insert is
-    idempotent, so repeating it after a disconnect is safe.
+    The web engine pings a connection on checkout, but the server can still go away between
+    the ping and the COMMIT; the insert is idempotent, so repeating it is safe.
     """
     for attempt in (1, 2):
         try:
