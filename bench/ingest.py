@@ -7,7 +7,8 @@ looked up in the database. The last line is a one-line summary.
 
 "ours" runs as `billing serve` does (the header-limited httptools protocol, pre-ping on the
 web engine). `--compare` adds variants with one of those choices undone, same run:
-`stock-http` (uvicorn's plain httptools protocol), `no-pre-ping`.
+`stock-http` (uvicorn's plain httptools protocol), `no-pre-ping`, `no-edge-middleware`
+(no request ids, no JSON 500 handler).
 
     python -m bench.ingest --duration 10
     python -m bench.ingest --duration 10 --compare stock-http --compare no-pre-ping --rounds 3
@@ -43,6 +44,11 @@ TARGETS = {
 VARIANTS = {
     "stock-http": ("ingest.app:app", "stripe_events", "httptools"),
     "no-pre-ping": ("bench.variants:app_without_pre_ping", "stripe_events", SERVE_HTTP),
+    "no-edge-middleware": (
+        "bench.variants:app_without_edge_middleware",
+        "stripe_events",
+        SERVE_HTTP,
+    ),
 }
 
 
