@@ -123,7 +123,7 @@ class GroupCommitWriter:
                     error_type=type(exc).__name__,
                     exc_info=exc,
                 )
-                new_ids, failed = set(), dict.fromkeys(unique, _failure(exc))
+                new_ids, failed = set(), {event_id: _failure(exc) for event_id in unique}
         answered: set[str] = set()
         for pending in batch:
             event_id = pending.event.envelope.event_id
@@ -154,8 +154,7 @@ class GroupCommitWriter:
                     exc_info=exc,
                 )
                 if is_outage(self._engine, exc):
-                    rest = (e.envelope.event_id for e in events[index:])
-                    failed.update(dict.fromkeys(rest, _failure(exc)))
+                    failed.update((e.envelope.event_id, _failure(exc)) for e in events[index:])
                     break
                 failed[envelope.event_id] = _failure(exc)
         return new_ids, failed
