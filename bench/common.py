@@ -142,6 +142,23 @@ def peak_rss_mb(pid: int) -> float:
     return peak
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time used so far by a process and its children (the web workers)."""
+    pids = [pid]
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        pids += [int(p) for p in children.read_text().split()]
+    ticks = 0
+    for p in pids:
+        try:
+            # Fields after the command name (which may hold spaces): utime and stime are 14, 15.
+            fields = Path(f"/proc/{p}/stat").read_text().rpartition(")")[2].split()
+        except FileNotFoundError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def machine() -> str:
     return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
 

@@ -5,13 +5,13 @@ broker. A separate load-generator process posts unique, signed ~4 KB events, fir
 at --connections, then open loop at a fixed --rate. Afterwards every acknowledged event id is
 looked up in the database. The last line is a one-line summary.
 
-"ours" runs as `billing serve` does (the header-limited httptools protocol, pre-ping on the
-web engine). `--compare` adds variants with one of those choices undone, same run:
-`stock-http` (uvicorn's plain httptools protocol), `no-pre-ping`, `no-edge-middleware`
-(no request ids, no JSON 500 handler).
+"ours" runs as `billing serve` does (the header-limited httptools protocol, the edge
+middleware). `--compare` adds variants with one of those undone, same run: `stock-http`
+(uvicorn's plain httptools protocol), `no-edge-middleware` (no request ids, no JSON 500
+handler). Each run also reports the web processes' CPU time per acked event.
 
     python -m bench.ingest --duration 10
-    python -m bench.ingest --duration 10 --compare stock-http --compare no-pre-ping --rounds 3
+    python -m bench.ingest --compare stock-http --compare no-edge-middleware --rounds 3
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from sqlalchemy import create_engine, text
 from bench.common import (
     SERVE_HTTP,
     bench_environment,
+    cpu_seconds,
     machine,
     peak_rss_mb,
     run_loadgen,
@@ -43,7 +44,6 @@ TARGETS = {
 }
 VARIANTS = {
     "stock-http": ("ingest.app:app", "stripe_events", "httptools"),
-    "no-pre-ping": ("bench.variants:app_without_pre_ping", "stripe_events", SERVE_HTTP),
     "no-edge-middleware": (
         "bench.variants:app_without_edge_middleware",
         "stripe_events",
@@ -112,8 +112,16 @@ def main() -> None:
         log = logs / f"{index}.log"
         proc, port = start_uvicorn(app, env, log, args.web_workers, http)
         try:
-            closed = load(port, args, 0, f"{index}c")
-            fixed = load(port, args, args.rate, f"{index}f")
+            phases = []
+            for phase, rate in (("c", 0.0), ("f", args.rate)):
+                cpu = cpu_seconds(proc.pid)
+                result = load(port, args, rate, f"{index}{phase}")
+                # CPU per acked event: far less sensitive than events/s to what else the
+                # shared machine runs meanwhile, so the A/B comparisons use it too.
+                spent = cpu_seconds(proc.pid) - cpu
+                result["cpu_us"] = spent / max(len(result["acked_ids"]), 1) * 1e6
+                phases.append(result)
+            closed, fixed = phases
             rss = peak_rss_mb(proc.pid)
         finally:
             proc.terminate()
@@ -141,6 +149,7 @@ def main() -> None:
         "errors",
         "lost",
         "peak RSS MB",
+        "web CPU us/event",
     ):
         table_out.add_column(col, justify="right" if col != "app" else "left")
     for name, r in results.items():
@@ -157,6 +166,7 @@ def main() -> None:
                 str(sum(m["errors"].values())),
                 str(r["lost"]),
                 f"{r['rss']:.0f}",
+                f"{m['cpu_us']:.0f}",
             )
     Console(width=150).print(table_out)
     ours_runs = [r for name, r in results.items() if name.split(" #")[0] == "ours"]
@@ -184,10 +194,19 @@ def main() -> None:
             _joined(ours_runs, "fixed", "p99_ms", ".0f"),
             _joined(runs, "fixed", "p99_ms", ".0f"),
         ]
+        cpu = [
+            _joined(ours_runs, "closed", "cpu_us", ".0f"),
+            _joined(runs, "closed", "cpu_us", ".0f"),
+        ]
+        cpu_ratios = [
+            mine["closed"]["cpu_us"] / max(other["closed"]["cpu_us"], 1e-9)
+            for mine, other in zip(ours_runs, runs, strict=True)
+        ]
         print(
-            f"ingest: ours / {variant} = {statistics.median(ratios):.2f} (median of "
-            f"{len(ratios)} rounds: {', '.join(f'{r:.2f}' for r in ratios)}; closed-loop ev/s "
-            f"{rates[0]} vs {rates[1]}; p99 at {args.rate:.0f}/s {p99s[0]} vs {p99s[1]} ms)"
+            f"ingest: ours / {variant} = {statistics.median(ratios):.2f} ev/s, "
+            f"{statistics.median(cpu_ratios):.2f} web CPU per event (medians of {len(ratios)} "
+            f"rounds; closed-loop ev/s {rates[0]} vs {rates[1]}; CPU us/event {cpu[0]} vs "
+            f"{cpu[1]}; p99 at {args.rate:.0f}/s {p99s[0]} vs {p99s[1]} ms)"
         )
 
 

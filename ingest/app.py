@@ -61,10 +61,18 @@ def create_app(settings: Settings | None = None, publish: PublishFn | None = Non
         cfg = settings or load_settings()
         configure_logging(cfg.log_format, cfg.log_level)
         require_webhook_secrets(cfg)
-        # Pre-ping: after a Postgres restart or failover the first checkout finds its pooled
-        # connection dead and reconnects, instead of the request failing. One round trip per
-        # checkout (a group-commit batch, a read) did not show in bench/ingest.py.
+        # Requests (reads, commands, ops, readiness, metrics) ping a pooled connection before
+        # use: after a Postgres restart or failover they reconnect instead of failing. The
+        # group-commit writer has its own pool without the ping (a round trip per batch,
+        # ~60 us of CPU: bench/edge_costs.py); it retries a batch once on a dropped
+        # connection instead. SQLite has no server to lose: one engine.
         engine = make_engine(cfg.effective_database_url, pool_size=4, pre_ping=True)
+        writer_threads = 1 if cfg.is_sqlite else 2
+        ingest_engine = (
+            engine
+            if cfg.is_sqlite
+            else make_engine(cfg.effective_database_url, pool_size=writer_threads, pre_ping=False)
+        )
         publish_fn, broker_probe, publish_command_ids = _celery_publisher(cfg)
         publisher = BatchPublisher(
             engine,
@@ -73,10 +81,11 @@ def create_app(settings: Settings | None = None, publish: PublishFn | None = Non
             linger_seconds=cfg.publish_linger_ms / 1000,
         )
         writer = GroupCommitWriter(
-            engine, threads=1 if cfg.is_sqlite else 2, on_commit=publisher.submit
+            ingest_engine, threads=writer_threads, on_commit=publisher.submit
         )
         app.state.settings = cfg
         app.state.engine = engine
+        app.state.ingest_engine = ingest_engine
         app.state.writer = writer
         app.state.publisher = publisher
         app.state.readiness = Readiness(
@@ -98,6 +107,7 @@ def create_app(settings: Settings | None = None, publish: PublishFn | None = Non
             writer.close()
             publisher.close()
             broker_probe.close()
+            ingest_engine.dispose()
             engine.dispose()
 
     return Starlette(

@@ -163,8 +163,8 @@ class GroupCommitWriter:
 def _insert_once_more_on_disconnect(engine: Engine, events: list[NewEvent]) -> set[str]:
     """Insert and commit; a connection the server dropped is replaced and tried once more.
 
-    The web engine pings a connection on checkout, but the server can still go away between
-    the ping and the COMMIT; the insert is idempotent, so repeating it is safe.
+    The writer's engine does not ping connections on checkout (a round trip per batch); the
+    insert is idempotent, so repeating it after a disconnect is safe.
     """
     for attempt in (1, 2):
         try:
