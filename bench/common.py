@@ -79,8 +79,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+# The HTTP protocol `billing serve` runs (uvicorn's httptools parser with header limits).
+SERVE_HTTP = "ingest.server:HeaderLimitedHttpToolsProtocol"
+
+
 def start_uvicorn(
-    app: str, env: dict[str, str], log: Path, workers: int = 1
+    app: str, env: dict[str, str], log: Path, workers: int = 1, http: str = "httptools"
 ) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     proc = subprocess.Popen(
@@ -101,7 +105,7 @@ def start_uvicorn(
             "--loop",
             "uvloop",
             "--http",
-            "httptools",
+            http,
             "--backlog",
             "4096",
         ],
@@ -136,6 +140,23 @@ def peak_rss_mb(pid: int) -> float:
         except FileNotFoundError:
             continue
     return peak
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time used so far by a process and its children (the web workers)."""
+    pids = [pid]
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        pids += [int(p) for p in children.read_text().split()]
+    ticks = 0
+    for p in pids:
+        try:
+            # Fields after the command name (which may hold spaces): utime and stime are 14, 15.
+            fields = Path(f"/proc/{p}/stat").read_text().rpartition(")")[2].split()
+        except FileNotFoundError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def machine() -> str:

@@ -5,12 +5,19 @@ broker. A separate load-generator process posts unique, signed ~4 KB events, fir
 at --connections, then open loop at a fixed --rate. Afterwards every acknowledged event id is
 looked up in the database. The last line is a one-line summary.
 
+"ours" runs as `billing serve` does (the header-limited httptools protocol, the edge
+middleware). `--compare` adds variants with one of those undone, same run: `stock-http`
+(uvicorn's plain httptools protocol), `no-edge-middleware` (no request ids, no JSON 500
+handler). Each run also reports the web processes' CPU time per acked event.
+
     python -m bench.ingest --duration 10
+    python -m bench.ingest --compare stock-http --compare no-edge-middleware --rounds 3
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -21,16 +28,27 @@ from rich.table import Table
 from sqlalchemy import create_engine, text
 
 from bench.common import (
+    SERVE_HTTP,
     bench_environment,
+    cpu_seconds,
     machine,
     peak_rss_mb,
     run_loadgen,
     start_uvicorn,
 )
 
+# name -> (app, table, HTTP protocol)
 TARGETS = {
-    "baseline": ("bench.baseline_app:app", "bench_baseline_events"),
-    "ours": ("ingest.app:app", "stripe_events"),
+    "baseline": ("bench.baseline_app:app", "bench_baseline_events", "httptools"),
+    "ours": ("ingest.app:app", "stripe_events", SERVE_HTTP),
+}
+VARIANTS = {
+    "stock-http": ("ingest.app:app", "stripe_events", "httptools"),
+    "no-edge-middleware": (
+        "bench.variants:app_without_edge_middleware",
+        "stripe_events",
+        SERVE_HTTP,
+    ),
 }
 
 
@@ -65,16 +83,45 @@ def main() -> None:
     parser.add_argument("--web-workers", type=int, default=2, help="uvicorn workers per app")
     parser.add_argument("--database-url", default="postgresql+psycopg://127.0.0.1/bench")
     parser.add_argument("--broker-url", default="redis://127.0.0.1:6379/13")
+    parser.add_argument(
+        "--compare",
+        action="append",
+        default=[],
+        choices=sorted(VARIANTS),
+        help="also run ours with one production choice undone (repeatable)",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="with --compare: run ours and the variants alternately this many times",
+    )
     args = parser.parse_args()
+    # The baseline once, then ours and each variant in turn, round after round, so a change
+    # of the machine's speed during the run hits all of them alike.
+    order = [("baseline", TARGETS["baseline"])]
+    for round_no in range(1, (args.rounds if args.compare else 1) + 1):
+        suffix = f" #{round_no}" if args.compare and args.rounds > 1 else ""
+        order.append(("ours" + suffix, TARGETS["ours"]))
+        order += [(name + suffix, VARIANTS[name]) for name in args.compare]
 
     env = bench_environment(args.database_url, args.broker_url, log_level="INFO")
     logs = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     results: dict[str, dict[str, Any]] = {}
-    for name, (app, table) in TARGETS.items():
-        proc, port = start_uvicorn(app, env, logs / f"{name}.log", args.web_workers)
+    for index, (name, (app, table, http)) in enumerate(order):
+        log = logs / f"{index}.log"
+        proc, port = start_uvicorn(app, env, log, args.web_workers, http)
         try:
-            closed = load(port, args, 0, f"{name}c")
-            fixed = load(port, args, args.rate, f"{name}f")
+            phases = []
+            for phase, rate in (("c", 0.0), ("f", args.rate)):
+                cpu = cpu_seconds(proc.pid)
+                result = load(port, args, rate, f"{index}{phase}")
+                # CPU per acked event: far less sensitive than events/s to what else the
+                # shared machine runs meanwhile, so the A/B comparisons use it too.
+                spent = cpu_seconds(proc.pid) - cpu
+                result["cpu_us"] = spent / max(len(result["acked_ids"]), 1) * 1e6
+                phases.append(result)
+            closed, fixed = phases
             rss = peak_rss_mb(proc.pid)
         finally:
             proc.terminate()
@@ -102,6 +149,7 @@ def main() -> None:
         "errors",
         "lost",
         "peak RSS MB",
+        "web CPU us/event",
     ):
         table_out.add_column(col, justify="right" if col != "app" else "left")
     for name, r in results.items():
@@ -118,9 +166,11 @@ def main() -> None:
                 str(sum(m["errors"].values())),
                 str(r["lost"]),
                 f"{r['rss']:.0f}",
+                f"{m['cpu_us']:.0f}",
             )
     Console(width=150).print(table_out)
-    ours, base = results["ours"], results["baseline"]
+    ours_runs = [r for name, r in results.items() if name.split(" #")[0] == "ours"]
+    ours, base = ours_runs[0], results["baseline"]
     ratio = ours["closed"]["rate"] / max(base["closed"]["rate"], 1e-9)
     errors = sum(ours["closed"]["errors"].values()) + sum(ours["fixed"]["errors"].values())
     print(
@@ -130,6 +180,38 @@ def main() -> None:
         f"p99 at {args.rate:.0f}/s {ours['fixed']['p99_ms']:.0f} ms, errors {errors}, "
         f"lost {ours['lost']}, web RSS {ours['rss']:.0f} MB"
     )
+    for variant in args.compare:
+        runs = [r for name, r in results.items() if name.split(" #")[0] == variant]
+        ratios = [
+            mine["closed"]["rate"] / max(other["closed"]["rate"], 1e-9)
+            for mine, other in zip(ours_runs, runs, strict=True)
+        ]
+        rates = [
+            _joined(ours_runs, "closed", "rate", ",.0f"),
+            _joined(runs, "closed", "rate", ",.0f"),
+        ]
+        p99s = [
+            _joined(ours_runs, "fixed", "p99_ms", ".0f"),
+            _joined(runs, "fixed", "p99_ms", ".0f"),
+        ]
+        cpu = [
+            _joined(ours_runs, "closed", "cpu_us", ".0f"),
+            _joined(runs, "closed", "cpu_us", ".0f"),
+        ]
+        cpu_ratios = [
+            mine["closed"]["cpu_us"] / max(other["closed"]["cpu_us"], 1e-9)
+            for mine, other in zip(ours_runs, runs, strict=True)
+        ]
+        print(
+            f"ingest: ours / {variant} = {statistics.median(ratios):.2f} ev/s, "
+            f"{statistics.median(cpu_ratios):.2f} web CPU per event (medians of {len(ratios)} "
+            f"rounds; closed-loop ev/s {rates[0]} vs {rates[1]}; CPU us/event {cpu[0]} vs "
+            f"{cpu[1]}; p99 at {args.rate:.0f}/s {p99s[0]} vs {p99s[1]} ms)"
+        )
+
+
+def _joined(runs: list[dict[str, Any]], phase: str, key: str, fmt: str) -> str:
+    return ", ".join(format(r[phase][key], fmt) for r in runs)
 
 
 if __name__ == "__main__":

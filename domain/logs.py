@@ -71,9 +71,15 @@ def configure_logging(fmt: str = "auto", level: str = "INFO") -> None:
         cache_logger_on_first_use=True,
     )
     handler = logging.StreamHandler(sys.stderr)
+    # Records from the standard library (uvicorn, Starlette, Celery, SQLAlchemy) carry
+    # exc_info as a tuple: format it into a traceback, as structlog's own chain does, or
+    # the renderer prints the tuple's repr and the traceback is lost.
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            processor=renderer,
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                renderer,
+            ],
             # Tracebacks of stdlib records (Celery's, uvicorn's) rendered here, so that
             # scrub_texts sees them as text (an exc_info tuple would go out as its repr).
             foreign_pre_chain=[

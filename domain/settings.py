@@ -76,6 +76,8 @@ class Settings(BaseSettings):
     publish_linger_ms: float = Field(default=25.0, ge=0, le=1000)
     worker_synchronous_commit: bool = False
     broker_timeout_seconds: float = Field(default=3.0, gt=0)
+    readiness_timeout_seconds: float = Field(default=3.0, gt=0)
+    metrics_cache_seconds: float = Field(default=5.0, ge=0)
 
     # Notification delivery (off unless NOTIFY_URL is set; the cursor API works either way).
     notify_url: str | None = None

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 
 import structlog
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from domain.db import make_engine
@@ -15,9 +16,10 @@ from domain.logs import configure_logging
 from domain.plans import catalog_for
 from domain.settings import Settings, load_settings, require_webhook_secrets
 from ingest.commands_api import create_command, get_command
-from ingest.health import healthz, readyz
-from ingest.metrics import metrics
-from ingest.openapi import openapi_json
+from ingest.errors import EdgeErrorsMiddleware
+from ingest.health import BrokerProbe, Readiness, database_check, healthz, readyz
+from ingest.metrics import database_gauges, metrics
+from ingest.openapi_cache import RenderedDocument, openapi_json
 from ingest.ops_api import OPS_ROUTES
 from ingest.ops_backfill_api import BACKFILL_ROUTES
 from ingest.ops_commands_api import COMMAND_OPS_ROUTES
@@ -31,7 +33,7 @@ PublishFn = Callable[[Sequence[str]], None]
 log = structlog.get_logger("ingest.app")
 
 
-def _celery_publisher(settings: Settings) -> tuple[PublishFn, Callable[[], None], PublishFn]:
+def _celery_publisher(settings: Settings) -> tuple[PublishFn, BrokerProbe, PublishFn]:
     # Imported here so the edge depends only on the app config and the enqueue functions.
     from workers.celery_app import make_celery
     from workers.enqueue import publish_commands, publish_event_batch
@@ -47,12 +49,8 @@ def _celery_publisher(settings: Settings) -> tuple[PublishFn, Callable[[], None]
     def publish(ids: Sequence[str]) -> None:
         publish_event_batch(celery, ids)
 
-    def check() -> None:
-        with celery.connection_for_write() as conn:
-            conn.ensure_connection(max_retries=1, timeout=settings.broker_timeout_seconds)
-            conn.default_channel  # noqa: B018 - opening a channel talks to the broker
-
-    return publish, check, publish_command_ids
+    probe = BrokerProbe(celery.connection_for_write, settings.broker_timeout_seconds)
+    return publish, probe, publish_command_ids
 
 
 def create_app(settings: Settings | None = None, publish: PublishFn | None = None) -> Starlette:
@@ -63,8 +61,19 @@ def create_app(settings: Settings | None = None, publish: PublishFn | None = Non
         cfg = settings or load_settings()
         configure_logging(cfg.log_format, cfg.log_level)
         require_webhook_secrets(cfg)
-        engine = make_engine(cfg.effective_database_url, pool_size=4, pre_ping=False)
-        publish_fn, broker_check, publish_command_ids = _celery_publisher(cfg)
+        # Requests (reads, commands, ops, readiness, metrics) ping a pooled connection before
+        # use: after a Postgres restart or failover they reconnect instead of failing. The
+        # group-commit writer has its own pool without the ping (a round trip per batch,
+        # ~60 us of CPU: bench/edge_costs.py); it retries a batch once on a dropped
+        # connection instead. SQLite has no server to lose: one engine.
+        engine = make_engine(cfg.effective_database_url, pool_size=4, pre_ping=True)
+        writer_threads = 1 if cfg.is_sqlite else 2
+        ingest_engine = (
+            engine
+            if cfg.is_sqlite
+            else make_engine(cfg.effective_database_url, pool_size=writer_threads, pre_ping=False)
+        )
+        publish_fn, broker_probe, publish_command_ids = _celery_publisher(cfg)
         publisher = BatchPublisher(
             engine,
             publish or publish_fn,
@@ -72,15 +81,22 @@ def create_app(settings: Settings | None = None, publish: PublishFn | None = Non
             linger_seconds=cfg.publish_linger_ms / 1000,
         )
         writer = GroupCommitWriter(
-            engine, threads=1 if cfg.is_sqlite else 2, on_commit=publisher.submit
+            ingest_engine, threads=writer_threads, on_commit=publisher.submit
         )
         app.state.settings = cfg
         app.state.engine = engine
+        app.state.ingest_engine = ingest_engine
         app.state.writer = writer
         app.state.publisher = publisher
-        app.state.broker_check = broker_check
+        app.state.readiness = Readiness(
+            {"database": database_check(engine), "broker": broker_probe.check},
+            cfg.readiness_timeout_seconds,
+        )
+        app.state.database_gauges = database_gauges(engine, cfg.metrics_cache_seconds)
         app.state.publish_commands = publish_command_ids
         app.state.plan_catalog = catalog_for(cfg.plan_catalog)
+        # Every API module registered its operations when it was imported, above.
+        app.state.openapi = RenderedDocument.build()
         # Everything built so far lives as long as the process: keep it out of the cyclic
         # collector's generations so its full collections stay short under load.
         gc.collect()
@@ -90,6 +106,8 @@ def create_app(settings: Settings | None = None, publish: PublishFn | None = Non
         finally:
             writer.close()
             publisher.close()
+            broker_probe.close()
+            ingest_engine.dispose()
             engine.dispose()
 
     return Starlette(
@@ -107,6 +125,7 @@ def create_app(settings: Settings | None = None, publish: PublishFn | None = Non
             Route("/v1/commands/{id}", get_command, methods=["GET"]),
             Route("/v1/plans", list_plans, methods=["GET"]),
         ],
+        middleware=[Middleware(EdgeErrorsMiddleware)],
         lifespan=lifespan,
     )
 

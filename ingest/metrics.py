@@ -1,7 +1,8 @@
 """`GET /metrics`: process counters (multiprocess-aware) plus gauges read from the database.
 
-Backlog, oldest unprocessed age, dead letters, commands and notifications are computed at
-scrape time by a collector querying Postgres: one truth for every process, by construction.
+Backlog, oldest unprocessed age, dead letters, commands and notifications are computed by a
+collector querying Postgres: one truth for every process, by construction. They are cached
+for METRICS_CACHE_SECONDS and refreshed by one scrape at a time (see `gauge_cache`).
 Counters and histograms (webhooks here, processing in `workers.metrics`) live in each
 process; with PROMETHEUS_MULTIPROC_DIR set they are written to files there and summed.
 """
@@ -29,6 +30,7 @@ from starlette.responses import Response
 from domain.models import ReplayAudit
 from domain.ops import stats
 from domain.types import utcnow
+from ingest.gauge_cache import SingleFlightCache
 from ingest.openapi import Operation, document
 
 WEBHOOK_EVENTS = Counter(
@@ -44,6 +46,21 @@ WEBHOOK_REJECTED = Counter(
 SIGNATURE_FAILURES = Counter(
     "billing_webhook_signature_failures_total",
     "Webhook requests whose Stripe-Signature was missing, malformed, stale or wrong",
+    ["reason"],
+)
+HTTP_ERRORS = Counter(
+    "billing_http_errors_total",
+    "Requests a route did not handle: internal_error (500) or database_unavailable (503)",
+    ["route", "error"],
+)
+CLIENT_DISCONNECTS = Counter(
+    "billing_http_client_disconnects_total",
+    "Requests whose client hung up before the body was complete",
+    ["route"],
+)
+HEADERS_REFUSED = Counter(
+    "billing_http_headers_refused_total",
+    "Requests refused with 431 before the app saw them: headers too_large or too_many",
     ["reason"],
 )
 
@@ -128,19 +145,33 @@ class DatabaseCollector(Collector):
             yield notes
 
 
-def render(engine: Engine) -> bytes:
-    """The exposition text: process metrics (all processes in multiprocess mode) + DB gauges."""
+def render_processes() -> bytes:
+    """Counters and histograms: this process's, or every process's in multiprocess mode."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         processes = CollectorRegistry()
         MultiProcessCollector(processes)
     else:
         processes = REGISTRY
+    return generate_latest(processes)
+
+
+def render_database(engine: Engine) -> bytes:
+    """The database gauges' exposition text (the queries run here)."""
     database = CollectorRegistry()
     database.register(DatabaseCollector(engine))
-    return generate_latest(processes) + generate_latest(database)
+    return generate_latest(database)
+
+
+def database_gauges(engine: Engine, max_age: float) -> SingleFlightCache[bytes]:
+    """The database gauges, recomputed at most every `max_age` seconds by one scrape."""
+    return SingleFlightCache(lambda: render_database(engine), max_age)
+
+
+def _render(gauges: SingleFlightCache[bytes]) -> bytes:
+    return render_processes() + gauges.get()
 
 
 async def metrics(request: Request) -> Response:
     """GET /metrics (Prometheus text format; no token, serve it on the internal network)."""
-    body = await run_in_threadpool(render, request.app.state.engine)
+    body = await run_in_threadpool(_render, request.app.state.database_gauges)
     return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -11,13 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from pydantic.json_schema import models_json_schema
-from starlette.requests import Request
-from starlette.responses import Response
 
 from domain.input_types import ID_LENGTH
-from ingest.responses import ORJSONResponse
 
 REF = "#/components/schemas/{model}"
 
@@ -27,6 +24,9 @@ class ErrorBody(BaseModel):
 
     error: str
     message: str
+    request_id: str | None = Field(
+        default=None, description="on 500 and 503 answers: the X-Request-Id to quote"
+    )
 
 
 class FieldError(BaseModel):
@@ -224,8 +224,3 @@ def build_document(
             },
         },
     }
-
-
-async def openapi_json(request: Request) -> Response:
-    """GET /openapi.json."""
-    return ORJSONResponse(build_document())

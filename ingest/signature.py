@@ -8,7 +8,21 @@ from collections.abc import Sequence
 
 from domain.signing import compute_signature, sign_header
 
-__all__ = ["SignatureError", "compute_signature", "sign_header", "verify"]
+__all__ = [
+    "MAX_HEADER_LENGTH",
+    "MAX_V1_SIGNATURES",
+    "SignatureError",
+    "compute_signature",
+    "sign_header",
+    "verify",
+]
+
+# Stripe sends one timestamp and a v1 per active secret (two or three while one is rolled):
+# a few hundred bytes. Anything far beyond that is refused before it is split or compared.
+MAX_HEADER_LENGTH = 8 * 1024
+MAX_V1_SIGNATURES = 32
+# Unix seconds: ten digits until the year 2286; more cannot be within any tolerance.
+_MAX_TIMESTAMP_DIGITS = 12
 
 
 class SignatureError(ValueError):
@@ -19,22 +33,36 @@ class SignatureError(ValueError):
         self.code = code
 
 
-def _parse_header(header: str) -> tuple[int, list[str]]:
+def _parse_timestamp(value: str) -> int:
+    # int() would also take "+1", " 1", "1_0", other scripts' digits and 4,300-digit
+    # numbers (which then overflow a float): only plain ASCII digits are a timestamp.
+    if not (value.isascii() and value.isdigit() and len(value) <= _MAX_TIMESTAMP_DIGITS):
+        raise SignatureError("invalid_signature_header", "timestamp is not a Unix time")
+    return int(value)
+
+
+def _parse_header(header: str) -> tuple[int, list[bytes]]:
+    if len(header) > MAX_HEADER_LENGTH:
+        raise SignatureError(
+            "invalid_signature_header", f"Stripe-Signature is longer than {MAX_HEADER_LENGTH} bytes"
+        )
+    if header.count("v1=") > MAX_V1_SIGNATURES:
+        raise SignatureError(
+            "invalid_signature_header",
+            f"Stripe-Signature has more than {MAX_V1_SIGNATURES} v1 signatures",
+        )
     timestamp: int | None = None
-    signatures: list[str] = []
+    signatures: list[bytes] = []
     for item in header.split(","):
         key, sep, value = item.strip().partition("=")
         if not sep:
             continue
         if key == "t":
-            try:
-                timestamp = int(value)
-            except ValueError:
-                raise SignatureError(
-                    "invalid_signature_header", "timestamp is not an integer"
-                ) from None
+            timestamp = _parse_timestamp(value)
         elif key == "v1":  # v0 and unknown schemes are ignored on purpose
-            signatures.append(value)
+            # Compared as bytes: a hex digest is ASCII, and compare_digest refuses non-ASCII
+            # str. Header values arrive as latin-1, so every character maps to one byte.
+            signatures.append(value.encode("latin-1", "replace"))
     if timestamp is None:
         raise SignatureError("invalid_signature_header", "Stripe-Signature has no timestamp")
     if not signatures:
@@ -61,7 +89,7 @@ def verify(
         )
     matched = False
     for secret in secrets:
-        expected = compute_signature(secret, timestamp, body)
+        expected = compute_signature(secret, timestamp, body).encode()
         for candidate in signatures:
             # Keep comparing after a match so timing does not reveal which pair matched.
             matched |= hmac.compare_digest(expected, candidate)

@@ -7,13 +7,14 @@ from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 
-from domain.envelope import EnvelopeError, parse_envelope
+from domain.envelope import EnvelopeError, ensure_storable, parse_envelope
 from domain.event_log import NewEvent
 from ingest import metrics
 from ingest.bodies import BodyTooLarge, read_limited
 from ingest.openapi import Operation, document
 from ingest.responses import ORJSONResponse, error
 from ingest.signature import SignatureError, verify
+from ingest.writer import StoreFailed
 
 log = structlog.get_logger("ingest.webhooks")
 
@@ -42,7 +43,7 @@ document(
         ),
         responses={
             200: ("stored (or already stored)", WebhookAck),
-            400: ("bad signature, not JSON, or no id/type", None),
+            400: ("bad signature, not JSON, no id/type, or not storable", None),
             413: ("body over the size limit", None),
             503: ("not stored; Stripe will retry", None),
         },
@@ -74,6 +75,7 @@ async def stripe_webhook(request: Request) -> Response:
     try:
         raw = body.decode("utf-8")
         envelope = parse_envelope(body)
+        ensure_storable(envelope, body)
     except UnicodeDecodeError:
         log.warning("webhook.rejected", reason="invalid_json")
         metrics.rejected("invalid_json")
@@ -85,11 +87,13 @@ async def stripe_webhook(request: Request) -> Response:
     try:
         is_new = await state.writer.store(NewEvent(envelope=envelope, raw_body=raw))
     except Exception as exc:  # not stored, so no ack: Stripe retries later
+        failed_in_writer = isinstance(exc, StoreFailed)  # which logged the traceback
         log.error(
             "webhook.store_failed",
             event_id=envelope.event_id,
             event_type=envelope.type,
-            error_type=type(exc).__name__,
+            error_type=type(exc.__cause__ if failed_in_writer else exc).__name__,
+            exc_info=None if failed_in_writer else exc,
         )
         metrics.rejected("storage_unavailable")
         return error(503, "storage_unavailable", "event could not be stored; retry later")

@@ -21,6 +21,7 @@ from sqlalchemy.exc import DBAPIError
 from domain import event_log
 from domain.event_log import NewEvent
 from domain.types import utcnow
+from ingest.errors import is_outage
 
 log = structlog.get_logger("ingest.writer")
 
@@ -33,6 +34,16 @@ class _Pending:
 
 
 _STOP = object()
+
+
+class StoreFailed(Exception):
+    """The event was not stored; the writer has already logged why, with the traceback."""
+
+
+def _failure(exc: Exception) -> StoreFailed:
+    failure = StoreFailed(f"not stored: {type(exc).__name__}")
+    failure.__cause__ = exc
+    return failure
 
 
 class GroupCommitWriter:
@@ -58,7 +69,7 @@ class GroupCommitWriter:
             thread.start()
 
     async def store(self, event: NewEvent) -> bool:
-        """Commit `event` durably; True if it was new, False for a duplicate id."""
+        """Commit `event` durably; True if new, False for a duplicate id; else StoreFailed."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[bool] = loop.create_future()
         self._queue.put(_Pending(event, future, loop))
@@ -94,16 +105,31 @@ class GroupCommitWriter:
         unique: dict[str, NewEvent] = {}
         for pending in batch:
             unique.setdefault(pending.event.envelope.event_id, pending.event)
+        failed: dict[str, StoreFailed] = {}
         try:
             new_ids = self._insert(list(unique.values()))
         except Exception as exc:
-            log.error("ingest.store_failed", count=len(batch), error_type=type(exc).__name__)
-            for pending in batch:
-                pending.loop.call_soon_threadsafe(_set_exception, pending.future, exc)
-            return
+            if len(unique) > 1 and not is_outage(self._engine, exc):
+                log.warning(
+                    "ingest.batch_failed_retrying_each",
+                    count=len(unique),
+                    error_type=type(exc).__name__,
+                )
+                new_ids, failed = self._insert_each(list(unique.values()))
+            else:
+                log.error(
+                    "ingest.store_failed",
+                    count=len(batch),
+                    error_type=type(exc).__name__,
+                    exc_info=exc,
+                )
+                new_ids, failed = set(), {event_id: _failure(exc) for event_id in unique}
         answered: set[str] = set()
         for pending in batch:
             event_id = pending.event.envelope.event_id
+            if event_id in failed:
+                pending.loop.call_soon_threadsafe(_set_exception, pending.future, failed[event_id])
+                continue
             # Within a batch only the first delivery of an id counts as new.
             is_new = event_id in new_ids and event_id not in answered
             answered.add(event_id)
@@ -111,12 +137,34 @@ class GroupCommitWriter:
         if new_ids and self._on_commit is not None:
             self._on_commit(sorted(new_ids))
 
+    def _insert_each(self, events: list[NewEvent]) -> tuple[set[str], dict[str, StoreFailed]]:
+        """One transaction per event; an outage on the way fails the rest without trying."""
+        new_ids: set[str] = set()
+        failed: dict[str, StoreFailed] = {}
+        for index, event in enumerate(events):
+            envelope = event.envelope
+            try:
+                new_ids |= self._insert([event])
+            except Exception as exc:
+                log.error(
+                    "ingest.store_failed",
+                    event_id=envelope.event_id,
+                    event_type=envelope.type,
+                    error_type=type(exc).__name__,
+                    exc_info=exc,
+                )
+                if is_outage(self._engine, exc):
+                    failed.update((e.envelope.event_id, _failure(exc)) for e in events[index:])
+                    break
+                failed[envelope.event_id] = _failure(exc)
+        return new_ids, failed
+
 
 def _insert_once_more_on_disconnect(engine: Engine, events: list[NewEvent]) -> set[str]:
     """Insert and commit; a connection the server dropped is replaced and tried once more.
 
-    Connections are not pinged on checkout (a round trip per batch); the insert is
-    idempotent, so repeating it after a disconnect is safe.
+    The writer's engine does not ping connections on checkout (a round trip per batch); the
+    insert is idempotent, so repeating it after a disconnect is safe.
     """
     for attempt in (1, 2):
         try:

@@ -235,9 +235,11 @@ def test_readiness_names_the_broken_dependency(settings: Settings) -> None:
 def test_ingest_commits_durably_while_workers_may_not(client: TestClient, runtime) -> None:  # type: ignore[no-untyped-def]
     from sqlalchemy import text
 
-    # Ack means durable: the web engine never opts out of synchronous commit.
-    with client.app.state.engine.connect() as conn:  # type: ignore[attr-defined]
-        assert conn.execute(text("SHOW synchronous_commit")).scalar() == "on"
+    # Ack means durable: the web engines (the writer's too) never opt out of synchronous commit.
+    state = client.app.state  # type: ignore[attr-defined]
+    for engine in (state.engine, state.ingest_engine):
+        with engine.connect() as conn:
+            assert conn.execute(text("SHOW synchronous_commit")).scalar() == "on"
     # Workers only redo work from the durable log, so they may (by default they do).
     with runtime.engine.connect() as conn:
         assert conn.execute(text("SHOW synchronous_commit")).scalar() == "off"

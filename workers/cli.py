@@ -48,15 +48,16 @@ def serve(
     """Serve the HTTP API (webhooks, health) with uvicorn."""
     import uvicorn
 
+    from ingest.server import uvicorn_options
+
     load_settings()  # fail fast with a clear message before uvicorn starts
     uvicorn.run(
         "ingest.app:app",
         host=host,
         port=port,
         workers=workers,
-        log_config=None,
-        access_log=False,
         proxy_headers=True,
+        **uvicorn_options(),
     )
 
 
@@ -115,6 +116,7 @@ def dev(
     """Run everything on the embedded default: SQLite database and broker, no servers needed."""
     import uvicorn
 
+    from ingest.server import uvicorn_options
     from workers.dev import embedded_environment, spawn, stop_all
 
     if os.environ.get("DATABASE_URL") or os.environ.get("BROKER_URL"):
@@ -148,7 +150,7 @@ def dev(
     # the default handler, which ends the process at once) it lets `finally` stop the children.
     signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
-        uvicorn.run("ingest.app:app", host=host, port=port, log_config=None, access_log=False)
+        uvicorn.run("ingest.app:app", host=host, port=port, **uvicorn_options())
     except SystemExit:
         pass
     finally:

@@ -24,9 +24,6 @@ class Scenario:
     name: str
     fault: Fault
     prepare: Callable[[Rig], None] | None = None  # before the scenario's commands are posted
-    # A defect another change is fixing: the scenario is xfail while its 500s are the only
-    # problem (any other problem still fails it). TODO(issue 10): remove once fixed.
-    known_500s: str | None = None
 
 
 def broker_restarted_empty(run: Run) -> None:
@@ -74,13 +71,7 @@ SCENARIOS = [
     Scenario("worker_main_process_killed", worker_main_process_killed),
     Scenario("sweeper_killed", sweeper_killed),
     Scenario("web_worker_killed", web_worker_killed),
-    Scenario(
-        "postgres_restarted_immediate",
-        postgres_restarted_immediate,
-        known_500s="TODO(issue 10, edge: the 500 handler): while Postgres restarts, the read"
-        " API (/v1/accounts/..., /v1/notifications) and /v1/ops/stats answer Starlette's"
-        " plain-text 500 for the OperationalError instead of a JSON 503",
-    ),
+    Scenario("postgres_restarted_immediate", postgres_restarted_immediate),
     Scenario("stripe_429_5xx_dropped", no_fault, prepare=stripe_faults),
 ]
 
@@ -95,7 +86,4 @@ def test_scenario(rig: Rig, scenario: Scenario, tmp_path: Path) -> None:
     if scenario.prepare is not None and rig.fake.state.faults:
         result.problems.append(f"injected Stripe faults never hit: {list(rig.fake.state.faults)}")
     record(result)
-    only_500s = result.problems and all(p.startswith("500 answers") for p in result.problems)
-    if scenario.known_500s and only_500s:
-        pytest.xfail(f"{scenario.known_500s}: {result.problems}")
     assert not result.problems, "\n".join([result.line(), *result.problems, rig.logs()])

@@ -35,7 +35,6 @@ CHECKS = [not_a_server_error, status_code_conformance, response_schema_conforman
 MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "8"))
 
 
-
 def test_the_fuzzed_document_is_the_one_served(fuzz_server: tuple[str, Path]) -> None:
     url, _ = fuzz_server
     assert httpx.get(f"{url}/openapi.json").json() == DOCUMENT

@@ -81,14 +81,22 @@ CLEAN, INVALID, EDGE = "clean", "invalid", "edge"
 
 
 def _has_nul(value: Any) -> bool:
-    return isinstance(value, str) and "\x00" in value
+    """A NUL anywhere in the document, keys included (Postgres text and jsonb refuse it)."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 @st.composite
 def event_bodies(draw: st.DrawFn) -> tuple[bytes, str]:
     """Event-shaped JSON and what a signed delivery of it must get: CLEAN must be stored,
     INVALID refused (400: no usable id or type), EDGE either, but never a 500 or 503 (a value
-    the database cannot hold: NUL, `created` beyond 64 bits, an over-long object id/type)."""
+    the database cannot hold: a NUL anywhere, `created` beyond 64 bits, an over-long object
+    id/type)."""
     obj = draw(st.dictionaries(st.text(max_size=8), _json, max_size=5))
     for key in ("id", "object"):
         if draw(st.booleans()):
@@ -109,10 +117,8 @@ def event_bodies(draw: st.DrawFn) -> tuple[bytes, str]:
         isinstance(event_type, str) and 0 < len(event_type) <= 255
     ):
         return body, INVALID
-    stored = [event_id, event_type, obj.get("id"), obj.get("object")]
     edge = (
-        any(_has_nul(v) for v in stored)
-        or (not ensure_ascii and "\x00" in body.decode())
+        _has_nul(doc)
         or (isinstance(created, int) and not -(2**63) <= created < 2**63)
         or (isinstance(obj.get("id"), str) and len(obj["id"]) > 255)
         or (isinstance(obj.get("object"), str) and len(obj["object"]) > 64)
@@ -238,19 +244,6 @@ def check(delivery: Delivery, url: str, engine: Engine) -> None:
         assert set(response.json()) >= {"error", "message"}
 
 
-# TODO(issue 10, edge): remove the xfail marks once the edge fixes land (see KNOWN below).
-KNOWN_500 = (
-    "TODO(issue 10, edge: signature garbage 500s): a non-ASCII v1 value"
-    " (`Stripe-Signature: t=<now>,v1=\\xc2\\x80`) makes hmac.compare_digest raise TypeError: 500"
-)
-KNOWN_503 = (
-    "TODO(issue 10, edge: unstorable events): a validly signed event whose id holds NUL"
-    ' (`{"id": "evt_\\u0000", ...}`) cannot be stored and answers 503, so Stripe retries it'
-    " for days; it should be refused with a 400"
-)
-
-
-@pytest.mark.xfail(strict=False, reason=f"{KNOWN_500}; {KNOWN_503}")
 @settings(
     max_examples=int(os.environ.get("FUZZ_MAX_EXAMPLES", "300")),
     deadline=None,
@@ -287,16 +280,8 @@ def _nul_in_event_id() -> Delivery:
 @pytest.mark.parametrize(
     "make",
     [
-        pytest.param(
-            _non_ascii_v1,
-            marks=pytest.mark.xfail(strict=False, reason=KNOWN_500),
-            id="non-ascii-v1",
-        ),
-        pytest.param(
-            _nul_in_event_id,
-            marks=pytest.mark.xfail(strict=False, reason=KNOWN_503),
-            id="nul-in-event-id",
-        ),
+        pytest.param(_non_ascii_v1, id="non-ascii-v1"),
+        pytest.param(_nul_in_event_id, id="nul-in-event-id"),
     ],
 )
 def test_what_the_fuzzer_found(
