@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 
 import structlog
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
@@ -16,7 +17,7 @@ from domain.logs import configure_logging
 from domain.plans import catalog_for
 from domain.settings import Settings, load_settings, require_webhook_secrets
 from ingest.commands_api import create_command, get_command
-from ingest.errors import EdgeErrorsMiddleware
+from ingest.errors import EdgeErrorsMiddleware, http_exception
 from ingest.health import BrokerProbe, Readiness, database_check, healthz, readyz
 from ingest.metrics import database_gauges, metrics
 from ingest.openapi_cache import RenderedDocument, openapi_json
@@ -126,6 +127,7 @@ def create_app(settings: Settings | None = None, publish: PublishFn | None = Non
             Route("/v1/plans", list_plans, methods=["GET"]),
         ],
         middleware=[Middleware(EdgeErrorsMiddleware)],
+        exception_handlers={HTTPException: http_exception},
         lifespan=lifespan,
     )
 

@@ -9,6 +9,9 @@ into structlog's context (every log line of the request carries it) and returns 
 - the client hung up mid-body: an info line and a counter (anyone can do it, often);
 - anything else: 500 `internal_error` with the request id, the full traceback in the log,
   never in the body.
+
+Starlette's own answers for an unknown path (404) and a wrong method (405) get the same
+JSON error shape through `http_exception`.
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ from typing import Any
 import structlog
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from starlette.requests import ClientDisconnect
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ingest import metrics
@@ -56,6 +61,21 @@ def request_id_of(scope: Scope) -> str:
                 return str(value.decode("ascii"))
             break
     return os.urandom(16).hex()  # as unique as a uuid4, at a quarter of its cost
+
+
+async def http_exception(request: Request, exc: Exception) -> Response:
+    """Starlette's routing errors (404 unknown path, 405 wrong method) as JSON errors."""
+    assert isinstance(exc, HTTPException)
+    headers = exc.headers or {}
+    if exc.status_code == 404:
+        code, message = "not_found", "no such route"
+    elif exc.status_code == 405:
+        code, message = "method_not_allowed", f"allowed methods: {headers.get('Allow', '')}"
+    else:
+        code, message = "http_error", str(exc.detail)
+    response = error(exc.status_code, code, message)
+    response.headers.update(headers)
+    return response
 
 
 def route_of(scope: Scope) -> str:

@@ -222,3 +222,14 @@ def test_the_openapi_document_declares_the_500_on_every_operation() -> None:
             assert declared is not None, f"{method.upper()} {path}"
             schema = declared["content"]["application/json"]["schema"]
             assert schema == {"$ref": "#/components/schemas/ErrorBody"}
+
+
+def test_unknown_paths_and_wrong_methods_get_the_json_error_shape(client: TestClient) -> None:
+    missing = client.get("/v1/nowhere")
+    assert missing.status_code == 404
+    assert missing.json() == {"error": "not_found", "message": "no such route"}
+    wrong = client.delete("/webhooks/stripe")
+    assert wrong.status_code == 405
+    assert wrong.json()["error"] == "method_not_allowed"
+    assert wrong.headers["allow"] == "POST"
+    assert wrong.headers["x-request-id"]
