@@ -121,5 +121,5 @@ def run_forever(rt: Runtime, app: Celery, stop: threading.Event | None = None) -
         try:
             sweep_once(rt, app)
         except Exception as exc:  # database blip: log and try again next interval
-            log.error("sweeper.failed", error_type=type(exc).__name__, error=str(exc)[:300])
+            log.error("sweeper.failed", error_type=type(exc).__name__, exc_info=exc)
         stop.wait(max(0.0, interval - (time.monotonic() - started)))

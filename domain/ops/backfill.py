@@ -27,10 +27,11 @@ import orjson
 import structlog
 from sqlalchemy import Engine
 
-from domain.envelope import EnvelopeError, parse_envelope
+from domain.envelope import EnvelopeError, ensure_storable, parse_envelope
 from domain.event_log import NewEvent, insert_events
 from domain.ops import backfill_store as runs
 from domain.ops.audit import Actor, add_audit_events, start_audit
+from domain.redact import scrub
 from domain.types import utcnow
 
 log = structlog.get_logger("domain.ops.backfill")
@@ -189,7 +190,8 @@ class BackfillService:
             try:
                 page = self.fetch(params)
             except Exception as exc:  # Stripe down or refusing: stop; --resume continues here
-                result.stopped, result.error = "error", f"{type(exc).__name__}: {exc}"[:500]
+                result.stopped = "error"
+                result.error = scrub(f"{type(exc).__name__}: {exc}")[:500]
                 log.warning("backfill.interrupted", run_id=run_id, error_type=type(exc).__name__)
                 break
             fresh = self._store_page(run, audit_id, page, result)
@@ -220,9 +222,12 @@ class BackfillService:
         events = [e for e in page.get("data") or [] if isinstance(e, dict)]
         rows: list[NewEvent] = []
         for event in events:
-            raw = orjson.dumps(event).decode()
+            raw = orjson.dumps(event)
             try:
-                rows.append(NewEvent(parse_envelope(raw), raw, source="backfill"))
+                envelope = parse_envelope(raw)
+                # One the database would refuse must not fail the page's insert for the rest.
+                ensure_storable(envelope, raw)
+                rows.append(NewEvent(envelope, raw.decode(), source="backfill"))
             except EnvelopeError:  # not an event we can store; counted, never guessed at
                 result.invalid_now += 1
         now = utcnow()

@@ -14,7 +14,7 @@ from domain.ops import queries
 from domain.settings import Settings
 from ingest.app import create_app
 from tests.ops.backfill_support import READER, emit, store_from_stripe
-from tests.ops.support import FIXED, Published, runtime_with
+from tests.ops.support import FIXABLE, FIXED, Published, runtime_with
 from tests.support.env import API_TOKEN
 from tests.support.fake_stripe import FakeStripe
 from workers.backfill import backfill_service
@@ -174,3 +174,16 @@ def test_new_ops_routes_need_an_ops_token(
     assert api.request(method, path).status_code == 401
     reader = {"Authorization": f"Bearer {READER}"}
     assert api.request(method, path, headers=reader).status_code == 403
+
+
+def test_an_unstorable_event_from_stripe_is_counted_and_the_rest_of_its_page_stored(
+    fake: FakeStripe, published: Published
+) -> None:
+    good = emit(fake, 2)
+    fake.events.emit(FIXABLE, {"id": "obj_with_nul", "object": "thing", "note": "a\x00b"}, None)
+    good += emit(fake, 1)
+    code, out, _ = invoke("--since", "2h", "--yes", "--json")
+    result = orjson.loads(out)
+    assert code == 0 and result["status"] == "done", out
+    assert result["invalid_now"] == 1
+    assert sorted(result["added_now"]) == sorted(good)
