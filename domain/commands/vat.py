@@ -48,7 +48,8 @@ def vat_problem(value: str) -> str | None:
     prefix, rest = value[:2], value[2:]
     shape = _SHAPES.get(prefix)
     if shape is None:
-        return f"must start with an EU country prefix such as NL or DE, got {prefix!r}"
-    if not re.fullmatch(shape, rest):
+        return "must start with an EU country prefix such as NL or DE"
+    # ASCII: `\d` would otherwise accept any Unicode digit (Arabic-Indic, full-width, ...).
+    if not re.fullmatch(shape, rest, flags=re.ASCII):
         return f"is not a valid {prefix} VAT number"
     return None
