@@ -210,12 +210,13 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         problems = []
         for err in exc.errors(include_input=False, include_url=False):
+            message = err["msg"].removeprefix("Value error, ")
             if not err["loc"]:  # a cross-field rule: its message names the variables
-                problems.append(err["msg"].removeprefix("Value error, "))
+                problems.append(message)
                 continue
             field = str(err["loc"][0])
             variable = "BILLING_DATA_DIR" if field == "data_dir" else field.upper()
-            problems.append(f"{variable}: {err['msg']}")
+            problems.append(f"{variable}: {message}")
         raise SettingsError("invalid configuration:\n  " + "\n  ".join(problems)) from None
     except PydanticSettingsError as exc:
         raise SettingsError(f"invalid configuration: {exc}") from None

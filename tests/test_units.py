@@ -71,6 +71,8 @@ def test_settings_errors_name_the_variable(monkeypatch: pytest.MonkeyPatch) -> N
     assert "STRIPE_WEBHOOK_SECRETS" in message
     assert "RETRY_MAX_ATTEMPTS" in message
     assert "not-a-secret" not in message  # a bad secret is not echoed back
+    assert "STRIPE_WEBHOOK_SECRETS: every secret must start with 'whsec_'" in message
+    assert "Value error" not in message  # pydantic's wording is not ours
 
 
 def test_settings_parse_lists_and_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
