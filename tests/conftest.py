@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 import redis
 from sqlalchemy import Engine, create_engine, text
+from starlette.testclient import TestClient
 
 from tests.support.env import (
+    API_TOKEN,
     BROKER_KEY_PREFIX,
     TEST_BROKER_URL,
     TEST_DATABASE_URL,
@@ -21,7 +23,9 @@ from tests.support.env import (
 os.environ.update(service_env())
 
 from domain.settings import Settings, load_settings
+from ingest.app import create_app
 from tests.support.handlers import EFFECTS_DDL
+from tests.support.redis_server import RedisServer
 from tests.support.run_database import create_run_database, drop_run_database
 from workers.runtime import Runtime, build_runtime
 
@@ -93,6 +97,25 @@ def runtime(settings: Settings) -> Iterator[Runtime]:
     rt = build_runtime(settings)
     yield rt
     rt.engine.dispose()
+
+
+@pytest.fixture
+def api_client(db: Engine, broker: redis.Redis) -> Iterator[TestClient]:
+    """The app in-process with one token of every scope; a 500 is answered, not raised."""
+    app = create_app(
+        load_settings(api_tokens=f"tester:{API_TOKEN}:commands+read+ops"), publish=lambda i: None
+    )
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of the test's own, which it may kill and restart."""
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

@@ -51,14 +51,6 @@ class Stack:
 
 
 @pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path)
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def stack(db: Engine, private_redis: RedisServer, log_dir: Path) -> Iterator[Stack]:
     s = Stack(service_env(BROKER_URL=private_redis.url), log_dir)
     yield s

@@ -9,7 +9,6 @@ reach the database as a 500.
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -17,11 +16,8 @@ import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine
 from starlette.testclient import TestClient
 
-from domain.settings import load_settings
-from ingest.app import create_app
 from tests.support.env import API_TOKEN
 
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
@@ -35,12 +31,8 @@ def cursor(*parts: Any) -> str:
 
 
 @pytest.fixture
-def client(db: Engine, broker: object) -> Iterator[TestClient]:
-    app = create_app(
-        load_settings(api_tokens=f"tester:{API_TOKEN}:commands+read+ops"), publish=lambda i: None
-    )
-    with TestClient(app, raise_server_exceptions=False) as c:
-        yield c
+def client(api_client: TestClient) -> TestClient:
+    return api_client
 
 
 def assert_error(answer: Any, status: int, code: str | None = None) -> dict[str, Any]:

@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
@@ -129,12 +128,8 @@ def test_query_parameters_are_documented_from_the_models_that_validate_them(
 
 
 @pytest.fixture
-def client(db: Engine, broker: object) -> Iterator[TestClient]:
-    app = create_app(
-        load_settings(api_tokens=f"tester:{API_TOKEN}:commands+read+ops"), publish=lambda i: None
-    )
-    with TestClient(app, raise_server_exceptions=False) as c:
-        yield c
+def client(api_client: TestClient) -> TestClient:
+    return api_client
 
 
 def test_read_ops_and_command_apis_answer_422_in_the_one_shape(client: TestClient) -> None:

@@ -7,7 +7,6 @@ import asyncio
 import socket
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import redis
@@ -17,14 +16,6 @@ from domain.settings import Settings
 from ingest.app import create_app
 from ingest.health import Readiness
 from tests.support.redis_server import RedisServer
-
-
-@pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path)
-    server.start()
-    yield server
-    server.stop()
 
 
 def _connections_received(server: RedisServer) -> int:

@@ -9,9 +9,6 @@ messages, so it never even notices that its connection died: found by the fault 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 import redis
 from kombu import Connection, Consumer, Exchange, Message, Producer, Queue
@@ -21,14 +18,6 @@ from tests.support.redis_server import RedisServer
 from workers.celery_app import make_celery
 
 pytestmark = pytest.mark.faults
-
-
-@pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path)
-    server.start()
-    yield server
-    server.stop()
 
 
 def _connection(url: str) -> Connection:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import anyio
@@ -15,9 +14,7 @@ from domain import event_log
 from domain.envelope import parse_envelope
 from domain.event_log import NewEvent
 from domain.ops.queries import payload_summary
-from domain.settings import load_settings
 from domain.types import utcnow
-from ingest.app import create_app
 from ingest.inputs import OPS_BODY_BYTES
 from tests.ops.support import FIXABLE, run_until_settled, runtime_with
 from tests.support.env import API_TOKEN
@@ -35,12 +32,8 @@ FORTY_MIB = 40 * 1024 * 1024
 
 
 @pytest.fixture
-def client(db: Engine, broker: object) -> Iterator[TestClient]:
-    app = create_app(
-        load_settings(api_tokens=f"tester:{API_TOKEN}:commands+read+ops"), publish=lambda i: None
-    )
-    with TestClient(app, raise_server_exceptions=False) as c:
-        yield c
+def client(api_client: TestClient) -> TestClient:
+    return api_client
 
 
 def _post_raw(
