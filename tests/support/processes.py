@@ -22,6 +22,17 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id exists (runs of killed tests leave things behind)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.1) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

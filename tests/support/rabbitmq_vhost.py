@@ -14,6 +14,8 @@ import shutil
 import socket
 import subprocess
 
+from tests.support.processes import pid_alive
+
 HOST, PORT = "127.0.0.1", 5672
 PREFIX = "billing-test-"
 _NAME = re.compile(rf"^{re.escape(PREFIX)}(\d+)-[0-9a-z_]+$")
@@ -38,16 +40,6 @@ def rabbitmqctl(*args: str, check: bool = True) -> str:
             f"rabbitmqctl {args[0]} failed: {(result.stdout + result.stderr)[-500:]}"
         )
     return result.stdout
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class RabbitVhost:
@@ -85,5 +77,5 @@ class RabbitVhost:
         """Delete the vhosts of test runs whose process is gone."""
         for name in rabbitmqctl("list_vhosts", "name", "--no-table-headers").split():
             match = _NAME.match(name)
-            if match and not _alive(int(match.group(1))):
+            if match and not pid_alive(int(match.group(1))):
                 rabbitmqctl("delete_vhost", name, check=False)

@@ -5,13 +5,13 @@ Databases left by runs that were killed are dropped too, once their process is g
 
 from __future__ import annotations
 
-import os
 import re
 
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from tests.support.env import RUN_DATABASE_PREFIX, SERVER_DATABASE_URL, TEST_DATABASE_URL
+from tests.support.processes import pid_alive
 
 _RUN_NAME = re.compile(r"_r(\d+)_[0-9a-f]+(?:_.*)?$")
 
@@ -19,16 +19,6 @@ _RUN_NAME = re.compile(r"_r(\d+)_[0-9a-f]+(?:_.*)?$")
 def _admin() -> Engine:
     url = make_url(SERVER_DATABASE_URL).set(database="postgres")
     return create_engine(url, isolation_level="AUTOCOMMIT")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def create_run_database() -> None:
@@ -43,7 +33,7 @@ def create_run_database() -> None:
             ).scalars()
             for other in list(existing):
                 match = _RUN_NAME.search(other)
-                if match and not _alive(int(match.group(1))):
+                if match and not pid_alive(int(match.group(1))):
                     conn.execute(text(f'DROP DATABASE IF EXISTS "{other}" WITH (FORCE)'))
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             conn.execute(text(f'CREATE DATABASE "{name}"'))
