@@ -163,7 +163,7 @@ async def get_command(request: Request) -> Response:
     while True:
         row = await run_in_threadpool(_load, request, command_id)
         if row is None or row["principal"] != request.state.principal:
-            return error(404, "not_found", f"no command {command_id}")
+            return error(404, "not_found", "no command with this id")
         remaining = deadline - time.monotonic()
         if row["status"] in FINISHED or remaining <= 0:
             return ORJSONResponse(command_view(row))

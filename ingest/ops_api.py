@@ -80,7 +80,7 @@ async def get_dead_letter(request: Request) -> Response:
     ref = path_id(request, "id", "dead letter")
     detail = await run_in_threadpool(read, request, lambda c: queries.get_dead_letter(c, ref))
     if detail is None:
-        return error(404, "not_found", f"no dead letter {ref!r}")
+        return error(404, "not_found", "no dead letter with this id")
     return ORJSONResponse(detail)
 
 
@@ -97,7 +97,7 @@ async def replay_dead_letter(request: Request) -> Response:
         dry_run=body.dry_run,
     )
     if ref in result.skipped and result.skipped[ref] == "no such dead letter":
-        return error(404, "not_found", f"no dead letter {ref!r}")
+        return error(404, "not_found", "no dead letter with this id")
     return _result(result)
 
 
@@ -141,7 +141,7 @@ async def get_event(request: Request) -> Response:
     event_id = path_id(request, "event_id", "event")
     detail = await run_in_threadpool(read, request, lambda c: queries.get_event(c, event_id))
     if detail is None:
-        return error(404, "not_found", f"no event {event_id!r}")
+        return error(404, "not_found", "no event with this id")
     return ORJSONResponse(detail)
 
 
@@ -160,7 +160,7 @@ async def replay_event(request: Request) -> Response:
     )
     why = result.skipped.get(event_id)
     if why == "no such event":
-        return error(404, "not_found", f"no event {event_id!r}")
+        return error(404, "not_found", "no event with this id")
     if why is not None:
         return error(409, "not_replayable", f"event {event_id} is {why}", reason=why)
     return _result(result)

@@ -55,7 +55,7 @@ async def get_ops_command(request: Request) -> Response:
     command_id = _command_id(request)
     detail = await run_in_threadpool(read, request, lambda c: get_command_detail(c, command_id))
     if detail is None:
-        return error(404, "not_found", f"no command {command_id!r}")
+        return error(404, "not_found", "no command with this id")
     return ORJSONResponse(detail)
 
 
@@ -71,7 +71,7 @@ async def retry_ops_command(request: Request) -> Response:
     )
     why = result.skipped.get(command_id)
     if why == "no such command":
-        return error(404, "not_found", f"no command {command_id!r}")
+        return error(404, "not_found", "no command with this id")
     if why is not None:
         return error(409, "not_retryable", f"command {command_id} is {why}", reason=why)
     return ORJSONResponse(result.as_dict())

@@ -38,8 +38,8 @@ class _NotFound(Exception):
     pass
 
 
-def _not_found(account_ref: str) -> Response:
-    return error(404, "account_not_found", f"no billing account with account_ref {account_ref!r}")
+def _not_found() -> Response:
+    return error(404, "account_not_found", "no billing account with this account_ref")
 
 
 async def _with_account(
@@ -59,7 +59,7 @@ async def _with_account(
     try:
         return await run_in_threadpool(run)
     except _NotFound:
-        return _not_found(ref)
+        return _not_found()
 
 
 def _json(result: Any) -> Response:

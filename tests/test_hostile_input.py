@@ -308,3 +308,25 @@ def test_no_path_id_or_body_makes_a_detail_route_answer_500(
     assert answer.status_code < 500, (method, path, ref, body, answer.text[:300])
     if answer.status_code >= 400:
         assert_error(answer, answer.status_code)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/v1/accounts/jane.doe@example.com"),
+        ("GET", "/v1/accounts/jane.doe@example.com/invoices"),
+        ("GET", "/v1/commands/cmd_jane.doe@example.com"),
+        ("GET", "/v1/ops/commands/cmd_jane.doe@example.com"),
+        ("POST", "/v1/ops/commands/cmd_jane.doe@example.com/retry"),
+        ("GET", "/v1/ops/events/jane.doe@example.com"),
+        ("POST", "/v1/ops/events/jane.doe@example.com/replay"),
+        ("GET", "/v1/ops/dead-letters/jane.doe@example.com"),
+        ("POST", "/v1/ops/dead-letters/jane.doe@example.com/replay"),
+    ],
+)
+def test_a_404_does_not_repeat_the_id_it_was_given(
+    client: TestClient, method: str, path: str
+) -> None:
+    """An account ref is the product's own id and may well be an e-mail address."""
+    body = assert_error(client.request(method, path, headers=AUTH), 404)
+    assert "jane" not in body["message"]
