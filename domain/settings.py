@@ -1,4 +1,4 @@
-"""Typed settings read once from the environment (see the configuration table in README)."""
+"""Typed settings read once from the environment (every one is in docs/configuration.md)."""
 
 from __future__ import annotations
 
