@@ -5,13 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from domain.mirror.entitlement import BillingStatus, PaymentMethodSummary
-from domain.mirror.tables import (
-    BillingAccount,
-    Invoice,
-    PaymentMethod,
-    Subscription,
-    SubscriptionItem,
-)
+from domain.mirror.families.invoices import Invoice
+from domain.mirror.families.payment_methods import PaymentMethod
+from domain.mirror.families.subscriptions import Subscription, SubscriptionItem
+from domain.mirror.tables import BillingAccount
 from ingest.read_models import (
     AccountOut,
     Address,

@@ -17,14 +17,11 @@ import orjson
 from sqlalchemy import ColumnElement, Select, func, literal, select, tuple_
 from sqlalchemy.orm import Session
 
+from domain.mirror.families.invoices import Invoice
+from domain.mirror.families.payment_methods import PaymentMethod
+from domain.mirror.families.subscriptions import Subscription, SubscriptionItem
 from domain.mirror.statuses import InvoiceStatus, PaymentMethodStatus, SubscriptionStatus
-from domain.mirror.tables import (
-    BillingAccount,
-    Invoice,
-    PaymentMethod,
-    Subscription,
-    SubscriptionItem,
-)
+from domain.mirror.tables import BillingAccount
 
 # Rows Stripe gave no `created` sort last (Stripe always sends it; the column is nullable).
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
