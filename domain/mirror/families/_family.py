@@ -2,8 +2,9 @@
 
 A family module declares its typed view and `parse` (both API shapes), its same-second
 `rank`, its pure `transition`, its `refs` (which object, customer and account an event is
-about: the lock keys and the batch's prepared stamps), its `notices` and its table. Every
-event of every family then goes the same way (`Family.apply`):
+about: the lock keys and the batch's prepared stamps), its `notices`, its table and how
+the read API lists it (`listing`, derived from the table). Every event of every family
+then goes the same way (`Family.apply`):
 
     parse -> refs -> lock -> known (the row's stamp) -> stamp -> transition -> write -> notices
 
@@ -22,6 +23,7 @@ from sqlalchemy import Table
 
 from domain.envelope import EventEnvelope
 from domain.mirror.batch import Targets
+from domain.mirror.families._read import Listing
 from domain.mirror.notices import Notice
 from domain.mirror.ordering import Stamp, supersedes
 from domain.mirror.outbox import add_notification
@@ -90,6 +92,8 @@ class Family(Generic[V, F, R]):
     write: Callable[[Unit, R, datetime], None] | None = None
     # Facts applied by every event whatever its stamp (checkout: the account <-> customer link).
     every_event: Callable[[Unit, V, datetime], None] | None = None
+    # GET /v1/accounts/{account_ref}/<name> (ingest.read_api builds the route from it).
+    listing: Listing | None = None
 
     def stamp(self, view: V, event: EventEnvelope) -> Stamp:
         """(event created, tie rank, event id): see domain.mirror.ordering."""

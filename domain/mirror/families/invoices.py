@@ -15,6 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from domain.envelope import EventEnvelope
 from domain.mirror.families._family import Family, Incoming, Refs, Row
+from domain.mirror.families._read import Listing, ReadShape
 from domain.mirror.notices import Notice, iso
 from domain.mirror.ordering import tie_rank
 from domain.mirror.statuses import InvoiceStatus, NotificationKind, enum_type
@@ -227,6 +228,13 @@ class Invoice(Stamped, Base):
 
 
 INVOICES: Table = Invoice.__table__  # type: ignore[assignment]
+LISTING = Listing(
+    summary="Invoices, newest first",
+    shape=ReadShape(
+        "Invoice", INVOICES, "An invoice of the account; amounts in minor units of `currency`."
+    ),
+    status=InvoiceStatus,
+)
 
 FAMILY = Family(
     name="invoices",
@@ -248,4 +256,5 @@ FAMILY = Family(
     transition=invoice_transition,
     table=INVOICES,
     notices=invoice_notices,
+    listing=LISTING,
 )

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from domain.envelope import EventEnvelope
 from domain.mirror.accounts import default_payment_method_of
 from domain.mirror.families._family import Family, Incoming, Known, Refs, Row
+from domain.mirror.families._read import Listing, ReadShape
 from domain.mirror.ordering import tie_rank
 from domain.mirror.statuses import PaymentMethodStatus, enum_type
 from domain.mirror.store import current_stamp, flush_writes
@@ -190,6 +191,19 @@ def _default_statement(is_default: Any) -> Any:
 _SET_DEFAULT = _default_statement(PAYMENT_METHODS.c.id == bindparam("default"))
 _CLEAR_DEFAULT = _default_statement(False)
 
+LISTING = Listing(
+    summary="Payment methods (attached by default), the default one first",
+    shape=ReadShape(
+        "PaymentMethod",
+        PAYMENT_METHODS,
+        "A payment method: card brand/last4/expiry, SEPA bank/last4, or iDEAL bank/BIC.",
+    ),
+    status=PaymentMethodStatus,
+    paginated=False,
+    default_status=PaymentMethodStatus.ATTACHED,
+    order=("-is_default", "id"),
+)
+
 FAMILY = Family(
     name="payment-methods",
     object_type="payment_method",
@@ -205,4 +219,5 @@ FAMILY = Family(
     transition=payment_method_transition,
     table=PAYMENT_METHODS,
     known=payment_method_known,
+    listing=LISTING,
 )

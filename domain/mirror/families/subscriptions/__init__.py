@@ -10,6 +10,7 @@ from datetime import datetime
 
 from domain.envelope import EventEnvelope
 from domain.mirror.families._family import Family, Refs
+from domain.mirror.families._read import Child, Listing, ReadShape
 from domain.mirror.families.subscriptions.rules import (
     SubscriptionChange,
     subscription_notices,
@@ -23,6 +24,7 @@ from domain.mirror.families.subscriptions.tables import (
     SubscriptionItem,
 )
 from domain.mirror.families.subscriptions.view import SubscriptionView, parse_subscription
+from domain.mirror.statuses import SubscriptionStatus
 from domain.mirror.store import replace_children, upsert_stamped
 from domain.mirror.unit import Unit
 
@@ -36,6 +38,25 @@ def write_subscription(unit: Unit, change: SubscriptionChange, now: datetime) ->
     upsert_stamped(unit, SUBSCRIPTIONS, change.row, now)
     replace_children(unit, ITEMS, "subscription_id", change.row["id"], change.items, now)
 
+
+ITEM_SHAPE = ReadShape(
+    "SubscriptionItem",
+    ITEMS,
+    "One price line of the subscription.",
+    hidden=frozenset({"subscription_id", "current_period_start", "current_period_end"}),
+    money={"unit_amount": "currency"},
+)
+LISTING = Listing(
+    summary="Subscriptions, newest first",
+    shape=ReadShape(
+        "Subscription",
+        SUBSCRIPTIONS,
+        "A subscription of the account.",
+        money={"unit_amount": "currency"},
+        children={"items": Child(ITEM_SHAPE, "subscription_id")},
+    ),
+    status=SubscriptionStatus,
+)
 
 FAMILY = Family(
     name="subscriptions",
@@ -55,6 +76,7 @@ FAMILY = Family(
     table=SUBSCRIPTIONS,
     notices=subscription_notices,
     write=write_subscription,
+    listing=LISTING,
 )
 
 __all__ = ["FAMILY", "Subscription", "SubscriptionItem", "SubscriptionView", "parse_subscription"]
