@@ -12,20 +12,9 @@ from sqlalchemy import Engine, text
 from domain.envelope import parse_envelope
 from domain.event_log import NewEvent, insert_events
 from domain.types import utcnow
+from tests.support.db import truncate_all
 from workers.processor import process_events
 from workers.runtime import Runtime
-
-MIRROR_TABLES = (
-    "notifications",
-    "subscription_items",
-    "subscriptions",
-    "invoices",
-    "payment_methods",
-    "checkout_sessions",
-    "billing_accounts",
-    "dead_letters",
-    "stripe_events",
-)
 
 
 def store(rt: Runtime, events: Sequence[dict[str, Any]]) -> list[str]:
@@ -81,8 +70,7 @@ def _last_error(rt: Runtime, event_id: str) -> str:
 
 def truncate(engine: Engine) -> None:
     """Empty the mirror and the event log (between hypothesis examples)."""
-    with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {', '.join(MIRROR_TABLES)} RESTART IDENTITY CASCADE"))
+    truncate_all(engine)
 
 
 def rows(engine: Engine, sql: str, **params: Any) -> list[dict[str, Any]]:
