@@ -8,16 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
-
-from domain.mirror.statuses import NotificationKind
 
 
 @dataclass(frozen=True, slots=True)
 class Notice:
-    """A notification to write to the outbox."""
+    """A notification to write to the outbox; `kind` is a member of its family's kinds."""
 
-    kind: NotificationKind
+    kind: StrEnum
     payload: dict[str, Any]
 
 
