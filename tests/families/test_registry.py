@@ -12,6 +12,8 @@ import pytest
 from domain.commands.params import PARAMS
 from domain.mirror.families import FAMILIES, REGISTRY, build_registry
 from domain.mirror.families import invoices as invoice_family
+from domain.mirror.outbox import KIND_LENGTH
+from domain.mirror.statuses import NotificationKind
 from workers.commands import executors
 
 COMMANDS_DIR = Path(executors.__file__).parent
@@ -70,3 +72,10 @@ def test_command_results_go_through_registered_event_handlers() -> None:
     written = _mirror_write_types()
     assert written  # the scan finds the executors' mirror writes
     assert written <= set(REGISTRY)
+
+
+def test_notification_kinds_are_declared_once_across_families() -> None:
+    kinds = [str(kind) for family in FAMILIES for kind in family.kinds]
+    assert len(kinds) == len(set(kinds))
+    assert all(len(kind) <= KIND_LENGTH for kind in kinds)
+    assert set(NotificationKind) <= set(kinds)  # every kind of the first families is emitted

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Generic, TypeVar, cast
 
 from sqlalchemy import Table
@@ -84,6 +85,7 @@ class Family(Generic[V, F, R]):
     # its transitions' rows upserted there. None: `known` and `write` say where rows live.
     table: Table | None
     notices: Callable[[V, Incoming[F]], Sequence[Notice]] = no_notices
+    kinds: tuple[StrEnum, ...] = ()  # every notification kind `notices` may return
     # Default: the stamp of the row in `table`, no facts. Payment methods add the customer
     # and its default; customers find (or create) and link the account row they write.
     known: Callable[[Unit, V, Refs, datetime], Known[F]] | None = None
@@ -132,6 +134,8 @@ class Family(Generic[V, F, R]):
         if self.every_event is not None:
             self.every_event(unit, view, now)
         for notice in self.notices(view, incoming):
+            if notice.kind not in self.kinds:
+                raise ValueError(f"family {self.name} does not declare notices of {notice.kind}")
             add_notification(
                 unit.session,
                 kind=notice.kind,

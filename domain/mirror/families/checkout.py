@@ -188,5 +188,6 @@ FAMILY = Family(
     transition=checkout_transition,
     table=CHECKOUT_SESSIONS,
     notices=checkout_notices,
+    kinds=(NotificationKind.CHECKOUT_ASYNC_PAYMENT_FAILED,),
     every_event=link_checkout_account,
 )

@@ -256,5 +256,6 @@ FAMILY = Family(
     transition=invoice_transition,
     table=INVOICES,
     notices=invoice_notices,
+    kinds=tuple(INVOICE_KINDS.values()),
     listing=LISTING,
 )

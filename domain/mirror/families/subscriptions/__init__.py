@@ -12,6 +12,7 @@ from domain.envelope import EventEnvelope
 from domain.mirror.families._family import Family, Refs
 from domain.mirror.families._read import Child, Listing, ReadShape
 from domain.mirror.families.subscriptions.rules import (
+    KINDS,
     SubscriptionChange,
     subscription_notices,
     subscription_rank,
@@ -75,6 +76,7 @@ FAMILY = Family(
     transition=subscription_transition,
     table=SUBSCRIPTIONS,
     notices=subscription_notices,
+    kinds=KINDS,
     write=write_subscription,
     listing=LISTING,
 )

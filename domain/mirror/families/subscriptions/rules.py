@@ -102,6 +102,12 @@ def subscription_transition(view: SubscriptionView, incoming: Incoming[None]) ->
     return SubscriptionChange(row, items)
 
 
+KINDS = (
+    NotificationKind.SUBSCRIPTION_ACTIVATED,
+    NotificationKind.SUBSCRIPTION_PLAN_CHANGED,
+    NotificationKind.SUBSCRIPTION_CANCELED,
+    NotificationKind.TRIAL_WILL_END,
+)
 ENTITLED = frozenset({SubscriptionStatus.ACTIVE, SubscriptionStatus.TRIALING})
 # Coming out of these into active/trialing means the customer starts (or starts paying).
 NOT_YET_ACTIVE = frozenset(
