@@ -155,14 +155,14 @@ class Family(Generic[V, F, R]):
     def _known(self, unit: Unit, view: V, refs: Refs, now: datetime) -> Known[F]:
         if self.known is not None:
             return self.known(unit, view, refs, now)
-        assert self.table is not None and refs.id is not None  # checked at registration
+        assert self.table is not None and refs.id is not None  # see __post_init__
         return Known(current_stamp(unit, self.table, refs.id), cast(F, None))
 
     def _write(self, unit: Unit, result: R, now: datetime) -> None:
         if self.write is not None:
             self.write(unit, result, now)
             return
-        assert self.table is not None  # checked at registration
+        assert self.table is not None  # see __post_init__
         upsert_stamped(unit, self.table, cast(Row, result), now)
 
     def __post_init__(self) -> None:
