@@ -1,4 +1,5 @@
-"""The read API (`read` scope): an account's billing state and the notifications feed."""
+"""The read API (`read` scope): an account's billing state, its rows of each listed family, and
+the notifications feed."""
 
 from __future__ import annotations
 
