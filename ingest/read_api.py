@@ -1,8 +1,9 @@
-"""The read API (`read` scope): an account's billing state and the notifications feed."""
+"""The read API (`read` scope): an account's billing state, its rows of each listed family, and
+the notifications feed."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine
@@ -15,18 +16,16 @@ from starlette.routing import Route
 from domain.mirror import reads
 from domain.mirror.account_status import account_status
 from domain.mirror.delivery import list_notifications, notification_body
+from domain.mirror.families import invoices, payment_methods, subscriptions
+from domain.mirror.families._family import Family
 from domain.mirror.tables import BillingAccount
 from domain.types import utcnow
 from ingest.auth import require_scope
 from ingest.inputs import parse_query, path_id
-from ingest.read_docs import register_read_operations
-from ingest.read_queries import (
-    InvoiceQuery,
-    NotificationQuery,
-    PaymentMethodQuery,
-    SubscriptionQuery,
-)
-from ingest.read_shapes import account_out, invoice_out, payment_method_out, subscription_out
+from ingest.read_docs import register_listing, register_read_operations
+from ingest.read_models import listing_body
+from ingest.read_queries import NotificationQuery, listing_query
+from ingest.read_shapes import account_out
 from ingest.responses import ORJSONResponse, error
 
 T = TypeVar("T")
@@ -80,61 +79,49 @@ async def get_account(request: Request) -> Response:
     return _json(await _with_account(request, work))
 
 
-@require_scope("read")
-async def get_subscriptions(request: Request) -> Response:
-    """GET /v1/accounts/{account_ref}/subscriptions."""
-    query = parse_query(SubscriptionQuery, request)
+def family_route(family: Family[Any, Any, Any]) -> Route:
+    """GET /v1/accounts/{account_ref}/<family name>: the family's rows of the account,
+    validated, shaped and documented from the family's `listing`."""
+    listing = family.listing
+    if listing is None:
+        raise ValueError(f"family {family.name} declares no listing")
+    path = f"/v1/accounts/{{account_ref}}/{family.name}"
+    query_model = listing_query(listing)
+    register_listing(path, listing.summary, listing_body(listing), query_model)
+    shape = listing.shape
 
-    def work(session: Session, account: BillingAccount) -> dict[str, Any]:
-        page = reads.list_subscriptions(
-            session,
-            account.stripe_customer_id,
-            status=query.status,
-            limit=query.limit,
-            cursor=query.cursor,
-        )
-        items = reads.items_of(session, [s.id for s in page.items])
-        return {
-            "data": [subscription_out(s, items[s.id]).model_dump(mode="json") for s in page.items],
-            "has_more": page.next_cursor is not None,
-            "next_cursor": page.next_cursor,
+    def rows_out(session: Session, rows: Sequence[Any]) -> list[Any]:
+        children = {
+            name: reads.children_of(session, child, [r.id for r in rows])
+            for name, child in shape.children.items()
         }
+        return [
+            shape.shape(r, {name: found[r.id] for name, found in children.items()}) for r in rows
+        ]
 
-    return _json(await _with_account(request, work))
+    @require_scope("read")
+    async def get_rows(request: Request) -> Response:
+        query: Any = parse_query(query_model, request)
+        status = getattr(query, "status", None)
 
+        def work(session: Session, account: BillingAccount) -> dict[str, Any]:
+            customer = account.stripe_customer_id
+            if not listing.paginated:
+                found = reads.list_all(session, listing, customer, status=status)
+                return {"data": rows_out(session, found)}
+            page = reads.list_page(
+                session, listing, customer, status=status, limit=query.limit, cursor=query.cursor
+            )
+            return {
+                "data": rows_out(session, page.items),
+                "has_more": page.next_cursor is not None,
+                "next_cursor": page.next_cursor,
+            }
 
-@require_scope("read")
-async def get_invoices(request: Request) -> Response:
-    """GET /v1/accounts/{account_ref}/invoices."""
-    query = parse_query(InvoiceQuery, request)
+        return _json(await _with_account(request, work))
 
-    def work(session: Session, account: BillingAccount) -> dict[str, Any]:
-        page = reads.list_invoices(
-            session,
-            account.stripe_customer_id,
-            status=query.status,
-            limit=query.limit,
-            cursor=query.cursor,
-        )
-        return {
-            "data": [invoice_out(i).model_dump(mode="json") for i in page.items],
-            "has_more": page.next_cursor is not None,
-            "next_cursor": page.next_cursor,
-        }
-
-    return _json(await _with_account(request, work))
-
-
-@require_scope("read")
-async def get_payment_methods(request: Request) -> Response:
-    """GET /v1/accounts/{account_ref}/payment-methods."""
-    query = parse_query(PaymentMethodQuery, request)
-
-    def work(session: Session, account: BillingAccount) -> dict[str, Any]:
-        found = reads.list_payment_methods(session, account.stripe_customer_id, status=query.status)
-        return {"data": [payment_method_out(pm).model_dump(mode="json") for pm in found]}
-
-    return _json(await _with_account(request, work))
+    get_rows.__name__ = get_rows.__qualname__ = f"get_{family.name.replace('-', '_')}"
+    return Route(path, get_rows, methods=["GET"])
 
 
 @require_scope("read")
@@ -163,8 +150,9 @@ async def get_notifications(request: Request) -> Response:
 
 READ_ROUTES = [
     Route("/v1/accounts/{account_ref}", get_account, methods=["GET"]),
-    Route("/v1/accounts/{account_ref}/subscriptions", get_subscriptions, methods=["GET"]),
-    Route("/v1/accounts/{account_ref}/invoices", get_invoices, methods=["GET"]),
-    Route("/v1/accounts/{account_ref}/payment-methods", get_payment_methods, methods=["GET"]),
+    # One line per family the read API lists (its declaration says what and how).
+    family_route(subscriptions.FAMILY),
+    family_route(invoices.FAMILY),
+    family_route(payment_methods.FAMILY),
     Route("/v1/notifications", get_notifications, methods=["GET"]),
 ]

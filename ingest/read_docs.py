@@ -6,27 +6,36 @@ responses (401/403, 404, 422, 500) are added by `ingest.openapi.build_document`.
 
 from __future__ import annotations
 
+from pydantic import BaseModel
+
 from ingest.openapi import Operation, document, path_param
-from ingest.read_models import (
-    AccountOut,
-    InvoicePage,
-    NotificationPage,
-    PaymentMethodList,
-    SubscriptionPage,
-)
-from ingest.read_queries import (
-    InvoiceQuery,
-    NotificationQuery,
-    PaymentMethodQuery,
-    SubscriptionQuery,
-)
+from ingest.read_models import AccountOut, NotificationPage
+from ingest.read_queries import NotificationQuery
 
 ACCOUNT = path_param("account_ref", "the product's own account id (customer metadata.account_ref)")
 NOT_FOUND = ("no such account (`account_not_found`)", None)
 
 
+def register_listing(
+    path: str, summary: str, body: type[BaseModel], query: type[BaseModel]
+) -> None:
+    """Register one family's list route (ingest.read_api.family_route)."""
+    document(
+        Operation(
+            "GET",
+            path,
+            summary,
+            "read",
+            scope="read",
+            parameters=(ACCOUNT,),
+            query=query,
+            responses={200: ("one page", body), 404: NOT_FOUND},
+        )
+    )
+
+
 def register_read_operations() -> None:
-    """Register every read API operation in the OpenAPI document."""
+    """Register the account and notification operations in the OpenAPI document."""
     document(
         Operation(
             "GET",
@@ -38,28 +47,6 @@ def register_read_operations() -> None:
             responses={200: ("the account", AccountOut), 404: NOT_FOUND},
         )
     )
-    for path, summary, model, query in (
-        ("subscriptions", "Subscriptions, newest first", SubscriptionPage, SubscriptionQuery),
-        ("invoices", "Invoices, newest first", InvoicePage, InvoiceQuery),
-        (
-            "payment-methods",
-            "Payment methods (attached by default), the default one first",
-            PaymentMethodList,
-            PaymentMethodQuery,
-        ),
-    ):
-        document(
-            Operation(
-                "GET",
-                f"/v1/accounts/{{account_ref}}/{path}",
-                summary,
-                "read",
-                scope="read",
-                parameters=(ACCOUNT,),
-                query=query,
-                responses={200: ("one page", model), 404: NOT_FOUND},
-            )
-        )
     document(
         Operation(
             "GET",

@@ -1,11 +1,17 @@
-"""Response bodies of the read API: pydantic, so the OpenAPI schemas are this very code."""
+"""Response bodies of the read API: pydantic, so the OpenAPI schemas are this very code.
+
+The account answer is written out here (it joins the billing status with the customer
+details); a family's list body is derived from its declaration (`listing_body`).
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, create_model
+
+from domain.mirror.families._read import Listing
 
 
 class PaymentMethodBrief(BaseModel):
@@ -66,103 +72,18 @@ class AccountOut(BaseModel):
     customer: CustomerOut
 
 
-class Money(BaseModel):
-    """An amount in minor units (cents) and a lower-case ISO currency."""
-
-    amount: int
-    currency: str
-
-
-class SubscriptionItemOut(BaseModel):
-    id: str
-    price_id: str | None
-    plan_tier: str
-    plan_interval: str | None
-    quantity: int | None
-    unit_amount: Money | None
-
-
-class SubscriptionOut(BaseModel):
-    """A subscription of the account."""
-
-    id: str
-    status: str
-    plan_tier: str
-    plan_interval: str | None
-    price_id: str | None
-    quantity: int | None
-    unit_amount: Money | None
-    current_period_start: datetime | None
-    current_period_end: datetime | None
-    cancel_at_period_end: bool
-    cancel_at: datetime | None
-    canceled_at: datetime | None
-    ended_at: datetime | None
-    trial_start: datetime | None
-    trial_end: datetime | None
-    default_payment_method_id: str | None
-    latest_invoice_id: str | None
-    created: datetime | None
-    items: list[SubscriptionItemOut]
-
-
-class InvoiceOut(BaseModel):
-    """An invoice of the account; amounts in minor units of `currency`."""
-
-    id: str
-    number: str | None
-    status: str
-    subscription_id: str | None
-    currency: str
-    amount_due: int
-    amount_paid: int
-    amount_remaining: int
-    subtotal: int | None
-    total: int | None
-    billing_reason: str | None
-    hosted_invoice_url: str | None
-    invoice_pdf: str | None
-    paid_at: datetime | None
-    attempt_count: int
-    next_payment_attempt: datetime | None
-    period_start: datetime | None
-    period_end: datetime | None
-    due_date: datetime | None
-    created: datetime | None
-
-
-class PaymentMethodOut(BaseModel):
-    """A payment method: card brand/last4/expiry, SEPA bank/last4, or iDEAL bank/BIC."""
-
-    id: str
-    type: str
-    status: str
-    is_default: bool
-    card_brand: str | None
-    card_last4: str | None
-    card_exp_month: int | None
-    card_exp_year: int | None
-    bank_code: str | None
-    bank_last4: str | None
-    bank_country: str | None
-    ideal_bank: str | None
-    ideal_bic: str | None
-
-
-class SubscriptionPage(BaseModel):
-    data: list[SubscriptionOut]
-    has_more: bool
-    next_cursor: str | None
-
-
-class InvoicePage(BaseModel):
-    data: list[InvoiceOut]
-    has_more: bool
-    next_cursor: str | None
-
-
-class PaymentMethodList(BaseModel):
-    data: list[PaymentMethodOut]
+def listing_body(listing: Listing) -> type[BaseModel]:
+    """A family list route's body: `{title}Page` (data, has_more, next_cursor) when
+    paginated, else `{title}List` (data); the rows' model comes from the family's table."""
+    title, row = listing.shape.title, listing.shape.model
+    if listing.paginated:
+        return create_model(
+            f"{title}Page",
+            data=(list[row], ...),  # type: ignore[valid-type]
+            has_more=(bool, ...),
+            next_cursor=(str | None, ...),
+        )
+    return create_model(f"{title}List", data=(list[row], ...))  # type: ignore[valid-type]
 
 
 class NotificationOut(BaseModel):

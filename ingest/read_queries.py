@@ -5,11 +5,13 @@ Unknown parameters are refused; ids and cursors are bounded to what the database
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
 from domain.input_types import Ident, Int64, is_ident
 from domain.mirror import reads
-from domain.mirror.statuses import InvoiceStatus, PaymentMethodStatus, SubscriptionStatus
+from domain.mirror.families._read import Listing
 
 MAX_LIMIT = 100
 
@@ -34,20 +36,27 @@ class ListQuery(BaseModel):
         return value
 
 
-class SubscriptionQuery(ListQuery):
-    status: SubscriptionStatus | None = Field(default=None, description="only rows in this status")
-
-
-class InvoiceQuery(ListQuery):
-    status: InvoiceStatus | None = Field(default=None, description="only rows in this status")
-
-
-class PaymentMethodQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    status: PaymentMethodStatus = Field(
-        default=PaymentMethodStatus.ATTACHED, description="attached or detached"
-    )
+def listing_query(listing: Listing) -> type[BaseModel]:
+    """The query model of a family's list route, from its listing (ListQuery when paginated)."""
+    name = f"{listing.shape.title}Query"
+    fields: dict[str, Any] = {}
+    if listing.status is not None:
+        if listing.default_status is None:
+            fields["status"] = (
+                listing.status | None,
+                Field(default=None, description="only rows in this status"),
+            )
+        else:
+            values = " or ".join(s.value for s in listing.status)
+            fields["status"] = (
+                listing.status,
+                Field(default=listing.default_status, description=values),
+            )
+    if listing.paginated:
+        model: type[BaseModel] = create_model(name, __base__=ListQuery, **fields)
+    else:
+        model = create_model(name, __config__=ConfigDict(extra="forbid"), **fields)
+    return model
 
 
 class NotificationQuery(BaseModel):

@@ -24,12 +24,11 @@ os.environ.update(service_env())
 
 from domain.settings import Settings, load_settings
 from ingest.app import create_app
+from tests.support.db import truncate_all
 from tests.support.handlers import EFFECTS_DDL
 from tests.support.redis_server import RedisServer
 from tests.support.run_database import create_run_database, drop_run_database
 from workers.runtime import Runtime, build_runtime
-
-TABLES_TO_KEEP = {"alembic_version"}
 
 
 @pytest.fixture(scope="session")
@@ -55,16 +54,7 @@ def pg_engine() -> Iterator[Engine]:
 @pytest.fixture
 def db(pg_engine: Engine) -> Iterator[Engine]:
     """A Postgres engine on empty tables."""
-    with pg_engine.begin() as conn:
-        tables = [
-            row[0]
-            for row in conn.execute(
-                text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
-            )
-            if row[0] not in TABLES_TO_KEEP
-        ]
-        if tables:
-            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+    truncate_all(pg_engine)
     yield pg_engine
 
 

@@ -6,32 +6,32 @@ import threading
 import time
 
 from sqlalchemy import Engine, text
-from sqlalchemy.orm import Session
 
 from domain.envelope import EventEnvelope
 from domain.mirror.store import key, lock_keys
+from domain.mirror.unit import Registration, Unit
 from tests.mirror import factory as f
 from tests.mirror.support import store as store_events
 from tests.support.db import effects, event_row
-from tests.support.handlers import TEST_HANDLERS, HandlerFailure, record
+from tests.support.handlers import TEST_REGISTRY, HandlerFailure, record
 from tests.test_processing import set_row, store
 from workers.processor import process_events
 from workers.runtime import Runtime
 
 
-def locking(session: Session, event: EventEnvelope) -> None:
+def locking(unit: Unit, event: EventEnvelope) -> None:
     """Locks the customer named in the object, like a mirror handler, then records."""
-    lock_keys(session, [key("customer", event.object.get("customer"))])
-    record(session, event)
+    lock_keys(unit.session, [key("customer", event.object.get("customer"))], unit.batch)
+    record(unit, event)
 
 
 T = 1_720_000_000
-HANDLERS = {**TEST_HANDLERS, "test.locking": locking}
+REGISTRY = {**TEST_REGISTRY, "test.locking": Registration(locking)}
 
 
 def test_a_message_is_applied_in_one_transaction(runtime: Runtime, db: Engine) -> None:
     ids = [store(runtime) for _ in range(5)]
-    outcome = process_events(runtime, ids, HANDLERS)
+    outcome = process_events(runtime, ids, REGISTRY)
     assert outcome.processed == ids
     rows = [event_row(db, i) for i in ids]
     assert all(r["status"] == "processed" for r in rows)  # type: ignore[index]
@@ -44,7 +44,7 @@ def test_a_failing_event_splits_the_batch_and_fails_alone(runtime: Runtime, db: 
     ok = [store(runtime) for _ in range(3)]
     bad = store(runtime, "test.failing")
     ids = [ok[0], bad, ok[1], ok[2]]
-    outcome = process_events(runtime, ids, HANDLERS)
+    outcome = process_events(runtime, ids, REGISTRY)
     assert outcome.processed == ok and outcome.failed == [bad]
     assert [effects(db, i) for i in ok] == [1, 1, 1]  # applied once, not once per attempt
     assert effects(db, bad) == 0  # its write rolled back in both passes
@@ -60,7 +60,7 @@ def test_a_busy_object_splits_the_batch_instead_of_waiting(runtime: Runtime, db:
         holder.execute(
             text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": key("customer", "cus_busy")}
         )
-        worker = threading.Thread(target=process_events, args=(runtime, [free, busy], HANDLERS))
+        worker = threading.Thread(target=process_events, args=(runtime, [free, busy], REGISTRY))
         worker.start()
         wait_for_status(db, free, "processed")  # it did not wait for the busy one
         assert event_row(db, busy)["status"] == "processing"  # type: ignore[index]
@@ -104,12 +104,14 @@ def test_a_lease_lost_inside_a_batch_rolls_back_only_that_event(
     stolen = store(runtime)
     other = store(runtime, "test.thief")
 
-    def thief(session: Session, event: EventEnvelope) -> None:
-        record(session, event)
+    def thief(unit: Unit, event: EventEnvelope) -> None:
+        record(unit, event)
         if event_row(db, stolen)["lease_token"] != "someone-else":  # type: ignore[index]
             set_row(db, stolen, lease_token="someone-else")  # its lease expired, re-claimed
 
-    outcome = process_events(runtime, [stolen, other], {**HANDLERS, "test.thief": thief})
+    outcome = process_events(
+        runtime, [stolen, other], {**REGISTRY, "test.thief": Registration(thief)}
+    )
     assert outcome.skipped == [stolen] and outcome.processed == [other]
     assert effects(db, stolen) == 0 and effects(db, other) == 1
     assert event_row(db, stolen)["lease_token"] == "someone-else"  # type: ignore[index]

@@ -16,12 +16,12 @@ import pytest
 import structlog
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from domain import event_log
 from domain.db import make_engine
 from domain.envelope import EventEnvelope, parse_envelope
 from domain.event_log import NewEvent
+from domain.mirror.unit import Registration, Unit
 from domain.ops import queries
 from domain.samples import build_event, example_object, new_id
 from domain.types import utcnow
@@ -47,10 +47,10 @@ def customer_event(rt: Runtime) -> tuple[str, dict[str, Any]]:
     return event_id, customer
 
 
-def violates_a_constraint(session: Session, event: EventEnvelope) -> None:
+def violates_a_constraint(unit: Unit, event: EventEnvelope) -> None:
     """An account row with neither reference: Postgres says "Failing row contains (...)"."""
     obj = event.object
-    session.execute(
+    unit.session.execute(
         text(
             "INSERT INTO billing_accounts (email, name, address_line1, created_at, updated_at)"
             " VALUES (:email, :name, :line1, now(), now())"
@@ -59,7 +59,7 @@ def violates_a_constraint(session: Session, event: EventEnvelope) -> None:
     )
 
 
-def echoes_the_payload(session: Session, event: EventEnvelope) -> None:
+def echoes_the_payload(unit: Unit, event: EventEnvelope) -> None:
     """A chained error whose messages repeat payload values (as KeyError/ValueError do)."""
     obj = event.object
     try:
@@ -69,9 +69,9 @@ def echoes_the_payload(session: Session, event: EventEnvelope) -> None:
 
 
 def run_until_dead(rt: Runtime, db: Engine, event_id: str, handler: Any) -> None:
-    handlers = {"customer.created": handler}
+    registry = {"customer.created": Registration(handler)}
     for _ in range(rt.retry_policy.max_attempts):
-        process_events(rt, [event_id], handlers)
+        process_events(rt, [event_id], registry)
         with db.begin() as conn:
             conn.execute(
                 text("UPDATE stripe_events SET next_attempt_at = now() WHERE event_id = :e"),

@@ -132,7 +132,7 @@ def test_a_customer_that_fails_to_store_leaves_no_personal_data_behind(
     assert letter["error_type"] == "DataError"
     assert "value too long for type character varying(64)" in letter["error_message"]
     assert "UPDATE billing_accounts" in letter["error_message"]
-    assert "workers/handlers/customers.py" in letter["traceback"]
+    assert "domain/mirror/families/customers.py" in letter["traceback"]
     assert customer["id"] in orjson.dumps(letter).decode()  # ids are kept
 
     views = {

@@ -10,13 +10,14 @@ import pytest
 from sqlalchemy import Engine, text, update
 
 from domain import event_log
-from domain.envelope import parse_envelope
+from domain.envelope import EventEnvelope, parse_envelope
 from domain.event_log import NewEvent
+from domain.mirror.unit import Registration, Unit
 from domain.models import EventStatus, StripeEvent
 from domain.samples import build_event, new_id
 from domain.types import utcnow
 from tests.support.db import count, effects, event_row
-from tests.support.handlers import TEST_HANDLERS
+from tests.support.handlers import TEST_REGISTRY, record
 from workers.processor import process_events
 from workers.runtime import Runtime
 from workers.sweeper import sweep_once
@@ -53,7 +54,7 @@ def set_row(engine: Engine, event_id: str, **values: Any) -> None:
 
 def test_handler_runs_and_row_is_processed(runtime: Runtime, db: Engine) -> None:
     event_id = store(runtime)
-    outcome = process_events(runtime, [event_id], TEST_HANDLERS)
+    outcome = process_events(runtime, [event_id], TEST_REGISTRY)
     assert outcome.processed == [event_id]
     row = event_row(db, event_id)
     assert row["status"] == "processed" and row["processed_at"] is not None  # type: ignore[index]
@@ -63,15 +64,15 @@ def test_handler_runs_and_row_is_processed(runtime: Runtime, db: Engine) -> None
 
 def test_redelivery_of_processed_event_changes_nothing(runtime: Runtime, db: Engine) -> None:
     event_id = store(runtime)
-    process_events(runtime, [event_id], TEST_HANDLERS)
-    again = process_events(runtime, [event_id, event_id], TEST_HANDLERS)
+    process_events(runtime, [event_id], TEST_REGISTRY)
+    again = process_events(runtime, [event_id, event_id], TEST_REGISTRY)
     assert again.skipped == [event_id, event_id]
     assert effects(db, event_id) == 1
 
 
 def test_event_without_handler_is_ignored(runtime: Runtime, db: Engine) -> None:
     event_id = store(runtime, "some.unknown_type")
-    outcome = process_events(runtime, [event_id], TEST_HANDLERS)
+    outcome = process_events(runtime, [event_id], TEST_REGISTRY)
     assert outcome.ignored == [event_id]
     assert event_row(db, event_id)["status"] == "ignored"  # type: ignore[index]
 
@@ -85,7 +86,7 @@ def test_event_leased_by_a_live_worker_is_skipped(runtime: Runtime, db: Engine) 
         lease_token="other",
         lease_expires_at=utcnow() + timedelta(minutes=5),
     )
-    assert process_events(runtime, [event_id], TEST_HANDLERS).skipped == [event_id]
+    assert process_events(runtime, [event_id], TEST_REGISTRY).skipped == [event_id]
     assert effects(db, event_id) == 0
 
 
@@ -98,7 +99,7 @@ def test_expired_lease_can_be_claimed(runtime: Runtime, db: Engine) -> None:
         lease_token="dead-worker",
         lease_expires_at=utcnow() - timedelta(seconds=1),
     )
-    assert process_events(runtime, [event_id], TEST_HANDLERS).processed == [event_id]
+    assert process_events(runtime, [event_id], TEST_REGISTRY).processed == [event_id]
 
 
 def test_retrying_event_is_not_claimed_before_its_time(runtime: Runtime, db: Engine) -> None:
@@ -110,9 +111,9 @@ def test_retrying_event_is_not_claimed_before_its_time(runtime: Runtime, db: Eng
         attempts=1,
         next_attempt_at=utcnow() + timedelta(minutes=1),
     )
-    assert process_events(runtime, [event_id], TEST_HANDLERS).skipped == [event_id]
+    assert process_events(runtime, [event_id], TEST_REGISTRY).skipped == [event_id]
     set_row(db, event_id, next_attempt_at=utcnow() - timedelta(seconds=1))
-    assert process_events(runtime, [event_id], TEST_HANDLERS).processed == [event_id]
+    assert process_events(runtime, [event_id], TEST_REGISTRY).processed == [event_id]
 
 
 def test_failures_retry_with_growing_delays_then_dead_letter(runtime: Runtime, db: Engine) -> None:
@@ -120,7 +121,7 @@ def test_failures_retry_with_growing_delays_then_dead_letter(runtime: Runtime, d
     event_id = store(runtime, "test.failing")
     for attempt in range(1, policy.max_attempts):
         before = utcnow()
-        outcome = process_events(runtime, [event_id], TEST_HANDLERS)
+        outcome = process_events(runtime, [event_id], TEST_REGISTRY)
         after = utcnow()
         assert outcome.failed == [event_id]
         row = event_row(db, event_id)
@@ -133,7 +134,7 @@ def test_failures_retry_with_growing_delays_then_dead_letter(runtime: Runtime, d
         assert (due - after).total_seconds() <= step + 0.001
         assert (due - before).total_seconds() >= step / 2 - 0.001
         set_row(db, event_id, next_attempt_at=utcnow())  # let the next attempt through now
-    process_events(runtime, [event_id], TEST_HANDLERS)
+    process_events(runtime, [event_id], TEST_REGISTRY)
     row = event_row(db, event_id)
     assert row["status"] == "dead" and row["attempts"] == policy.max_attempts  # type: ignore[index]
     assert effects(db, event_id) == 0  # every failed attempt rolled back its writes
@@ -145,7 +146,7 @@ def test_failures_retry_with_growing_delays_then_dead_letter(runtime: Runtime, d
     assert "failed on purpose" in dead["error_message"]
     assert "Traceback" in dead["traceback"] and "def fail" not in dead["error_message"]
     # a dead event is terminal: redelivery does nothing
-    assert process_events(runtime, [event_id], TEST_HANDLERS).skipped == [event_id]
+    assert process_events(runtime, [event_id], TEST_REGISTRY).skipped == [event_id]
 
 
 def test_sweeper_republishes_stale_unpublished_and_due_events(runtime: Runtime, db: Engine) -> None:
@@ -252,12 +253,14 @@ def test_concurrent_sweepers_never_hand_out_a_row_twice(
 def test_lost_lease_rolls_back_the_handler(runtime: Runtime, db: Engine) -> None:
     event_id = store(runtime)
 
-    def handler_that_loses_its_lease(session, event) -> None:  # type: ignore[no-untyped-def]
-        TEST_HANDLERS["test.recorded"](session, event)
+    def handler_that_loses_its_lease(unit: Unit, event: EventEnvelope) -> None:
+        record(unit, event)
         # Meanwhile the lease expired and another worker claimed the event.
         set_row(db, event_id, lease_token="someone-else")
 
-    outcome = process_events(runtime, [event_id], {"test.recorded": handler_that_loses_its_lease})
+    outcome = process_events(
+        runtime, [event_id], {"test.recorded": Registration(handler_that_loses_its_lease)}
+    )
     assert outcome.skipped == [event_id] and outcome.processed == []
     assert effects(db, event_id) == 0
     row = event_row(db, event_id)

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import email.utils
 
+from domain.mirror.families.customers import customer_rank, parse_customer
 from domain.mirror.ordering import Stamp, command_result_stamp, supersedes
-from domain.mirror.ranks import customer_stamp
 from workers.stripe_gateway import answered_at
 
 T = 1_767_225_600
+CUSTOMER = parse_customer({"id": "cus_stamps"})
+
+
+def customer_stamp(event_type: str, created: int, event_id: str) -> Stamp:
+    return Stamp(created, customer_rank(CUSTOMER, event_type), event_id)
 
 
 def test_the_answer_second_comes_from_the_date_header() -> None:

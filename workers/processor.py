@@ -10,18 +10,19 @@ from datetime import timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy.orm import Session
 
 from domain import event_log
 from domain.envelope import EventEnvelope, parse_envelope
 from domain.event_log import Failure
+from domain.mirror.batch import Batch
+from domain.mirror.families import REGISTRY
 from domain.mirror.store import flush_writes, prepare_batch
+from domain.mirror.unit import Registration, TargetsOf, Unit
 from domain.models import EventStatus
 from domain.ops.attempts import record_attempt
 from domain.redact import event_strings, scrub
 from domain.types import utcnow
 from workers import metrics
-from workers.handlers import HANDLERS, TARGETS, Handler, TargetsOf
 from workers.runtime import Runtime
 
 log = structlog.get_logger("workers.processor")
@@ -44,8 +45,7 @@ class LeaseLost(Exception):
 def process_events(
     rt: Runtime,
     event_ids: Sequence[str],
-    handlers: Mapping[str, Handler] = HANDLERS,
-    targets: Mapping[str, TargetsOf] = TARGETS,
+    registry: Mapping[str, Registration] = REGISTRY,
 ) -> BatchOutcome:
     """Claim the claimable ids, then apply them: together if they can, else one by one.
 
@@ -62,10 +62,10 @@ def process_events(
         claimed = {c.event_id: c for c in event_log.claim(session, unique, token, utcnow(), lease)}
     outcome.skipped = [i for i in event_ids if i not in claimed]
     events = [claimed[i] for i in unique if i in claimed]
-    if len(events) > 1 and _apply_together(rt, events, token, handlers, targets, outcome):
+    if len(events) > 1 and _apply_together(rt, events, token, registry, outcome):
         return outcome
     for event in events:
-        _process_one(rt, event, token, handlers, outcome)
+        _process_one(rt, event, token, registry, outcome)
     return outcome
 
 
@@ -76,12 +76,12 @@ def _context(event: event_log.Claimed) -> Any:
 
 
 def _apply(
-    session: Session, envelope: EventEnvelope, handlers: Mapping[str, Handler]
+    unit: Unit, envelope: EventEnvelope, registry: Mapping[str, Registration]
 ) -> EventStatus:
-    handler = handlers.get(envelope.type)
-    if handler is None:
+    registration = registry.get(envelope.type)
+    if registration is None:
         return EventStatus.IGNORED
-    handler(session, envelope)
+    registration.handler(unit, envelope)
     return EventStatus.PROCESSED
 
 
@@ -89,8 +89,7 @@ def _apply_together(
     rt: Runtime,
     events: Sequence[event_log.Claimed],
     token: str,
-    handlers: Mapping[str, Handler],
-    targets: Mapping[str, TargetsOf],
+    registry: Mapping[str, Registration],
     out: BatchOutcome,
 ) -> bool:
     """All events and their finish in one transaction; False (nothing written) on any error."""
@@ -98,16 +97,16 @@ def _apply_together(
     try:
         envelopes = [parse_envelope(event.raw_body) for event in events]
         with rt.sessions.begin() as session:
+            unit = Unit(session, rt.deps, Batch())
             prepare_batch(  # from here on a busy object sends the batch down the slow path
-                session,
-                (targets[e.type](e) for e in envelopes if e.type in targets and e.type in handlers),
+                unit, (t(e) for e in envelopes if (t := _targets(registry, e)) is not None)
             )
             for event, envelope in zip(events, envelopes, strict=True):
                 started = time.perf_counter()
                 with _context(event):
-                    status = _apply(session, envelope, handlers)
+                    status = _apply(unit, envelope, registry)
                 done.append((event, status, time.perf_counter() - started))
-            flush_writes(session)
+            flush_writes(unit)
             now = utcnow()
             for status in (EventStatus.PROCESSED, EventStatus.IGNORED):
                 ids = [e.event_id for e, s, _ in done if s is status]
@@ -126,11 +125,16 @@ def _apply_together(
     return True
 
 
+def _targets(registry: Mapping[str, Registration], envelope: EventEnvelope) -> TargetsOf | None:
+    registration = registry.get(envelope.type)
+    return registration.targets if registration is not None else None
+
+
 def _process_one(
     rt: Runtime,
     event: event_log.Claimed,
     token: str,
-    handlers: Mapping[str, Handler],
+    registry: Mapping[str, Registration],
     out: BatchOutcome,
 ) -> None:
     started = time.perf_counter()
@@ -138,7 +142,8 @@ def _process_one(
     with _context(event):
         try:
             with rt.sessions.begin() as session:
-                status = _apply(session, parse_envelope(event.raw_body), handlers)
+                unit = Unit(session, rt.deps)  # no batch: every write goes straight through
+                status = _apply(unit, parse_envelope(event.raw_body), registry)
                 if not event_log.finish(session, event_id, token, status, utcnow()):
                     raise LeaseLost(event_id)
         except LeaseLost:

@@ -10,6 +10,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from domain.db import make_engine, make_sessionmaker
 from domain.logs import configure_logging
+from domain.mirror.unit import Deps
+from domain.plans import catalog_for
 from domain.retry import RetryPolicy
 from domain.settings import Settings, load_settings
 from workers.stripe_gateway import StripeGateway, make_gateway
@@ -20,6 +22,7 @@ class Runtime:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
+    deps: Deps  # what the mirror handlers and command executors are given
 
     @property
     def retry_policy(self) -> RetryPolicy:
@@ -32,6 +35,9 @@ _gateway: tuple[int, StripeGateway] | None = None
 
 
 def build_runtime(settings: Settings) -> Runtime:
+    # The plan catalog is read here, once: handlers get it passed in (a bad PLAN_CATALOG
+    # stops the worker, as it stops the web app, instead of failing events one by one).
+    deps = Deps(catalog=catalog_for(settings.plan_catalog))
     # Worker writes are re-derivable from the durable event log (ingest commits synchronously):
     # a crash that loses the last few commits just makes those events run again, and every
     # effect is idempotent (stamped mirror rows, unique outbox keys, Stripe idempotency keys).
@@ -40,7 +46,7 @@ def build_runtime(settings: Settings) -> Runtime:
         pool_size=4,
         synchronous_commit=settings.worker_synchronous_commit,
     )
-    return Runtime(settings=settings, engine=engine, sessions=make_sessionmaker(engine))
+    return Runtime(settings=settings, engine=engine, sessions=make_sessionmaker(engine), deps=deps)
 
 
 def get_runtime() -> Runtime:

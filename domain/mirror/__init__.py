@@ -1,5 +1,8 @@
-"""The billing mirror: tables, typed Stripe views, ordering rule, transitions, entitlement."""
+"""The billing mirror: tables, typed Stripe views, ordering rule, transitions, entitlement.
 
-from domain.mirror import outbox, tables
+Importing it registers every mirror table (the account hub, the outbox and each family's).
+"""
 
-__all__ = ["outbox", "tables"]
+from domain.mirror import families, outbox, tables
+
+__all__ = ["families", "outbox", "tables"]

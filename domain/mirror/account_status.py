@@ -14,8 +14,11 @@ from domain.mirror.entitlement import (
     billing_status,
     choose_subscription,
 )
+from domain.mirror.families.invoices import Invoice
+from domain.mirror.families.payment_methods import PaymentMethod
+from domain.mirror.families.subscriptions import Subscription
 from domain.mirror.statuses import InvoiceStatus, PaymentMethodStatus
-from domain.mirror.tables import BillingAccount, Invoice, PaymentMethod, Subscription
+from domain.mirror.tables import BillingAccount
 from domain.types import utcnow
 
 DEFAULT_GRACE_DAYS = 7

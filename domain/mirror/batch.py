@@ -1,9 +1,12 @@
-"""State of a transaction that applies several events at once (kept in `session.info`).
+"""The state of a transaction that applies several events at once: an explicit object.
 
-`store.prepare_batch` creates it: the advisory keys the transaction already holds, the stamps
-of the rows the handlers will read (kept current as the batch writes), and the stamped writes
-waiting for `store.flush_writes`, which sends each table's rows as one executemany. Without
-it (one event per transaction) every store function goes straight to the database.
+The processor creates a `Batch` for a message of several events and hands it, inside a
+`domain.mirror.unit.Unit`, to the handlers and the store functions. `store.prepare_batch`
+fills it: the advisory keys the transaction already holds and the stamps of the rows the
+handlers will read (kept current as the batch writes). The stamped writes and child-row
+replacements wait in it for `store.flush_writes`, which sends each table's rows as one
+executemany. Without a batch (one event per transaction) every store function goes
+straight to the database.
 """
 
 from __future__ import annotations
@@ -12,12 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Table
-from sqlalchemy.orm import Session
 
 from domain.mirror.ordering import Stamp, stamp_of
 
 Row = dict[str, Any]
-_KEY = "mirror.batch"
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,14 +30,17 @@ class Targets:
 
 
 @dataclass
-class BatchState:
+class Batch:
+    """Locks held, stamps known and writes deferred by one multi-event transaction."""
+
     held: set[str] = field(default_factory=set)
     stamps: dict[tuple[str, str], Stamp | None] = field(default_factory=dict)
     # (table, dialect, columns) -> rows for that upsert statement, in the order written.
     upserts: dict[tuple[Table, str, tuple[str, ...]], list[Row]] = field(default_factory=dict)
-    # subscription id -> its item rows: only the last replacement of a batch matters, since
-    # a replacement is only made by an event newer than every earlier one for that object.
-    items: dict[str, list[Row]] = field(default_factory=dict)
+    # (child table, parent column) -> parent id -> its child rows. Only the last replacement
+    # of a parent in a batch matters: a replacement is only made by an event newer than
+    # every earlier one for that parent (its upsert moved the batch's stamp first).
+    children: dict[tuple[Table, str], dict[str, list[Row]]] = field(default_factory=dict)
 
     def defer_upsert(self, table: Table, dialect: str, values: Row) -> None:
         self.upserts.setdefault((table, dialect, tuple(sorted(values))), []).append(values)
@@ -50,14 +54,5 @@ class BatchState:
             if stored is None or (written is not None and written > stored):
                 self.stamps[key] = written
 
-
-def start_batch(session: Session) -> BatchState:
-    state = BatchState()
-    session.info[_KEY] = state
-    return state
-
-
-def batch_of(session: Session) -> BatchState | None:
-    """The batch state of this transaction, if it applies several events."""
-    state: BatchState | None = session.info.get(_KEY)
-    return state
+    def defer_children(self, table: Table, parent: str, parent_id: str, rows: list[Row]) -> None:
+        self.children.setdefault((table, parent), {})[parent_id] = rows

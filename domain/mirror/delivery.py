@@ -26,7 +26,7 @@ def notification_body(n: Notification) -> dict[str, Any]:
     """The JSON a product sees for one notification (read API item and POST body alike)."""
     return {
         "id": n.id,
-        "kind": n.kind.value,
+        "kind": n.kind,
         "account_ref": n.account_ref,
         "stripe_customer_id": n.stripe_customer_id,
         "object_type": n.object_type,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -21,11 +22,12 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from domain.mirror.statuses import DeliveryStatus, NotificationKind, enum_type
+from domain.mirror.statuses import DeliveryStatus, enum_type
 from domain.mirror.tables import BillingAccount
 from domain.models import Base
 from domain.types import JSONType, UTCDateTime
 
+KIND_LENGTH = 40
 # SQLite only auto-increments an INTEGER PRIMARY KEY; Postgres gets a bigserial cursor.
 CursorId = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -36,9 +38,8 @@ class Notification(Base):
     __tablename__ = "notifications"
 
     id: Mapped[int] = mapped_column(CursorId, primary_key=True, autoincrement=True)
-    kind: Mapped[NotificationKind] = mapped_column(
-        enum_type(NotificationKind, "notification_kind", 40)
-    )
+    # Any family's kind (each declares its own StrEnum of kinds; migration 0006).
+    kind: Mapped[str] = mapped_column(String(KIND_LENGTH))
     account_ref: Mapped[str | None] = mapped_column(String(255))
     stripe_customer_id: Mapped[str | None] = mapped_column(String(255))
     object_type: Mapped[str] = mapped_column(String(64))
@@ -76,7 +77,7 @@ NOTIFICATIONS: Table = Notification.__table__  # type: ignore[assignment]
 def add_notification(
     session: Session,
     *,
-    kind: NotificationKind,
+    kind: StrEnum,
     event_id: str,
     event_created: int,
     object_type: str,

@@ -1,7 +1,8 @@
-"""Read queries for the product API: one account, its subscriptions, invoices, payment methods.
+"""Read queries for the product API: one account, and any family's rows of its customer.
 
-Lists are newest first with keyset (cursor) pagination on (created, id), so a page is stable
-while new rows arrive and deep pages cost the same as the first.
+Paginated lists are newest first with keyset (cursor) pagination on (created, id), so a
+page is stable while new rows arrive and deep pages cost the same as the first. What a
+family lists, and how, is its `Listing` (domain.mirror.families._read).
 """
 
 from __future__ import annotations
@@ -11,24 +12,18 @@ import binascii
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Generic, TypeVar
+from enum import StrEnum
+from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Select, func, literal, select, tuple_
+from sqlalchemy import ColumnElement, Row, Table, func, literal, select, tuple_
 from sqlalchemy.orm import Session
 
-from domain.mirror.statuses import InvoiceStatus, PaymentMethodStatus, SubscriptionStatus
-from domain.mirror.tables import (
-    BillingAccount,
-    Invoice,
-    PaymentMethod,
-    Subscription,
-    SubscriptionItem,
-)
+from domain.mirror.families._read import MAX_ROWS, Child, Listing
+from domain.mirror.tables import BillingAccount
 
 # Rows Stripe gave no `created` sort last (Stripe always sends it; the column is nullable).
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-Row = TypeVar("Row", Subscription, Invoice)
 
 
 class CursorError(ValueError):
@@ -36,10 +31,10 @@ class CursorError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
-class Page(Generic[Row]):
+class Page:
     """One page of rows, newest first; `next_cursor` is None on the last page."""
 
-    items: list[Row]
+    items: list[Row[Any]]
     next_cursor: str | None
 
 
@@ -68,92 +63,68 @@ def find_account(session: Session, account_ref: str) -> BillingAccount | None:
     ).scalar_one_or_none()
 
 
-def _created_key(model: type[Row]) -> ColumnElement[datetime]:
-    return func.coalesce(model.stripe_created, literal(EPOCH, model.stripe_created.type))
+def _created_key(table: Table) -> ColumnElement[datetime]:
+    created = table.c.stripe_created
+    return func.coalesce(created, literal(EPOCH, created.type))
 
 
-def _page(
+def list_page(
     session: Session,
-    model: type[Row],
+    listing: Listing,
     customer_id: str | None,
-    status: str | None,
-    limit: int,
-    cursor: str | None,
-) -> Page[Row]:
+    *,
+    status: StrEnum | None = None,
+    limit: int = 20,
+    cursor: str | None = None,
+) -> Page:
+    """A customer's rows of the listing's family, newest first, one page."""
     if customer_id is None:  # no Stripe customer linked yet: nothing can belong to it
         return Page([], None)
-    key = _created_key(model)
-    stmt: Select[Row] = select(model).where(model.stripe_customer_id == customer_id)
+    table = listing.shape.table
+    key = _created_key(table)
+    stmt = select(table).where(table.c.stripe_customer_id == customer_id)
     if status is not None:
-        stmt = stmt.where(model.status == status)
+        stmt = stmt.where(table.c.status == status)
     if cursor is not None:
         after_created, after_id = decode_cursor(cursor)
         stmt = stmt.where(
-            tuple_(key, model.id)
-            < tuple_(literal(after_created, model.stripe_created.type), literal(after_id))
+            tuple_(key, table.c.id)
+            < tuple_(literal(after_created, table.c.stripe_created.type), literal(after_id))
         )
-    rows = list(
-        session.execute(stmt.order_by(key.desc(), model.id.desc()).limit(limit + 1)).scalars()
-    )
+    rows = list(session.execute(stmt.order_by(key.desc(), table.c.id.desc()).limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]
     last = rows[-1] if more else None
     return Page(rows, encode_cursor(last.stripe_created, last.id) if last else None)
 
 
-def list_subscriptions(
-    session: Session,
-    customer_id: str | None,
-    *,
-    status: SubscriptionStatus | None = None,
-    limit: int = 20,
-    cursor: str | None = None,
-) -> Page[Subscription]:
-    """A customer's subscriptions, newest first."""
-    return _page(session, Subscription, customer_id, status, limit, cursor)
-
-
-def list_invoices(
-    session: Session,
-    customer_id: str | None,
-    *,
-    status: InvoiceStatus | None = None,
-    limit: int = 20,
-    cursor: str | None = None,
-) -> Page[Invoice]:
-    """A customer's invoices, newest first."""
-    return _page(session, Invoice, customer_id, status, limit, cursor)
-
-
-def items_of(
-    session: Session, subscription_ids: Sequence[str]
-) -> dict[str, list[SubscriptionItem]]:
-    """The items of several subscriptions, in one query."""
-    found: dict[str, list[SubscriptionItem]] = {sid: [] for sid in subscription_ids}
-    if not subscription_ids:
-        return found
-    rows = session.execute(
-        select(SubscriptionItem)
-        .where(SubscriptionItem.subscription_id.in_(list(subscription_ids)))
-        .order_by(SubscriptionItem.id)
-    ).scalars()
-    for item in rows:
-        found[item.subscription_id].append(item)
-    return found
-
-
-def list_payment_methods(
-    session: Session,
-    customer_id: str | None,
-    *,
-    status: PaymentMethodStatus | None = PaymentMethodStatus.ATTACHED,
-    limit: int = 100,
-) -> list[PaymentMethod]:
-    """A customer's payment methods (attached ones by default), the default one first."""
+def list_all(
+    session: Session, listing: Listing, customer_id: str | None, *, status: StrEnum | None
+) -> list[Row[Any]]:
+    """A customer's rows of the listing's family (at most MAX_ROWS), in the listing's order."""
     if customer_id is None:
         return []
-    stmt = select(PaymentMethod).where(PaymentMethod.stripe_customer_id == customer_id)
+    table = listing.shape.table
+    stmt = select(table).where(table.c.stripe_customer_id == customer_id)
     if status is not None:
-        stmt = stmt.where(PaymentMethod.status == status)
-    stmt = stmt.order_by(PaymentMethod.is_default.desc(), PaymentMethod.id).limit(limit)
-    return list(session.execute(stmt).scalars())
+        stmt = stmt.where(table.c.status == status)
+    order = [
+        table.c[name[1:]].desc() if name.startswith("-") else table.c[name]
+        for name in listing.order
+    ]
+    return list(session.execute(stmt.order_by(*order).limit(MAX_ROWS)))
+
+
+def children_of(
+    session: Session, child: Child, parent_ids: Sequence[str]
+) -> dict[str, list[Row[Any]]]:
+    """The child rows of several parents (a subscription's items), in one query."""
+    found: dict[str, list[Row[Any]]] = {pid: [] for pid in parent_ids}
+    if not parent_ids:
+        return found
+    table = child.shape.table
+    parent = table.c[child.parent]
+    rows = session.execute(select(table).where(parent.in_(list(parent_ids))).order_by(table.c.id))
+    for row in rows:
+        found[getattr(row, child.parent)].append(row)
+    return found

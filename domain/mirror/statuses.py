@@ -54,7 +54,8 @@ class CheckoutPaymentStatus(StrEnum):
 
 
 class NotificationKind(StrEnum):
-    """What the product is told about, once per underlying Stripe event."""
+    """What the product is told about, once per underlying Stripe event (the kinds of the
+    first families; a family added later declares its kinds in its own module)."""
 
     PAYMENT_FAILED = "payment_failed"
     PAYMENT_ACTION_REQUIRED = "payment_action_required"

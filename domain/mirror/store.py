@@ -1,4 +1,9 @@
-"""SQL for the mirror tables; every function runs inside the caller's transaction."""
+"""SQL every mirror family shares: locks, stamps, stamped upserts, child-row replacement.
+
+Every function runs inside the caller's transaction. Given a unit with a batch, the stamps
+come from the batch and the writes wait for `flush_writes`; without one, they go straight
+to the database.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +12,15 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, select, text, tuple_, update
+from sqlalchemy import Table, bindparam, delete, select, text, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from domain.mirror.batch import Targets, batch_of, start_batch
+from domain.mirror.batch import Batch, Targets
 from domain.mirror.ordering import Stamp, stamp_of
-from domain.mirror.tables import BillingAccount, PaymentMethod, SubscriptionItem
+from domain.mirror.unit import Unit
 
 Row = dict[str, Any]
-ACCOUNTS: Table = BillingAccount.__table__  # type: ignore[assignment]
-ITEMS: Table = SubscriptionItem.__table__  # type: ignore[assignment]
-PAYMENT_METHODS: Table = PaymentMethod.__table__  # type: ignore[assignment]
 
 
 def is_postgres(session: Session) -> bool:
@@ -29,7 +31,7 @@ class LockBusy(Exception):
     """Another transaction holds one of the keys, and this batch transaction must not wait."""
 
 
-def lock_keys(session: Session, keys: Iterable[str | None]) -> None:
+def lock_keys(session: Session, keys: Iterable[str | None], batch: Batch | None = None) -> None:
     """Serialise work on these objects across workers until the transaction ends.
 
     Keys are taken in sorted order so two handlers needing overlapping keys cannot deadlock.
@@ -40,16 +42,15 @@ def lock_keys(session: Session, keys: Iterable[str | None]) -> None:
     if not is_postgres(session):
         return
     ordered = sorted({k for k in keys if k})
-    batch = batch_of(session)
     if not ordered or (batch is not None and batch.held.issuperset(ordered)):
         return
     # One round trip; the sorted subquery fixes the order the locks are taken in.
     if batch is None:
         session.execute(_LOCK_KEYS, {"keys": ordered})
-    elif not session.execute(_TRY_LOCK_KEYS, {"keys": ordered}).scalar_one():
+        return
+    if not session.execute(_TRY_LOCK_KEYS, {"keys": ordered}).scalar_one():
         raise LockBusy(", ".join(ordered))
-    if batch is not None:
-        batch.held.update(ordered)
+    batch.held.update(ordered)
 
 
 _SORTED_KEYS = (
@@ -64,14 +65,14 @@ def key(kind: str, object_id: str | None) -> str | None:
     return f"mirror:{kind}:{object_id}" if object_id else None
 
 
-def current_stamp(session: Session, table: Table, object_id: str) -> Stamp | None:
+def current_stamp(unit: Unit, table: Table, object_id: str) -> Stamp | None:
     """Lock the row (if any) and return the stamp of the event that last wrote it."""
-    batch = batch_of(session)
+    batch = unit.batch
     if batch is not None:
         if (table.name, object_id) in batch.stamps:
             return batch.stamps[(table.name, object_id)]
-        flush_writes(session)  # not prepared: the database must see the batch's writes
-    row = session.execute(_stamp_query(table), {"object_id": object_id}).first()
+        flush_writes(unit)  # not prepared: the database must see the batch's writes
+    row = unit.session.execute(_stamp_query(table), {"object_id": object_id}).first()
     return stamp_of(row[0], row[1], row[2]) if row else None
 
 
@@ -86,21 +87,55 @@ def _stamp_query(table: Table) -> Any:
     )
 
 
-def upsert_stamped(session: Session, table: Table, values: Row, now: datetime) -> None:
+def upsert_stamped(unit: Unit, table: Table, values: Row, now: datetime) -> None:
     """INSERT, or UPDATE when the stored stamp is not newer (guards against racing writers).
 
     In a batch the write waits for `flush_writes`; the batch's stamps are updated at once.
     """
     values = {**values, "updated_at": now}
-    dialect = session.get_bind().dialect.name
-    batch = batch_of(session)
-    if batch is not None:
-        batch.defer_upsert(table, dialect, values)
+    dialect = unit.session.get_bind().dialect.name
+    if unit.batch is not None:
+        unit.batch.defer_upsert(table, dialect, values)
         return
-    session.execute(_upsert_statement(table, dialect, tuple(sorted(values))), values)
+    unit.session.execute(_upsert_statement(table, dialect, tuple(sorted(values))), values)
 
 
-def prepare_batch(session: Session, targets: Iterable[Targets]) -> None:
+def replace_children(
+    unit: Unit, table: Table, parent: str, parent_id: str, rows: Iterable[Row], now: datetime
+) -> None:
+    """Make the stamped rows of `table` whose `parent` column is `parent_id` exactly `rows`.
+
+    Rows no longer listed are deleted; a row that moved from another parent is re-parented
+    by the newer write (its upsert is guarded by its stamp like any other).
+    """
+    rows = [{**r, "updated_at": now} for r in rows]
+    if unit.batch is not None:
+        unit.batch.defer_children(table, parent, parent_id, rows)
+        return
+    _write_children(unit.session, table, parent, {parent_id: rows})
+
+
+def _write_children(
+    session: Session, table: Table, parent: str, by_parent: dict[str, list[Row]]
+) -> None:
+    kept = [row for rows in by_parent.values() for row in rows]
+    params = {"parents": sorted(by_parent), "keep": sorted({r["id"] for r in kept})}
+    session.execute(_delete_children(table, parent, bool(kept)), params)
+    dialect = session.get_bind().dialect.name
+    by_columns: dict[tuple[str, ...], list[Row]] = {}
+    for row in kept:
+        by_columns.setdefault(tuple(sorted(row)), []).append(row)
+    for columns, same in by_columns.items():
+        session.execute(_upsert_statement(table, dialect, columns), same)
+
+
+@functools.cache
+def _delete_children(table: Table, parent: str, keep: bool) -> Any:
+    stmt = delete(table).where(table.c[parent].in_(bindparam("parents", expanding=True)))
+    return stmt.where(table.c.id.not_in(bindparam("keep", expanding=True))) if keep else stmt
+
+
+def prepare_batch(unit: Unit, targets: Iterable[Targets]) -> None:
     """Start applying several events in this transaction: take their locks, read their stamps.
 
     One lock statement for the whole batch (sorted keys, like `lock_keys`) and one stamp
@@ -108,9 +143,11 @@ def prepare_batch(session: Session, targets: Iterable[Targets]) -> None:
     held and their stamps in the batch state, kept current as they write; their stamped
     writes wait for `flush_writes`. Anything not prepared here still goes to the database.
     """
+    batch = unit.batch
+    if batch is None:
+        raise ValueError("prepare_batch needs a unit with a batch")
     targets = list(targets)
-    batch = start_batch(session)
-    lock_keys(session, [k for t in targets for k in t.keys])
+    lock_keys(unit.session, [k for t in targets for k in t.keys], batch)
     wanted: dict[Table, set[str]] = {}
     for t in targets:
         for table, object_id in t.rows:
@@ -119,37 +156,29 @@ def prepare_batch(session: Session, targets: Iterable[Targets]) -> None:
     for table, ids in wanted.items():
         found = {
             row[0]: stamp_of(row[1], row[2], row[3])
-            for row in session.execute(_stamps_query(table), {"ids": sorted(ids)})
+            for row in unit.session.execute(_stamps_query(table), {"ids": sorted(ids)})
         }
         batch.stamps.update(((table.name, i), found.get(i)) for i in ids)
 
 
-def flush_writes(session: Session) -> None:
+def flush_writes(unit: Unit) -> None:
     """Send the batch's deferred writes: one executemany per table and column set.
 
     Upserts are guarded by their stamps, so sending them together gives the same rows as
-    one at a time. Item replacements go last (items reference their subscription): first
-    the items of the replaced subscriptions that no replacement keeps are deleted, then the
-    kept items are upserted (an item that moved is re-parented, as one at a time).
+    one at a time. Child replacements go last (children reference their parent): first the
+    children of the replaced parents that no replacement keeps are deleted, then the kept
+    ones are upserted (a child that moved is re-parented, as one at a time).
     """
-    batch = batch_of(session)
+    batch = unit.batch
     if batch is None:
         return
+    session = unit.session
     upserts, batch.upserts = batch.upserts, {}
     for (table, dialect, columns), rows in upserts.items():
         session.execute(_upsert_statement(table, dialect, columns), rows)
-    items, batch.items = batch.items, {}
-    if not items:
-        return
-    kept = [row for rows in items.values() for row in rows]
-    params = {"subs": sorted(items), "keep": sorted({r["id"] for r in kept})}
-    session.execute(_DELETE_UNKEPT_ITEMS if kept else _DELETE_ALL_ITEMS, params)
-    dialect = session.get_bind().dialect.name
-    by_columns: dict[tuple[str, ...], list[Row]] = {}
-    for row in kept:
-        by_columns.setdefault(tuple(sorted(row)), []).append(row)
-    for columns, rows in by_columns.items():
-        session.execute(_upsert_statement(ITEMS, dialect, columns), rows)
+    children, batch.children = batch.children, {}
+    for (table, parent), by_parent in children.items():
+        _write_children(session, table, parent, by_parent)
 
 
 @functools.cache
@@ -178,61 +207,3 @@ def _upsert_statement(table: Table, dialect: str, columns: tuple[str, ...]) -> A
         set_={k: ins.excluded[k] for k in columns if k != "id"},
         where=stored <= incoming,
     )
-
-
-def replace_items(
-    session: Session, subscription_id: str, items: Iterable[Row], now: datetime
-) -> None:
-    """Make the subscription's item rows exactly `items` (removed items are deleted)."""
-    rows = list(items)
-    batch = batch_of(session)
-    if batch is not None:
-        batch.items[subscription_id] = [{**r, "updated_at": now} for r in rows]
-        return
-    keep = [r["id"] for r in rows]
-    params = {"subs": [subscription_id], "keep": keep}
-    session.execute(_DELETE_UNKEPT_ITEMS if keep else _DELETE_ALL_ITEMS, params)
-    for row in rows:
-        # An item that moved between subscriptions is re-parented by the newer write.
-        upsert_stamped(session, ITEMS, row, now)
-
-
-# The statements below run for every event: built once, since building a statement costs
-# more than running it (the SQL of a built statement is then cached by SQLAlchemy).
-_DELETE_ALL_ITEMS = delete(ITEMS).where(
-    ITEMS.c.subscription_id.in_(bindparam("subs", expanding=True))
-)
-_DELETE_UNKEPT_ITEMS = _DELETE_ALL_ITEMS.where(ITEMS.c.id.not_in(bindparam("keep", expanding=True)))
-
-
-def sync_default_payment_method(
-    session: Session, customer_id: str, default_id: str | None, now: datetime
-) -> None:
-    """Flag the customer's default payment method (and unflag the others)."""
-    flush_writes(session)  # the batch's payment method rows must be there to be flagged
-    params = {"cus": customer_id, "default": default_id, "now": now}
-    session.execute(_SET_DEFAULT if default_id else _CLEAR_DEFAULT, params)
-
-
-def _default_statement(is_default: Any) -> Any:
-    c = PAYMENT_METHODS.c
-    return (
-        update(PAYMENT_METHODS)
-        .where(c.stripe_customer_id == bindparam("cus"))
-        .values(is_default=is_default, updated_at=bindparam("now"))
-    )
-
-
-_SET_DEFAULT = _default_statement(PAYMENT_METHODS.c.id == bindparam("default"))
-_CLEAR_DEFAULT = _default_statement(False)
-
-
-def customer_of_payment_method(session: Session, payment_method_id: str) -> str | None:
-    """The customer a stored payment method row belongs to, if the row exists."""
-    flush_writes(session)
-    return session.execute(_PM_CUSTOMER, {"pm": payment_method_id}).scalar_one_or_none()
-
-
-_PM_CUSTOMER = select(PAYMENT_METHODS.c.stripe_customer_id).where(
-    PAYMENT_METHODS.c.id == bindparam("pm")
-)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 # The first API version that moved periods onto items and invoice links under `parent`.
 BASIL = "2025-03-31"
@@ -72,3 +72,26 @@ def child(obj: dict[str, Any], key: str) -> dict[str, Any]:
     """obj[key] when it is an object, else an empty dict."""
     value = obj.get(key)
     return value if isinstance(value, dict) else {}
+
+
+class ViewError(ValueError):
+    """The object lacks what the mirror needs (e.g. no id); the event cannot be applied."""
+
+
+def require_id(obj: dict[str, Any], kind: str) -> str:
+    """The object's id; ViewError when it has none."""
+    obj_id = opt_str(obj.get("id"))
+    if obj_id is None:
+        raise ViewError(f"{kind} without an id")
+    return obj_id
+
+
+E = TypeVar("E", bound=StrEnum)
+
+
+def enum_or_none(cls: type[E], value: Any) -> E | None:
+    """The enum member for `value`, None when it is missing or not one Stripe documents."""
+    try:
+        return cls(value) if value is not None else None
+    except ValueError:
+        return None

@@ -11,21 +11,19 @@ import os
 import time
 from pathlib import Path
 
-from sqlalchemy.orm import Session
-
 from domain.envelope import EventEnvelope
+from domain.mirror.unit import Registration, Unit
 from tests.support.handlers import record
-from workers.handlers import Handler
 
 SLOW = "faults.slow"
 
 
-def slow_with_pid(session: Session, event: EventEnvelope) -> None:
+def slow_with_pid(unit: Unit, event: EventEnvelope) -> None:
     """Announce who runs it, take long enough to be killed, then commit one effect."""
     pid_file = Path(str(event.object["pid_file"]))
     pid_file.write_text(str(os.getpid()))
     time.sleep(float(event.object.get("sleep", 3)))
-    record(session, event)
+    record(unit, event)
 
 
-FAULT_HANDLERS: dict[str, Handler] = {SLOW: slow_with_pid}
+FAULT_REGISTRY: dict[str, Registration] = {SLOW: Registration(slow_with_pid)}

@@ -1,11 +1,11 @@
 """The production Celery app with the tests' and the fault suite's handlers registered."""
 
-from tests.faults.handlers import FAULT_HANDLERS
+from domain.mirror.families import REGISTRY
+from tests.faults.handlers import FAULT_REGISTRY
 from tests.support.handlers import register
 from workers.celery_app import app
-from workers.handlers import HANDLERS
 
-register(HANDLERS)
-HANDLERS.update(FAULT_HANDLERS)
+register(REGISTRY)
+REGISTRY.update(FAULT_REGISTRY)
 
 __all__ = ["app"]

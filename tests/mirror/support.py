@@ -11,21 +11,11 @@ from sqlalchemy import Engine, text
 
 from domain.envelope import parse_envelope
 from domain.event_log import NewEvent, insert_events
+from domain.models import Base
 from domain.types import utcnow
+from tests.support.db import truncate_all
 from workers.processor import process_events
 from workers.runtime import Runtime
-
-MIRROR_TABLES = (
-    "notifications",
-    "subscription_items",
-    "subscriptions",
-    "invoices",
-    "payment_methods",
-    "checkout_sessions",
-    "billing_accounts",
-    "dead_letters",
-    "stripe_events",
-)
 
 
 def store(rt: Runtime, events: Sequence[dict[str, Any]]) -> list[str]:
@@ -81,8 +71,7 @@ def _last_error(rt: Runtime, event_id: str) -> str:
 
 def truncate(engine: Engine) -> None:
     """Empty the mirror and the event log (between hypothesis examples)."""
-    with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {', '.join(MIRROR_TABLES)} RESTART IDENTITY CASCADE"))
+    truncate_all(engine)
 
 
 def rows(engine: Engine, sql: str, **params: Any) -> list[dict[str, Any]]:
@@ -113,6 +102,16 @@ SNAPSHOT_QUERIES = {
     " kvk_number, country, default_payment_method_id, deleted FROM billing_accounts"
     " ORDER BY account_ref, stripe_customer_id",
     "notifications": "SELECT kind, event_id, object_id FROM notifications ORDER BY event_id, kind",
+}
+COVERED = {"subscriptions", "subscription_items", "invoices", "payment_methods"}
+COVERED |= {"checkout_sessions", "billing_accounts", "notifications"}
+# A later family's stamped tables are compared whole (but for our write time) without
+# being listed here: its rows take part in the ordering tests as soon as its events do.
+SNAPSHOT_QUERIES |= {
+    table.name: f"SELECT {', '.join(c.name for c in table.columns if c.name != 'updated_at')}"
+    f" FROM {table.name} ORDER BY id"
+    for table in Base.metadata.sorted_tables
+    if "last_event_id" in table.c and table.name not in COVERED
 }
 
 

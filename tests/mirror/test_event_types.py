@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 
+from domain.mirror.families import REGISTRY
 from domain.mirror.stripe_json import ApiShape
 from tests.mirror import factory as f
 from tests.mirror.support import apply, one, rows
-from workers.handlers import HANDLERS
 from workers.runtime import Runtime
 
 T0 = 1_700_000_000
@@ -60,7 +60,7 @@ def test_dispatch_table_covers_the_issue() -> None:
         | {f"checkout.session.async_payment_{t}" for t in ("succeeded", "failed")}
         | {"customer.created", "customer.updated", "customer.deleted"}
     )
-    assert set(HANDLERS) == expected
+    assert set(REGISTRY) == expected
 
 
 @pytest.mark.parametrize("shape", f.SHAPES, ids=str)

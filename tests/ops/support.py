@@ -10,6 +10,7 @@ import orjson
 from domain import event_log
 from domain.envelope import parse_envelope
 from domain.event_log import NewEvent
+from domain.mirror.unit import Registration
 from domain.ops.audit import Actor
 from domain.ops.service import ReplayService
 from domain.samples import build_event, new_id
@@ -17,14 +18,13 @@ from domain.settings import load_settings
 from domain.types import utcnow
 from tests.support.handlers import fail, record
 from workers.enqueue import chunks
-from workers.handlers import Handler
 from workers.processor import process_events
 from workers.runtime import Runtime, build_runtime
 
 OPS = Actor("oncall", "cli")
 FIXABLE = "test.fixable"
-BROKEN: dict[str, Handler] = {FIXABLE: fail}
-FIXED: dict[str, Handler] = {FIXABLE: record}
+BROKEN: dict[str, Registration] = {FIXABLE: Registration(fail)}
+FIXED: dict[str, Registration] = {FIXABLE: Registration(record)}
 
 
 class Published:
@@ -63,7 +63,7 @@ def store(rt: Runtime, n: int = 1, event_type: str = FIXABLE) -> list[str]:
 
 
 def run_until_settled(
-    rt: Runtime, ids: Sequence[str], handlers: Mapping[str, Handler], rounds: int = 10
+    rt: Runtime, ids: Sequence[str], registry: Mapping[str, Registration], rounds: int = 10
 ) -> None:
     """Process (and re-process due retries of) `ids` until none is left retrying."""
     import time
@@ -72,7 +72,7 @@ def run_until_settled(
 
     pending = list(ids)
     for _ in range(rounds):
-        process_parallel(rt, pending, handlers)
+        process_parallel(rt, pending, registry)
         with rt.engine.connect() as conn:
             pending = list(
                 conn.execute(
@@ -90,20 +90,20 @@ def run_until_settled(
 
 
 def process_parallel(
-    rt: Runtime, ids: Sequence[str], handlers: Mapping[str, Handler], threads: int = 4
+    rt: Runtime, ids: Sequence[str], registry: Mapping[str, Registration], threads: int = 4
 ) -> None:
     """Run the real processor over `ids` in a few threads, like several worker processes."""
     from concurrent.futures import ThreadPoolExecutor
 
     size = max(1, -(-len(ids) // threads))
     with ThreadPoolExecutor(threads) as pool:
-        list(pool.map(lambda c: process_events(rt, c, handlers), chunks(ids, size)))
+        list(pool.map(lambda c: process_events(rt, c, registry), chunks(ids, size)))
 
 
 def dead_letters(rt: Runtime, n: int, event_type: str = FIXABLE) -> list[str]:
     """`n` stored events that failed through the processor until dead."""
     ids = store(rt, n, event_type)
-    run_until_settled(rt, ids, {event_type: fail})
+    run_until_settled(rt, ids, {event_type: Registration(fail)})
     return ids
 
 

@@ -11,6 +11,7 @@ from domain.ops.filters import DeadLetterFilter
 from domain.ops.queries import get_dead_letter, get_event
 from domain.ops.service import NothingSelected
 from tests.ops.support import (
+    BROKEN,
     FIXABLE,
     FIXED,
     OPS,
@@ -23,7 +24,6 @@ from tests.ops.support import (
     store,
 )
 from tests.support.db import effects, statuses
-from tests.support.handlers import fail
 from workers.processor import process_events
 
 
@@ -54,7 +54,7 @@ def test_unfixed_replay_goes_back_to_dead_with_history_intact(db: Engine) -> Non
         [event_id] = dead_letters(rt, 1)
         published = Published()
         service(rt, published).replay_dead_letters(OPS, refs=[event_id])
-        run_until_settled(rt, published.ids, {FIXABLE: fail})
+        run_until_settled(rt, published.ids, BROKEN)
         with db.connect() as conn:
             detail = get_dead_letter(conn, event_id)
         assert detail is not None

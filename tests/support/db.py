@@ -6,6 +6,22 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
+KEEP = {"alembic_version"}
+
+
+def truncate_all(engine: Engine) -> None:
+    """Empty every table of the run's database but Alembic's (a new family's too)."""
+    with engine.begin() as conn:
+        tables = [
+            row[0]
+            for row in conn.execute(
+                text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+            )
+            if row[0] not in KEEP
+        ]
+        if tables:
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+
 
 def effects(engine: Engine, event_id: str | None = None) -> int:
     """How many times test handlers committed their effect (for one event, or in all)."""

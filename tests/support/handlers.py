@@ -5,10 +5,9 @@ from __future__ import annotations
 import time
 
 from sqlalchemy import text
-from sqlalchemy.orm import Session
 
 from domain.envelope import EventEnvelope
-from workers.handlers import Handler
+from domain.mirror.unit import Registration, Unit
 
 EFFECTS_DDL = (
     "CREATE TABLE IF NOT EXISTS test_effects ("
@@ -21,34 +20,34 @@ class HandlerFailure(RuntimeError):
     """Raised on purpose by the failing test handler."""
 
 
-def record(session: Session, event: EventEnvelope) -> None:
+def record(unit: Unit, event: EventEnvelope) -> None:
     """The effect whose count proves exactly-once: one row per committed run."""
     import os
 
-    session.execute(
+    unit.session.execute(
         text("INSERT INTO test_effects (event_id, pid) VALUES (:e, :p)"),
         {"e": event.event_id, "p": os.getpid()},
     )
 
 
-def slow(session: Session, event: EventEnvelope) -> None:
+def slow(unit: Unit, event: EventEnvelope) -> None:
     """Sleeps for data.object.sleep seconds before recording, so a test can kill it midway."""
     time.sleep(float(event.object.get("sleep", 5)))
-    record(session, event)
+    record(unit, event)
 
 
-def fail(session: Session, event: EventEnvelope) -> None:
+def fail(unit: Unit, event: EventEnvelope) -> None:
     """Writes, then always fails: the write must roll back."""
-    record(session, event)
+    record(unit, event)
     raise HandlerFailure(f"handler failed on purpose for {event.event_id}")
 
 
-TEST_HANDLERS: dict[str, Handler] = {
-    "test.recorded": record,
-    "test.slow": slow,
-    "test.failing": fail,
+TEST_REGISTRY: dict[str, Registration] = {
+    "test.recorded": Registration(record),
+    "test.slow": Registration(slow),
+    "test.failing": Registration(fail),
 }
 
 
-def register(handlers: dict[str, Handler]) -> None:
-    handlers.update(TEST_HANDLERS)
+def register(registry: dict[str, Registration]) -> None:
+    registry.update(TEST_REGISTRY)

@@ -1,9 +1,9 @@
 """The production Celery app plus the tests' handlers: `celery -A tests.support.worker_app`."""
 
+from domain.mirror.families import REGISTRY
 from tests.support.handlers import register
 from workers.celery_app import app
-from workers.handlers import HANDLERS
 
-register(HANDLERS)
+register(REGISTRY)
 
 __all__ = ["app"]

@@ -12,8 +12,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from domain.commands.params import Params
 from domain.mirror.accounts import link_account
 from domain.mirror.choice import SubscriptionRef, live_speaking_subscription
+from domain.mirror.families.subscriptions import Subscription
 from domain.mirror.store import key, lock_keys
-from domain.mirror.tables import BillingAccount, Subscription
+from domain.mirror.tables import BillingAccount
 from domain.plans import Plan, PlanCatalog
 from domain.types import utcnow
 from workers.stripe_gateway import Obj, StripeFailure, StripeGateway

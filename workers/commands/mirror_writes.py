@@ -10,19 +10,23 @@ it. Without a usable Date (none, or an idempotent replay) the stamp is the objec
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from sqlalchemy.orm import Session
+from collections.abc import Mapping, Sequence
 
 from domain.envelope import EventEnvelope
+from domain.mirror.families import REGISTRY
 from domain.mirror.ordering import command_result_stamp
+from domain.mirror.unit import Registration, Unit
 from workers.commands.context import MirrorWrite
-from workers.handlers import HANDLERS
 from workers.stripe_gateway import StripeResult
 
 
-def apply_results(session: Session, command_id: str, writes: Sequence[MirrorWrite]) -> None:
-    """Run each write through its event handler in the caller's transaction."""
+def apply_results(
+    unit: Unit,
+    command_id: str,
+    writes: Sequence[MirrorWrite],
+    registry: Mapping[str, Registration] = REGISTRY,
+) -> None:
+    """Run each write through its event type's handler in the caller's unit of work."""
     for n, write in enumerate(writes):
         data: dict[str, object] = {"object": write.obj}
         if write.previous_attributes is not None:
@@ -43,4 +47,4 @@ def apply_results(session: Session, command_id: str, writes: Sequence[MirrorWrit
             object_id=str(write.obj.get("id") or "") or None,
             data=data,
         )
-        HANDLERS[write.event_type](session, envelope)
+        registry[write.event_type].handler(unit, envelope)

@@ -18,13 +18,13 @@ from pydantic import ValidationError
 
 from domain.commands import store
 from domain.commands.params import parse_params
+from domain.mirror.unit import Unit
 from domain.redact import format_exception, payload_strings, scrub
 from domain.retry import RetryPolicy
 from domain.types import utcnow
 from workers.commands.context import ExecContext, Executor, Outcome, command_error
 from workers.commands.executors import EXECUTORS
 from workers.commands.mirror_writes import apply_results
-from workers.handlers._common import plan_catalog
 from workers.runtime import Runtime
 from workers.stripe_gateway import StripeFailure, StripeGateway
 
@@ -99,7 +99,7 @@ def _run_one(
             idempotency_key=row["stripe_idempotency_key"],
             gateway=gateway,
             sessions=rt.sessions,
-            catalog=plan_catalog(),
+            catalog=rt.deps.catalog,
             final_attempt=command_policy(rt).exhausted(attempt),
         )
         try:
@@ -140,7 +140,7 @@ def _record_success(
         if store.lock_leased(session, command_id, token) is None:
             log.warning("command.lease_lost")
             return
-        apply_results(session, command_id, result.mirror)
+        apply_results(Unit(session, rt.deps), command_id, result.mirror)
         store.succeed(session, command_id, attempt, result.result, utcnow())
     out.succeeded.append(command_id)
     log.info("command.succeeded")

@@ -1,0 +1,121 @@
+"""How the read API shows a family's rows: derived from the family's table, not rewritten.
+
+The response model (pydantic, so also its OpenAPI schema) and the shaping of a row into
+it both come from the table's columns: every column is shown under its own name and type
+(a nullable column as `X | None`), except the internal ones (`INTERNAL`) and those the
+family hides. `stripe_created` is shown as `created`; an amount column and its currency
+column as one `Money` object under the amount's name; child rows (a subscription's items)
+as a list of their own shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from functools import cached_property
+from typing import Any
+
+from pydantic import BaseModel, create_model
+from sqlalchemy import Table
+
+from domain.mirror.tables import STAMP_COLUMNS
+
+# Never shown: the ordering stamp, our write time, the raw Stripe object, and the customer
+# id (the account in the path already names it).
+INTERNAL = frozenset({*STAMP_COLUMNS, "updated_at", "raw", "stripe_customer_id"})
+RENAMED = {"stripe_created": "created"}
+
+
+class Money(BaseModel):
+    """An amount in minor units (cents) and a lower-case ISO currency."""
+
+    amount: int
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """One field of the response: its name, the column it shows, and for money the currency."""
+
+    name: str
+    column: str
+    currency: str | None = None
+
+
+@dataclass(frozen=True)
+class Child:
+    """Rows of another table listed under each row (`parent` is their column naming it)."""
+
+    shape: ReadShape
+    parent: str
+
+
+@dataclass(frozen=True)
+class ReadShape:
+    """A family's rows as the read API shows them (`{title}Out`)."""
+
+    title: str  # "Invoice": the model is InvoiceOut
+    table: Table
+    doc: str  # the model's description in the OpenAPI document
+    hidden: frozenset[str] = frozenset()
+    money: Mapping[str, str] = field(default_factory=dict)  # amount column -> currency column
+    children: Mapping[str, Child] = field(default_factory=dict)
+
+    @cached_property
+    def shown(self) -> tuple[Shown, ...]:
+        """The fields, in the table's column order."""
+        skip = INTERNAL | self.hidden | set(self.money.values())
+        return tuple(
+            Shown(RENAMED.get(c.name, c.name), c.name, self.money.get(c.name))
+            for c in self.table.columns
+            if c.name not in skip
+        )
+
+    @cached_property
+    def model(self) -> type[BaseModel]:
+        """The response model: one field per shown column, then the children's lists."""
+        fields: dict[str, Any] = {}
+        for f in self.shown:
+            column = self.table.c[f.column]
+            kind: Any = Money if f.currency else column.type.python_type
+            nullable = column.nullable or (f.currency and self.table.c[f.currency].nullable)
+            fields[f.name] = (kind | None if nullable else kind, ...)
+        for name, child in self.children.items():
+            fields[name] = (list[child.shape.model], ...)  # type: ignore[name-defined]
+        model: type[BaseModel] = create_model(f"{self.title}Out", __doc__=self.doc, **fields)
+        return model
+
+    def shape(self, row: Any, children: Mapping[str, Sequence[Any]] | None = None) -> Any:
+        """A row (and its children's rows) as its JSON-ready response body."""
+        values: dict[str, Any] = {}
+        for f in self.shown:
+            value = getattr(row, f.column)
+            if f.currency is not None:
+                code = getattr(row, f.currency)
+                value = Money(amount=value, currency=code) if value is not None and code else None
+            values[f.name] = value
+        for name, child in self.children.items():
+            rows = (children or {}).get(name, ())
+            values[name] = [child.shape.shape(r) for r in rows]
+        return self.model.model_validate(values).model_dump(mode="json")
+
+
+@dataclass(frozen=True)
+class Listing:
+    """GET /v1/accounts/{account_ref}/<family name>: the rows of the account's customer.
+
+    Paginated: newest first (Stripe's `created`, then id) with a keyset cursor, `?limit=`
+    and an optional `?status=`. Unpaginated: every row (at most `MAX_ROWS`) in `order`,
+    only those in `default_status` unless `?status=` asks for another.
+    """
+
+    summary: str  # the operation's summary in the OpenAPI document
+    shape: ReadShape
+    status: type[StrEnum] | None = None  # the values of the `?status=` filter
+    paginated: bool = True
+    default_status: StrEnum | None = None
+    order: tuple[str, ...] = ()  # unpaginated: column names, "-" first for descending
+
+
+MAX_ROWS = 100
