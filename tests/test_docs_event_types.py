@@ -7,11 +7,7 @@ Stripe adds gets a decision instead of silently joining the ignored ones.
 
 from __future__ import annotations
 
-import sys
-import types
 from fnmatch import fnmatchcase
-
-import pytest
 
 from tests.support.event_types import handled_event_types, stripe_event_types
 from tests.support.markdown_docs import ROOT, load
@@ -77,19 +73,3 @@ def test_the_stripe_list_is_read_from_the_sdk() -> None:
     known = stripe_event_types()
     assert {"invoice.paid", "customer.subscription.updated", "payout.paid"} <= known
     assert len(known) > 200
-
-
-def test_the_families_registry_is_read_first(monkeypatch: pytest.MonkeyPatch) -> None:
-    families = types.ModuleType("domain.mirror.families")
-    families.REGISTRY = {"invoice.updated": object()}  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "domain.mirror.families", families)
-    assert handled_event_types() == {"invoice.updated"}
-
-
-def test_without_the_registry_the_handlers_table_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
-    try:
-        from workers.handlers import HANDLERS
-    except ImportError:
-        pytest.skip("workers.handlers.HANDLERS is gone: the families registry is the only table")
-    monkeypatch.setitem(sys.modules, "domain.mirror.families", None)  # import fails: not there
-    assert handled_event_types() == set(HANDLERS)

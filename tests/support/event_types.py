@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 import typing
-from typing import Any
 
 
 def handled_event_types() -> frozenset[str]:
-    """The event types with a registered handler (families REGISTRY, else workers HANDLERS)."""
-    registry: Any
-    try:
-        from domain.mirror.families import REGISTRY as registry
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("domain.mirror.families", "domain.mirror"):
-            raise  # the registry exists but one of its imports is broken: say so
-        from workers.handlers import HANDLERS as registry
-    return frozenset(registry)
+    """The event types with a registered handler (the families' REGISTRY)."""
+    from domain.mirror.families import REGISTRY
+
+    return frozenset(REGISTRY)
 
 
 def stripe_event_types() -> frozenset[str]:
