@@ -20,6 +20,7 @@ from domain.mirror.tables import BillingAccount
 from ingest.read_models import Address, CustomerOut
 from tests.families.support import decide, envelope
 from tests.mirror import factory as f
+from tests.mirror import factory_customer as fc
 
 ACCOUNTS: Table = BillingAccount.__table__  # type: ignore[assignment]
 ACCOUNT_ROW = {"id": 1}
@@ -39,6 +40,7 @@ SAMPLES: dict[str, tuple[Any, Any]] = {
         envelope("customer.subscription.created", f.subscription("sub_1", "cus_1", "active")),
         None,
     ),
+    "tax-ids": (envelope("customer.tax_id.created", fc.tax_id("txi_1", "cus_1")), None),
 }
 
 

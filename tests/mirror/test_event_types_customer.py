@@ -1,0 +1,83 @@
+"""Every event type of the customer extras (tax ids, coupons, promotion codes, discounts),
+in both API shapes, through the real processor: each ends processed and writes its row."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from domain.mirror.families import REGISTRY
+from domain.mirror.stripe_json import ApiShape
+from tests.mirror import factory as f
+from tests.mirror import factory_customer as fc
+from tests.mirror.support import apply, one, rows
+from workers.runtime import Runtime
+
+T0 = 1_700_000_000
+CUS = "cus_extras"
+TAX_ID_TYPES = ("customer.tax_id.created", "customer.tax_id.updated", "customer.tax_id.deleted")
+
+
+def kinds(rt: Runtime) -> list[dict[str, Any]]:
+    return rows(rt.engine, "SELECT kind, object_id, payload FROM notifications ORDER BY id")
+
+
+def event_status(rt: Runtime, event_id: str) -> str:
+    found = one(rt.engine, "SELECT status FROM stripe_events WHERE event_id = :e", e=event_id)
+    return str(found["status"])
+
+
+def test_the_types_are_registered() -> None:
+    assert set(TAX_ID_TYPES) <= set(REGISTRY)
+
+
+@pytest.mark.parametrize("shape", f.SHAPES, ids=str)
+@pytest.mark.parametrize("event_type", TAX_ID_TYPES)
+def test_tax_id_events(runtime: Runtime, event_type: str, shape: ApiShape) -> None:
+    status = "pending" if event_type.endswith("created") else "verified"
+    name = None if status == "pending" else "JANSEN B.V."
+    obj = fc.tax_id("txi_types", CUS, shape=shape, status=status, verified_name=name)
+    event = f.event(event_type, obj, T0 + 5, shape=shape, event_id=f"evt_{shape}_{event_type}")
+    apply(runtime, event)
+
+    assert event_status(runtime, event["id"]) == "processed"
+    row = one(runtime.engine, "SELECT * FROM tax_ids WHERE id = 'txi_types'")
+    assert (row["stripe_customer_id"], row["type"], row["value"], row["country"]) == (
+        CUS,
+        "eu_vat",
+        "NL123456789B01",
+        "NL",
+    )
+    assert (row["verification_status"], row["verified_name"]) == (status, name)
+    assert row["deleted"] == event_type.endswith("deleted")
+    assert row["last_event_created"] == T0 + 5
+    assert kinds(runtime) == []
+
+
+@pytest.mark.parametrize("shape", f.SHAPES, ids=str)
+def test_a_failed_vat_verification_is_notified(runtime: Runtime, shape: ApiShape) -> None:
+    name = "JANSEN B.V."
+    created = fc.tax_id("txi_fail", CUS, shape=shape)
+    failed = fc.tax_id("txi_fail", CUS, shape=shape, status="unverified", verified_name=name)
+    apply(
+        runtime,
+        f.event("customer.tax_id.created", created, T0, shape=shape, event_id="evt_c"),
+        f.event(
+            "customer.tax_id.updated",
+            failed,
+            T0 + 60,
+            shape=shape,
+            event_id="evt_u",
+            previous={"verification": {"status": "pending"}},
+        ),
+    )
+    (notice,) = kinds(runtime)
+    assert (notice["kind"], notice["object_id"]) == ("vat_verification_failed", "txi_fail")
+    assert notice["payload"] == {
+        "tax_id": "txi_fail",
+        "type": "eu_vat",
+        "country": "NL",
+        "customer_id": CUS,
+    }
+    assert name not in str(notice)
