@@ -24,7 +24,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from domain.envelope import EventEnvelope
 from domain.mirror.families._family import Family, Incoming, Refs, Row
-from domain.mirror.families._read import ReadShape
+from domain.mirror.families._read import ReadShape, Related
 from domain.mirror.notices import Notice
 from domain.mirror.ordering import tie_rank
 from domain.mirror.statuses import enum_type
@@ -239,6 +239,14 @@ def account_tax_ids(session: Session, accounts: Sequence[Any]) -> Mapping[Any, A
     }
 
 
+TAX_ID = Related(
+    type=TAX_ID_SHAPE.model | None,
+    load=account_tax_ids,
+    doc="The account's VAT id and Stripe's verification of it; null when it has none."
+    " `customer.vat_number` is the product's own record (customer metadata); this is the id"
+    " Stripe holds, verifies and prints on invoices, and wins when the two differ.",
+)
+
 FAMILY = Family(
     name="tax-ids",
     object_type="tax_id",
@@ -250,4 +258,5 @@ FAMILY = Family(
     table=TAX_IDS,
     notices=tax_id_notices,
     kinds=tuple(TaxIdKind),
+    adds={"account": {"tax_id": TAX_ID}},
 )
