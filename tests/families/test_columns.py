@@ -41,6 +41,15 @@ SAMPLES: dict[str, tuple[Any, Any]] = {
         None,
     ),
     "tax-ids": (envelope("customer.tax_id.created", fc.tax_id("txi_1", "cus_1")), None),
+    "coupons": (envelope("coupon.created", fc.coupon("co_1")), None),
+    "promotion-codes": (
+        envelope("promotion_code.created", fc.promotion_code("promo_1", "co_1")),
+        None,
+    ),
+    "discounts": (
+        envelope("customer.discount.created", fc.discount("di_1", "cus_1", "co_1")),
+        None,
+    ),
 }
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from domain.mirror.families import (
     checkout,
     customers,
+    discounts,
     invoices,
     payment_methods,
     subscriptions,
@@ -30,6 +31,9 @@ FAMILIES: tuple[Family[Any, Any, Any], ...] = (
     payment_methods.FAMILY,
     subscriptions.FAMILY,
     tax_ids.FAMILY,
+    discounts.COUPONS,
+    discounts.PROMOTION_CODES,
+    discounts.DISCOUNTS,
 )
 
 
