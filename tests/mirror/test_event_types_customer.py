@@ -17,6 +17,13 @@ from workers.runtime import Runtime
 T0 = 1_700_000_000
 CUS = "cus_extras"
 TAX_ID_TYPES = ("customer.tax_id.created", "customer.tax_id.updated", "customer.tax_id.deleted")
+COUPON_TYPES = ("coupon.created", "coupon.updated", "coupon.deleted")
+PROMOTION_CODE_TYPES = ("promotion_code.created", "promotion_code.updated")
+DISCOUNT_TYPES = (
+    "customer.discount.created",
+    "customer.discount.updated",
+    "customer.discount.deleted",
+)
 
 
 def kinds(rt: Runtime) -> list[dict[str, Any]]:
@@ -29,7 +36,8 @@ def event_status(rt: Runtime, event_id: str) -> str:
 
 
 def test_the_types_are_registered() -> None:
-    assert set(TAX_ID_TYPES) <= set(REGISTRY)
+    types = {*TAX_ID_TYPES, *COUPON_TYPES, *PROMOTION_CODE_TYPES, *DISCOUNT_TYPES}
+    assert types <= set(REGISTRY)
 
 
 @pytest.mark.parametrize("shape", f.SHAPES, ids=str)
@@ -81,3 +89,70 @@ def test_a_failed_vat_verification_is_notified(runtime: Runtime, shape: ApiShape
         "customer_id": CUS,
     }
     assert name not in str(notice)
+
+
+@pytest.mark.parametrize("shape", f.SHAPES, ids=str)
+@pytest.mark.parametrize("event_type", COUPON_TYPES)
+def test_coupon_events(runtime: Runtime, event_type: str, shape: ApiShape) -> None:
+    obj = fc.coupon("co_types", percent_off=None, amount_off=500, currency="eur")
+    if event_type.endswith("deleted"):
+        obj["deleted"] = True
+    event = f.event(event_type, obj, T0 + 5, shape=shape, event_id=f"evt_{shape}_{event_type}")
+    apply(runtime, event)
+
+    assert event_status(runtime, event["id"]) == "processed"
+    row = one(runtime.engine, "SELECT * FROM coupons WHERE id = 'co_types'")
+    assert (row["name"], row["amount_off"], row["currency"], row["percent_off"]) == (
+        "Launch 20%",
+        500,
+        "eur",
+        None,
+    )
+    assert (row["duration"], row["duration_in_months"], row["valid"]) == ("repeating", 3, True)
+    assert row["deleted"] == event_type.endswith("deleted")
+    assert kinds(runtime) == []
+
+
+@pytest.mark.parametrize("shape", f.SHAPES, ids=str)
+@pytest.mark.parametrize("event_type", PROMOTION_CODE_TYPES)
+def test_promotion_code_events(runtime: Runtime, event_type: str, shape: ApiShape) -> None:
+    active = event_type.endswith("created")
+    obj = fc.promotion_code("promo_types", "co_types", shape=shape, active=active)
+    event = f.event(event_type, obj, T0 + 5, shape=shape, event_id=f"evt_{shape}_{event_type}")
+    apply(runtime, event)
+
+    assert event_status(runtime, event["id"]) == "processed"
+    row = one(runtime.engine, "SELECT * FROM promotion_codes WHERE id = 'promo_types'")
+    assert (row["code"], row["coupon_id"], row["active"]) == ("LAUNCH20", "co_types", active)
+
+
+@pytest.mark.parametrize("shape", f.SHAPES, ids=str)
+@pytest.mark.parametrize("event_type", DISCOUNT_TYPES)
+def test_discount_events(runtime: Runtime, event_type: str, shape: ApiShape) -> None:
+    obj = fc.discount(
+        "di_types", CUS, "co_types", shape=shape, subscription="sub_types", promotion_code="promo_x"
+    )
+    event = f.event(event_type, obj, T0 + 5, shape=shape, event_id=f"evt_{shape}_{event_type}")
+    apply(runtime, event)
+
+    assert event_status(runtime, event["id"]) == "processed"
+    row = one(runtime.engine, "SELECT * FROM discounts WHERE id = 'di_types'")
+    assert (row["stripe_customer_id"], row["coupon_id"], row["subscription_id"]) == (
+        CUS,
+        "co_types",
+        "sub_types",
+    )
+    assert (row["promotion_code_id"], row["deleted"]) == ("promo_x", event_type.endswith("deleted"))
+    assert kinds(runtime) == []
+
+
+def test_a_discount_from_before_discount_ids_is_created_and_deleted(runtime: Runtime) -> None:
+    legacy = ApiShape.LEGACY
+    obj = fc.discount(None, CUS, "co_old", shape=legacy)
+    apply(
+        runtime,
+        f.event("customer.discount.created", obj, T0, shape=legacy, event_id="evt_old_c"),
+        f.event("customer.discount.deleted", obj, T0 + 9, shape=legacy, event_id="evt_old_d"),
+    )
+    row = one(runtime.engine, "SELECT id, deleted FROM discounts")
+    assert row == {"id": f"{CUS}:customer", "deleted": True}
