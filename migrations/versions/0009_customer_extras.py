@@ -49,7 +49,7 @@ def upgrade() -> None:
             "verification_status",
             _enum("tax_id_verification", 16, "pending", "verified", "unverified", "unavailable"),
         ),
-        sa.Column("verified_name", sa.String(512)),
+        sa.Column("verified_name", sa.Text()),
         sa.Column("verified_address", sa.Text()),
         sa.Column("deleted", sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.Column("stripe_created", TS),

@@ -156,3 +156,33 @@ def test_a_discount_from_before_discount_ids_is_created_and_deleted(runtime: Run
     )
     row = one(runtime.engine, "SELECT id, deleted FROM discounts")
     assert row == {"id": f"{CUS}:customer", "deleted": True}
+
+
+def test_hostile_values_are_stored_as_sent_and_never_notified(runtime: Runtime) -> None:
+    name = "<script>alert(1)</script> \u202e B.V. " * 40  # long, markup, bidi override
+    address = "Damrak 1\n\u0000?\n" * 100
+    failed = fc.tax_id(
+        "txi_hostile",
+        CUS,
+        status="unverified",
+        verified_name=name,
+        verified_address=address.replace("\u0000", ""),
+        country="xx",
+    )
+    event = f.event(
+        "customer.tax_id.updated",
+        failed,
+        T0,
+        event_id="evt_hostile",
+        previous={"verification": {"status": "pending"}},
+    )
+    apply(runtime, event)
+    row = one(runtime.engine, "SELECT * FROM tax_ids WHERE id = 'txi_hostile'")
+    assert row["verified_name"] == name and row["country"] == "XX"
+    (notice,) = kinds(runtime)
+    assert notice["payload"] == {
+        "tax_id": "txi_hostile",
+        "type": "eu_vat",
+        "country": "XX",
+        "customer_id": CUS,
+    }

@@ -187,7 +187,8 @@ class TaxId(Stamped, Base):
     verification_status: Mapped[TaxIdVerification | None] = mapped_column(
         enum_type(TaxIdVerification, "tax_id_verification", 16)
     )
-    verified_name: Mapped[str | None] = mapped_column(String(512))
+    # Text: whatever the tax authority returned, never cut (nor refused for its length).
+    verified_name: Mapped[str | None] = mapped_column(Text)
     verified_address: Mapped[str | None] = mapped_column(Text)
     deleted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     stripe_created: Mapped[datetime | None] = mapped_column(UTCDateTime())
