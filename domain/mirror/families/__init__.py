@@ -11,7 +11,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from domain.mirror.families import checkout, customers, invoices, payment_methods, subscriptions
+from domain.mirror.families import (
+    checkout,
+    customers,
+    discounts,
+    invoices,
+    payment_methods,
+    subscriptions,
+    tax_ids,
+)
 from domain.mirror.families._family import Family
 from domain.mirror.families._read import Listing, Related
 from domain.mirror.unit import Registration
@@ -22,6 +30,10 @@ FAMILIES: tuple[Family[Any, Any, Any], ...] = (
     invoices.FAMILY,
     payment_methods.FAMILY,
     subscriptions.FAMILY,
+    tax_ids.FAMILY,
+    discounts.COUPONS,
+    discounts.PROMOTION_CODES,
+    discounts.DISCOUNTS,
 )
 
 
