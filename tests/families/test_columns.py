@@ -146,6 +146,7 @@ CONTRACT: dict[str, dict[str, Any]] = {
         "amount_remaining": int,
         "subtotal": int | None,
         "total": int | None,
+        "tax": int | None,  # added with the complete invoices family
         "billing_reason": str | None,
         "hosted_invoice_url": str | None,
         "invoice_pdf": str | None,
@@ -155,6 +156,8 @@ CONTRACT: dict[str, dict[str, Any]] = {
         "period_start": datetime | None,
         "period_end": datetime | None,
         "due_date": datetime | None,
+        "finalization_error_code": str | None,
+        "finalization_error_message": str | None,
         "created": datetime | None,
     },
     "PaymentMethodOut": {
