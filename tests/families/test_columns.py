@@ -20,6 +20,7 @@ from domain.mirror.tables import BillingAccount
 from ingest.read_models import Address, CustomerOut
 from tests.families.support import decide, envelope
 from tests.mirror import factory as f
+from tests.mirror import factory_invoices as fi
 
 ACCOUNTS: Table = BillingAccount.__table__  # type: ignore[assignment]
 ACCOUNT_ROW = {"id": 1}
@@ -27,6 +28,10 @@ ACCOUNT_ROW = {"id": 1}
 SAMPLES: dict[str, tuple[Any, Any]] = {
     "checkout-sessions": (
         envelope("checkout.session.completed", f.checkout("cs_1", "acct", "cus_1", "sub_1")),
+        None,
+    ),
+    "credit-notes": (
+        envelope("credit_note.created", fi.credit_note("cn_1", "cus_1", "in_1")),
         None,
     ),
     "customers": (envelope("customer.updated", f.customer("cus_1")), ACCOUNT_ROW),

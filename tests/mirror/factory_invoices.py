@@ -15,6 +15,8 @@ from typing import Any
 
 from domain.mirror.stripe_json import ApiShape
 from domain.samples import example_object
+
+__all__ = ["credit_note", "deleted_invoice", "example_object", "invoice"]
 from tests.mirror import factory as f
 
 

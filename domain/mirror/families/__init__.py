@@ -11,13 +11,21 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from domain.mirror.families import checkout, customers, invoices, payment_methods, subscriptions
+from domain.mirror.families import (
+    checkout,
+    credit_notes,
+    customers,
+    invoices,
+    payment_methods,
+    subscriptions,
+)
 from domain.mirror.families._family import Family
 from domain.mirror.families._read import Listing, Related
 from domain.mirror.unit import Registration
 
 FAMILIES: tuple[Family[Any, Any, Any], ...] = (
     checkout.FAMILY,
+    credit_notes.FAMILY,
     customers.FAMILY,
     invoices.FAMILY,
     payment_methods.FAMILY,
