@@ -68,7 +68,7 @@ def _created_key(table: Table) -> ColumnElement[datetime]:
     return func.coalesce(created, literal(EPOCH, created.type))
 
 
-def _of_customer(listing: Listing, customer_id: str, status: StrEnum | None) -> Select[Any]:
+def listed_rows(listing: Listing, customer_id: str, status: StrEnum | None) -> Select[Any]:
     """The customer's rows of the listing (in `status`, if given), never-listed ones left out."""
     table = listing.shape.table
     stmt = select(table).where(table.c.stripe_customer_id == customer_id)
@@ -93,7 +93,7 @@ def list_page(
         return Page([], None)
     table = listing.shape.table
     key = _created_key(table)
-    stmt = _of_customer(listing, customer_id, status)
+    stmt = listed_rows(listing, customer_id, status)
     if cursor is not None:
         after_created, after_id = decode_cursor(cursor)
         stmt = stmt.where(
@@ -114,7 +114,7 @@ def list_all(
     if customer_id is None:
         return []
     table = listing.shape.table
-    stmt = _of_customer(listing, customer_id, status)
+    stmt = listed_rows(listing, customer_id, status)
     order = [
         table.c[name[1:]].desc() if name.startswith("-") else table.c[name]
         for name in listing.order
