@@ -54,9 +54,30 @@ def test_what_cannot_be_mirrored_is_refused() -> None:
     obj = f.invoice("in_1", "cus_1", "sub_1", "open")
     with pytest.raises(ViewError, match="currency"):
         parse_invoice({**obj, "currency": None})
-    with pytest.raises(ViewError, match="status"):
-        parse_invoice({**obj, "status": "pending"})
     assert parse_invoice({**obj, "status": None}).status is InvoiceStatus.DRAFT
+
+
+def test_a_status_stripe_may_add_is_read_from_the_transitions() -> None:
+    def with_transitions(**at: int | None) -> InvoiceStatus:
+        obj = f.invoice("in_1", "cus_1", "sub_1", "open")
+        obj["status_transitions"] = {
+            "finalized_at": None,
+            "marked_uncollectible_at": None,
+            "paid_at": None,
+            "voided_at": None,
+            **at,
+        }
+        return parse_invoice({**obj, "status": "pending_review"}).status
+
+    assert with_transitions() is InvoiceStatus.DRAFT
+    assert with_transitions(finalized_at=T) is InvoiceStatus.OPEN
+    assert (
+        with_transitions(finalized_at=T, marked_uncollectible_at=T) is InvoiceStatus.UNCOLLECTIBLE
+    )
+    assert with_transitions(finalized_at=T, paid_at=T) is InvoiceStatus.PAID
+    assert with_transitions(finalized_at=T, voided_at=T) is InvoiceStatus.VOID
+    odd = {**f.invoice("in_1", "cus_1", "sub_1", "open"), "status": 7, "status_transitions": "x"}
+    assert parse_invoice(odd).status is InvoiceStatus.DRAFT
 
 
 def test_an_upcoming_invoice_has_no_row_and_no_targets() -> None:

@@ -119,3 +119,20 @@ def test_credit_note_events(runtime: Runtime, event_type: str, shape: ApiShape) 
     assert (row["voided_at"] is not None) == (status == "void")
     assert row["raw"]["id"] == "cn_types" and row["last_event_created"] == T0 + 5
     assert kinds(runtime) == set()
+
+
+@pytest.mark.parametrize("shape", f.SHAPES, ids=str)
+def test_unknown_statuses_are_mirrored_not_dead(runtime: Runtime, shape: ApiShape) -> None:
+    """Statuses Stripe may add: the invoice's transitions, the credit note's voided_at."""
+    obj = fi.invoice(INV, CUS, SUB, "paid", shape=shape, created=T0)
+    obj["status"] = "partially_refunded"
+    note = fi.credit_note("cn_types", CUS, INV, "void", shape=shape, created=T0)
+    note["status"] = "reversed"
+    apply(
+        runtime,
+        f.event("invoice.updated", obj, T0 + 5, shape=shape),
+        f.event("credit_note.updated", note, T0 + 5, shape=shape),
+    )
+    assert processed(runtime) == ["processed"] * 2
+    assert one(runtime.engine, "SELECT status FROM invoices")["status"] == "paid"
+    assert one(runtime.engine, "SELECT status FROM credit_notes")["status"] == "void"

@@ -96,6 +96,31 @@ def invoice_tax(obj: dict[str, Any]) -> int | None:
     return opt_int(obj.get("tax"))
 
 
+# A status Stripe may add is read from the invoice's own transitions, latest state first.
+TRANSITIONS = (
+    ("voided_at", InvoiceStatus.VOID),
+    ("paid_at", InvoiceStatus.PAID),
+    ("marked_uncollectible_at", InvoiceStatus.UNCOLLECTIBLE),
+    ("finalized_at", InvoiceStatus.OPEN),
+)
+
+
+def status_of(obj: dict[str, Any]) -> InvoiceStatus:
+    """Stripe's status (none: a draft); one this code does not know yet (Stripe may add
+    some) is the state `status_transitions` shows, so the event is mirrored, not dead."""
+    value = obj.get("status")
+    if value is None:
+        return InvoiceStatus.DRAFT
+    try:
+        return InvoiceStatus(str(value))
+    except ValueError:
+        pass
+    for name, status in TRANSITIONS:
+        if sub(obj, "status_transitions", name) is not None:
+            return status
+    return InvoiceStatus.DRAFT
+
+
 def parse_invoice(obj: dict[str, Any], api_version: str | None = None) -> InvoiceView:
     """Parse an invoice object in either API shape."""
     shape = invoice_shape(obj, api_version)
@@ -105,10 +130,7 @@ def parse_invoice(obj: dict[str, Any], api_version: str | None = None) -> Invoic
     else:
         subscription_id = ref_id(obj.get("subscription"))
     deleted = obj.get("deleted") is True or obj.get("status") == InvoiceStatus.DELETED
-    try:
-        status = InvoiceStatus.DELETED if deleted else InvoiceStatus(obj.get("status") or "draft")
-    except ValueError:
-        raise ViewError(f"unknown invoice status {obj.get('status')!r}") from None
+    status = InvoiceStatus.DELETED if deleted else status_of(obj)
     code = currency(obj.get("currency"))
     if code is None and deleted:
         code = ""  # a deletion stub names only the invoice: its tombstone has no amounts
