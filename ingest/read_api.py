@@ -19,6 +19,7 @@ from domain.mirror.delivery import list_notifications, notification_body
 from domain.mirror.families import (
     ACCOUNT,
     ADDED,
+    credit_notes,
     invoices,
     listing_of,
     payment_methods,
@@ -167,5 +168,6 @@ READ_ROUTES = [
     family_route(subscriptions.FAMILY),
     family_route(invoices.FAMILY),
     family_route(payment_methods.FAMILY),
+    family_route(credit_notes.FAMILY),
     Route("/v1/notifications", get_notifications, methods=["GET"]),
 ]

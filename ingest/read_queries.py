@@ -40,16 +40,17 @@ def listing_query(listing: Listing) -> type[BaseModel]:
     """The query model of a family's list route, from its listing (ListQuery when paginated)."""
     name = f"{listing.shape.title}Query"
     fields: dict[str, Any] = {}
-    if listing.status is not None:
+    status = listing.filter_status
+    if status is not None:
         if listing.default_status is None:
             fields["status"] = (
-                listing.status | None,
+                status | None,
                 Field(default=None, description="only rows in this status"),
             )
         else:
-            values = " or ".join(s.value for s in listing.status)
+            values = " or ".join(s.value for s in status)
             fields["status"] = (
-                listing.status,
+                status,
                 Field(default=listing.default_status, description=values),
             )
     if listing.paginated:

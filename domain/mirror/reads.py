@@ -16,7 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Row, Table, func, literal, select, tuple_
+from sqlalchemy import ColumnElement, Row, Select, Table, func, literal, select, tuple_
 from sqlalchemy.orm import Session
 
 from domain.mirror.families._read import MAX_ROWS, Child, Listing
@@ -68,6 +68,17 @@ def _created_key(table: Table) -> ColumnElement[datetime]:
     return func.coalesce(created, literal(EPOCH, created.type))
 
 
+def listed_rows(listing: Listing, customer_id: str, status: StrEnum | None) -> Select[Any]:
+    """The customer's rows of the listing (in `status`, if given), never-listed ones left out."""
+    table = listing.shape.table
+    stmt = select(table).where(table.c.stripe_customer_id == customer_id)
+    if status is not None:
+        stmt = stmt.where(table.c.status == status.value)
+    if listing.never_listed:
+        stmt = stmt.where(table.c.status.not_in([s.value for s in listing.never_listed]))
+    return stmt
+
+
 def list_page(
     session: Session,
     listing: Listing,
@@ -82,9 +93,7 @@ def list_page(
         return Page([], None)
     table = listing.shape.table
     key = _created_key(table)
-    stmt = select(table).where(table.c.stripe_customer_id == customer_id)
-    if status is not None:
-        stmt = stmt.where(table.c.status == status)
+    stmt = listed_rows(listing, customer_id, status)
     if cursor is not None:
         after_created, after_id = decode_cursor(cursor)
         stmt = stmt.where(
@@ -105,9 +114,7 @@ def list_all(
     if customer_id is None:
         return []
     table = listing.shape.table
-    stmt = select(table).where(table.c.stripe_customer_id == customer_id)
-    if status is not None:
-        stmt = stmt.where(table.c.status == status)
+    stmt = listed_rows(listing, customer_id, status)
     order = [
         table.c[name[1:]].desc() if name.startswith("-") else table.c[name]
         for name in listing.order

@@ -21,13 +21,16 @@ class SubscriptionStatus(StrEnum):
 
 
 class InvoiceStatus(StrEnum):
-    """Stripe's invoice statuses."""
+    """Stripe's invoice statuses, and `deleted`: a draft deleted in Stripe (`invoice.deleted`;
+    Stripe's object may say `status: "deleted"`). Its row stays as a tombstone so an older
+    event arriving late cannot bring the draft back; the read API never lists it."""
 
     DRAFT = "draft"
     OPEN = "open"
     UNCOLLECTIBLE = "uncollectible"
     PAID = "paid"
     VOID = "void"
+    DELETED = "deleted"
 
 
 class PaymentMethodStatus(StrEnum):

@@ -21,6 +21,7 @@ from ingest.read_models import Address, CustomerOut
 from tests.families.support import decide, envelope
 from tests.mirror import factory as f
 from tests.mirror import factory_customer as fc
+from tests.mirror import factory_invoices as fi
 
 ACCOUNTS: Table = BillingAccount.__table__  # type: ignore[assignment]
 ACCOUNT_ROW = {"id": 1}
@@ -28,6 +29,10 @@ ACCOUNT_ROW = {"id": 1}
 SAMPLES: dict[str, tuple[Any, Any]] = {
     "checkout-sessions": (
         envelope("checkout.session.completed", f.checkout("cs_1", "acct", "cus_1", "sub_1")),
+        None,
+    ),
+    "credit-notes": (
+        envelope("credit_note.created", fi.credit_note("cn_1", "cus_1", "in_1")),
         None,
     ),
     "customers": (envelope("customer.updated", f.customer("cus_1")), ACCOUNT_ROW),
@@ -157,6 +162,7 @@ CONTRACT: dict[str, dict[str, Any]] = {
         "amount_remaining": int,
         "subtotal": int | None,
         "total": int | None,
+        "tax": int | None,  # added with the complete invoices family
         "billing_reason": str | None,
         "hosted_invoice_url": str | None,
         "invoice_pdf": str | None,
@@ -166,6 +172,8 @@ CONTRACT: dict[str, dict[str, Any]] = {
         "period_start": datetime | None,
         "period_end": datetime | None,
         "due_date": datetime | None,
+        "finalization_error_code": str | None,
+        "finalization_error_message": str | None,
         "created": datetime | None,
     },
     "PaymentMethodOut": {

@@ -12,6 +12,7 @@ from typing import Any
 from domain.mirror.stripe_json import ApiShape
 from tests.mirror import factory as f
 from tests.mirror.lifecycle_customer import customer_lifecycle
+from tests.mirror.lifecycle_invoices import invoices_lifecycle
 
 T0 = 1_710_000_000
 ACCT, CUS, SUB, PM = "acct_life", "cus_life", "sub_life", "pm_life"
@@ -101,4 +102,5 @@ Lifecycle = Callable[[ApiShape], list[dict[str, Any]]]
 LIFECYCLES: dict[str, Lifecycle] = {
     "subscription": lifecycle,
     "customer": customer_lifecycle,
+    "invoices": invoices_lifecycle,
 }

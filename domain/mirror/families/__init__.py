@@ -13,6 +13,7 @@ from typing import Any
 
 from domain.mirror.families import (
     checkout,
+    credit_notes,
     customers,
     discounts,
     invoices,
@@ -26,6 +27,7 @@ from domain.mirror.unit import Registration
 
 FAMILIES: tuple[Family[Any, Any, Any], ...] = (
     checkout.FAMILY,
+    credit_notes.FAMILY,
     customers.FAMILY,
     invoices.FAMILY,
     payment_methods.FAMILY,

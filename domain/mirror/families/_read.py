@@ -155,7 +155,9 @@ class Listing:
 
     Paginated: newest first (Stripe's `created`, then id) with a keyset cursor, `?limit=`
     and an optional `?status=`. Unpaginated: every row (at most `MAX_ROWS`) in `order`,
-    only those in `default_status` unless `?status=` asks for another.
+    only those in `default_status` unless `?status=` asks for another. Rows in a status of
+    `never_listed` (tombstones: a deleted draft invoice) are never shown, and `?status=`
+    does not offer those statuses.
     """
 
     summary: str  # the operation's summary in the OpenAPI document
@@ -164,6 +166,15 @@ class Listing:
     paginated: bool = True
     default_status: StrEnum | None = None
     order: tuple[str, ...] = ()  # unpaginated: column names, "-" first for descending
+    never_listed: frozenset[StrEnum] = frozenset()  # statuses whose rows are never shown
+
+    @cached_property
+    def filter_status(self) -> type[StrEnum] | None:
+        """The values `?status=` accepts: `status` but the never-listed ones."""
+        if self.status is None or not self.never_listed:
+            return self.status
+        shown = {m.name: m.value for m in self.status if m not in self.never_listed}
+        return StrEnum(f"Listed{self.status.__name__}", shown)  # type: ignore[return-value]
 
     def with_related(self, extra: Mapping[str, Related]) -> Listing:
         """This listing with more related fields on its rows."""
