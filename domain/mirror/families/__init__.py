@@ -10,7 +10,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from domain.mirror.families import checkout, customers, invoices, payment_methods, subscriptions
+from domain.mirror.families import (
+    checkout,
+    customers,
+    entitlements,
+    invoices,
+    payment_methods,
+    prices,
+    products,
+    schedules,
+    subscriptions,
+)
 from domain.mirror.families._family import Family
 from domain.mirror.unit import Registration
 
@@ -20,6 +30,10 @@ FAMILIES: tuple[Family[Any, Any, Any], ...] = (
     invoices.FAMILY,
     payment_methods.FAMILY,
     subscriptions.FAMILY,
+    schedules.FAMILY,
+    products.FAMILY,
+    prices.FAMILY,
+    entitlements.FAMILY,
 )
 
 
