@@ -16,21 +16,30 @@ from starlette.routing import Route
 from domain.mirror import reads
 from domain.mirror.account_status import account_status
 from domain.mirror.delivery import list_notifications, notification_body
-from domain.mirror.families import invoices, payment_methods, subscriptions
+from domain.mirror.families import (
+    ACCOUNT,
+    ADDED,
+    invoices,
+    listing_of,
+    payment_methods,
+    subscriptions,
+)
 from domain.mirror.families._family import Family
 from domain.mirror.tables import BillingAccount
 from domain.types import utcnow
 from ingest.auth import require_scope
 from ingest.inputs import parse_query, path_id
 from ingest.read_docs import register_listing, register_read_operations
-from ingest.read_models import listing_body
+from ingest.read_models import account_model, listing_body
 from ingest.read_queries import NotificationQuery, listing_query
 from ingest.read_shapes import account_out
 from ingest.responses import ORJSONResponse, error
 
 T = TypeVar("T")
 
-register_read_operations()
+ACCOUNT_FIELDS = ADDED.get(ACCOUNT, {})  # what other families add to the account answer
+AccountBody = account_model(ACCOUNT_FIELDS)
+register_read_operations(AccountBody)
 
 
 class _NotFound(Exception):
@@ -74,7 +83,11 @@ async def get_account(request: Request) -> Response:
         now = utcnow()
         status = account_status(session, account.account_ref or "", grace_days=grace_days, now=now)
         assert status is not None  # the account was just found in this session
-        return account_out(account, status, now).model_dump(mode="json")
+        body = account_out(account, status, now).model_dump()
+        for name, related in ACCOUNT_FIELDS.items():
+            found = related.load(session, [account])
+            body[name] = found[account.id] if account.id in found else related.default()
+        return AccountBody.model_validate(body).model_dump(mode="json")
 
     return _json(await _with_account(request, work))
 
@@ -82,9 +95,7 @@ async def get_account(request: Request) -> Response:
 def family_route(family: Family[Any, Any, Any]) -> Route:
     """GET /v1/accounts/{account_ref}/<family name>: the family's rows of the account,
     validated, shaped and documented from the family's `listing`."""
-    listing = family.listing
-    if listing is None:
-        raise ValueError(f"family {family.name} declares no listing")
+    listing = listing_of(family)  # with the fields other families add to its rows
     path = f"/v1/accounts/{{account_ref}}/{family.name}"
     query_model = listing_query(listing)
     register_listing(path, listing.summary, listing_body(listing), query_model)
@@ -95,8 +106,10 @@ def family_route(family: Family[Any, Any, Any]) -> Route:
             name: reads.children_of(session, child, [r.id for r in rows])
             for name, child in shape.children.items()
         }
+        related = shape.load_related(session, rows)
         return [
-            shape.shape(r, {name: found[r.id] for name, found in children.items()}) for r in rows
+            shape.shape(r, {name: found[r.id] for name, found in children.items()}, related)
+            for r in rows
         ]
 
     @require_scope("read")

@@ -34,7 +34,7 @@ def register_listing(
     )
 
 
-def register_read_operations() -> None:
+def register_read_operations(account: type[AccountOut]) -> None:
     """Register the account and notification operations in the OpenAPI document."""
     document(
         Operation(
@@ -44,7 +44,7 @@ def register_read_operations() -> None:
             "read",
             scope="read",
             parameters=(ACCOUNT,),
-            responses={200: ("the account", AccountOut), 404: NOT_FOUND},
+            responses={200: ("the account", account), 404: NOT_FOUND},
         )
     )
     document(

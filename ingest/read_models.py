@@ -1,17 +1,19 @@
 """Response bodies of the read API: pydantic, so the OpenAPI schemas are this very code.
 
 The account answer is written out here (it joins the billing status with the customer
-details); a family's list body is derived from its declaration (`listing_body`).
+details), plus the fields other families add to it (`account_model`); a family's list body
+is derived from its declaration (`listing_body`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, create_model
+from pydantic import BaseModel, Field, create_model
 
-from domain.mirror.families._read import Listing
+from domain.mirror.families._read import Listing, Related
 
 
 class PaymentMethodBrief(BaseModel):
@@ -70,6 +72,16 @@ class AccountOut(BaseModel):
     account_ref: str
     billing: BillingOut
     customer: CustomerOut
+
+
+def account_model(added: Mapping[str, Related]) -> type[AccountOut]:
+    """The account answer with the fields other families add to it (families.ADDED)."""
+    if not added:
+        return AccountOut
+    fields: dict[str, Any] = {
+        name: (r.type, Field(..., description=r.doc or None)) for name, r in added.items()
+    }
+    return create_model("AccountOut", __base__=AccountOut, __doc__=AccountOut.__doc__, **fields)
 
 
 def listing_body(listing: Listing) -> type[BaseModel]:

@@ -6,6 +6,7 @@ checkout -> subscription created -> invoice paid -> updated (plan change) -> pay
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from domain.mirror.stripe_json import ApiShape
@@ -90,3 +91,12 @@ def lifecycle(shape: ApiShape, prefix: str = "evt_life") -> list[dict[str, Any]]
             PERIOD2[1],
         ),
     ]
+
+
+Lifecycle = Callable[[ApiShape], list[dict[str, Any]]]
+
+# Every lifecycle the permutation + duplicates test of test_ordering.py replays: one per
+# group of families (each in its own module), the events in the order Stripe created them.
+LIFECYCLES: dict[str, Lifecycle] = {
+    "subscription": lifecycle,
+}

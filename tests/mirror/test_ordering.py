@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from domain.mirror.account_status import account_status
 from domain.mirror.stripe_json import ApiShape
 from tests.mirror import factory as f
-from tests.mirror.lifecycle import ACCT, CUS, PERIOD2, PM, SUB, lifecycle
+from tests.mirror.lifecycle import ACCT, CUS, LIFECYCLES, PERIOD2, PM, SUB, lifecycle
 from tests.mirror.support import apply, apply_in_messages, one, rows, snapshot, truncate
 from workers.runtime import Runtime
 
@@ -65,8 +65,8 @@ def test_lifecycle_in_order_gives_the_expected_mirror(runtime: Runtime) -> None:
 
 
 @pytest.fixture(scope="module")
-def in_order(request: pytest.FixtureRequest) -> dict[ApiShape, dict[str, Any]]:
-    """The mirror after applying each shape's lifecycle in creation order."""
+def in_order(request: pytest.FixtureRequest) -> dict[tuple[str, ApiShape], dict[str, Any]]:
+    """The mirror after applying each lifecycle, in each shape, in creation order."""
     return {}
 
 
@@ -77,20 +77,24 @@ def in_order(request: pytest.FixtureRequest) -> dict[ApiShape, dict[str, Any]]:
 )
 @given(data=st.data(), shape=st.sampled_from(f.SHAPES))
 @pytest.mark.parametrize("batched", [False, True], ids=["one_per_message", "batch_messages"])
+@pytest.mark.parametrize("name", sorted(LIFECYCLES))
 def test_any_permutation_with_duplicates_gives_the_in_order_mirror(
     runtime: Runtime,
-    in_order: dict[ApiShape, dict[str, Any]],
+    in_order: dict[tuple[str, ApiShape], dict[str, Any]],
     data: st.DataObject,
+    name: str,
     shape: ApiShape,
     batched: bool,
 ) -> None:
-    """Batched: several events per message, so one transaction with locks and stamps
+    """Each family group's lifecycle (tests/mirror/lifecycle.py LIFECYCLES).
+
+    Batched: several events per message, so one transaction with locks and stamps
     prepared up front, stamps kept current as the batch writes, writes deferred."""
-    events = lifecycle(shape)
-    if shape not in in_order:
+    events = LIFECYCLES[name](shape)
+    if (name, shape) not in in_order:
         truncate(runtime.engine)
         apply(runtime, *events)
-        in_order[shape] = snapshot(runtime.engine)
+        in_order[name, shape] = snapshot(runtime.engine)
     dupes = data.draw(st.lists(st.sampled_from(events), max_size=6), label="duplicates")
     order = data.draw(st.permutations(events + dupes), label="arrival order")
     sizes = [1]
@@ -98,7 +102,7 @@ def test_any_permutation_with_duplicates_gives_the_in_order_mirror(
         sizes = data.draw(st.lists(st.integers(2, 12), min_size=1, max_size=10), label="sizes")
     truncate(runtime.engine)
     together = apply_in_messages(runtime, order, sizes)
-    assert snapshot(runtime.engine) == in_order[shape]
+    assert snapshot(runtime.engine) == in_order[name, shape]
     assert bool(together) == batched  # the batch path ran (or, unbatched, never did)
 
 

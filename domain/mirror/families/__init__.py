@@ -2,7 +2,8 @@
 
 Adding a family is one line in FAMILIES (see docs/families.md). REGISTRY holds one
 registration (handler + batch targets) per event type; event types no family declares are
-stored and marked `ignored`.
+stored and marked `ignored`. ADDED holds the related fields families give other bodies
+(the account answer, another family's rows), by target.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from domain.mirror.families import (
     subscriptions,
 )
 from domain.mirror.families._family import Family
+from domain.mirror.families._read import Listing, Related
 from domain.mirror.unit import Registration
 
 FAMILIES: tuple[Family[Any, Any, Any], ...] = (
@@ -49,3 +51,32 @@ def build_registry(families: Iterable[Family[Any, Any, Any]]) -> dict[str, Regis
 
 
 REGISTRY: dict[str, Registration] = build_registry(FAMILIES)
+
+
+ACCOUNT = "account"  # the target of fields added to GET /v1/accounts/{account_ref}
+
+
+def collect_added(families: Iterable[Family[Any, Any, Any]]) -> dict[str, dict[str, Related]]:
+    """target -> {field: Related}, from every family's `adds`; a field added twice is a bug."""
+    families = tuple(families)
+    targets = {f.name for f in families if f.listing is not None} | {ACCOUNT}
+    added: dict[str, dict[str, Related]] = {}
+    for family in families:
+        for target, fields in family.adds.items():
+            if target not in targets:
+                raise ValueError(f"family {family.name} adds fields to unknown body {target!r}")
+            for name, related in fields.items():
+                if name in added.setdefault(target, {}):
+                    raise ValueError(f"{target}.{name} is added by two families")
+                added[target][name] = related
+    return added
+
+
+ADDED: dict[str, dict[str, Related]] = collect_added(FAMILIES)
+
+
+def listing_of(family: Family[Any, Any, Any]) -> Listing:
+    """The family's listing with the fields other families add to its rows."""
+    if family.listing is None:
+        raise ValueError(f"family {family.name} declares no listing")
+    return family.listing.with_related(ADDED.get(family.name, {}))

@@ -24,7 +24,7 @@ from sqlalchemy import Table
 
 from domain.envelope import EventEnvelope
 from domain.mirror.batch import Targets
-from domain.mirror.families._read import Listing
+from domain.mirror.families._read import Listing, Related
 from domain.mirror.notices import Notice
 from domain.mirror.ordering import Stamp, supersedes
 from domain.mirror.outbox import add_notification
@@ -96,6 +96,9 @@ class Family(Generic[V, F, R]):
     every_event: Callable[[Unit, V, datetime], None] | None = None
     # GET /v1/accounts/{account_ref}/<name> (ingest.read_api builds the route from it).
     listing: Listing | None = None
+    # Fields this family's rows give another body: {target: {field: Related}}, where the
+    # target is a listed family's name ("subscriptions") or "account" (the account answer).
+    adds: Mapping[str, Mapping[str, Related]] = field(default_factory=dict)
 
     def stamp(self, view: V, event: EventEnvelope) -> Stamp:
         """(event created, tie rank, event id): see domain.mirror.ordering."""

@@ -5,19 +5,22 @@ it both come from the table's columns: every column is shown under its own name 
 (a nullable column as `X | None`), except the internal ones (`INTERNAL`) and those the
 family hides. `stripe_created` is shown as `created`; an amount column and its currency
 column as one `Money` object under the amount's name; child rows (a subscription's items)
-as a list of their own shape.
+as a list of their own shape; and `Related` fields, whose values other rows hold (often
+another family's: a payment's amount refunded, a subscription's pending change), loaded for
+every row of a response at once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import cached_property
 from typing import Any
 
-from pydantic import BaseModel, create_model
+from pydantic import BaseModel, Field, create_model
 from sqlalchemy import Table
+from sqlalchemy.orm import Session
 
 from domain.mirror.tables import STAMP_COLUMNS
 
@@ -51,6 +54,26 @@ class Child:
     parent: str
 
 
+def _none() -> Any:
+    return None
+
+
+@dataclass(frozen=True)
+class Related:
+    """A field of each shown row whose value is held by other rows, usually another family's.
+
+    `load` gets every row of one response (listing rows, or the account row) and returns
+    their values by row id, with one query for all of them; a row it leaves out shows
+    `default()`. Reading at read time, rather than copying the value into the shown row,
+    keeps each family's rows under its own events' stamps, whatever order they arrive in.
+    """
+
+    type: Any  # the field's type in the response model: a pydantic model | None, list[str], ...
+    load: Callable[[Session, Sequence[Any]], Mapping[Any, Any]]
+    default: Callable[[], Any] = _none
+    doc: str = ""  # the field's description in the OpenAPI document
+
+
 @dataclass(frozen=True)
 class ReadShape:
     """A family's rows as the read API shows them (`{title}Out`)."""
@@ -61,6 +84,21 @@ class ReadShape:
     hidden: frozenset[str] = frozenset()
     money: Mapping[str, str] = field(default_factory=dict)  # amount column -> currency column
     children: Mapping[str, Child] = field(default_factory=dict)
+    related: Mapping[str, Related] = field(default_factory=dict)
+
+    def with_related(self, extra: Mapping[str, Related]) -> ReadShape:
+        """This shape with more related fields (those other families add to it)."""
+        if not extra:
+            return self
+        taken = {f.name for f in self.shown} | set(self.children) | set(self.related)
+        clash = sorted(taken.intersection(extra))
+        if clash:
+            raise ValueError(f"{self.title}: fields {clash} are already shown")
+        return replace(self, related={**self.related, **extra})
+
+    def load_related(self, session: Session, rows: Sequence[Any]) -> dict[str, Mapping[Any, Any]]:
+        """The related fields' values of these rows: one load per field."""
+        return {name: r.load(session, rows) if rows else {} for name, r in self.related.items()}
 
     @cached_property
     def shown(self) -> tuple[Shown, ...]:
@@ -83,11 +121,18 @@ class ReadShape:
             fields[f.name] = (kind | None if nullable else kind, ...)
         for name, child in self.children.items():
             fields[name] = (list[child.shape.model], ...)  # type: ignore[name-defined]
+        for name, r in self.related.items():
+            fields[name] = (r.type, Field(..., description=r.doc or None))
         model: type[BaseModel] = create_model(f"{self.title}Out", __doc__=self.doc, **fields)
         return model
 
-    def shape(self, row: Any, children: Mapping[str, Sequence[Any]] | None = None) -> Any:
-        """A row (and its children's rows) as its JSON-ready response body."""
+    def shape(
+        self,
+        row: Any,
+        children: Mapping[str, Sequence[Any]] | None = None,
+        related: Mapping[str, Mapping[Any, Any]] | None = None,
+    ) -> Any:
+        """A row (its children's rows, its related values) as its JSON-ready response body."""
         values: dict[str, Any] = {}
         for f in self.shown:
             value = getattr(row, f.column)
@@ -98,6 +143,9 @@ class ReadShape:
         for name, child in self.children.items():
             rows = (children or {}).get(name, ())
             values[name] = [child.shape.shape(r) for r in rows]
+        for name, r in self.related.items():
+            found = (related or {}).get(name, {})
+            values[name] = found[row.id] if row.id in found else r.default()
         return self.model.model_validate(values).model_dump(mode="json")
 
 
@@ -116,6 +164,10 @@ class Listing:
     paginated: bool = True
     default_status: StrEnum | None = None
     order: tuple[str, ...] = ()  # unpaginated: column names, "-" first for descending
+
+    def with_related(self, extra: Mapping[str, Related]) -> Listing:
+        """This listing with more related fields on its rows."""
+        return replace(self, shape=self.shape.with_related(extra)) if extra else self
 
 
 MAX_ROWS = 100
