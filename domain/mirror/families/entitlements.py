@@ -23,6 +23,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from domain.envelope import EventEnvelope
 from domain.mirror.families._family import Family, Incoming, Refs, Row
+from domain.mirror.families._read import Related
 from domain.mirror.ordering import tie_rank
 from domain.mirror.stripe_json import ViewError, child, list_data, opt_str, ref_id
 from domain.mirror.tables import ID, Stamped, stamp_columns
@@ -119,4 +120,15 @@ FAMILY = Family(
     rank=summary_rank,
     transition=summary_transition,
     table=SUMMARIES,
+    adds={
+        "account": {
+            "features": Related(
+                list[str],
+                features_of,
+                default=list,
+                doc="Lookup keys of the customer's active Stripe entitlement features, sorted"
+                " (Stripe's latest entitlement summary; empty before the first).",
+            )
+        }
+    },
 )

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from domain.envelope import EventEnvelope
 from domain.mirror.families._family import Family, Incoming, Refs, Row
+from domain.mirror.families._read import Related
 from domain.mirror.ordering import tie_rank
 from domain.mirror.statuses import enum_type
 from domain.mirror.stripe_json import (
@@ -332,4 +333,14 @@ FAMILY = Family(
     rank=schedule_rank,
     transition=schedule_transition,
     table=SCHEDULES,
+    adds={
+        "subscriptions": {
+            "pending_change": Related(
+                PendingChangeOut | None,
+                pending_changes,
+                doc="The next phase of the subscription's schedule (a scheduled plan change),"
+                " while the schedule is not_started or active; null otherwise.",
+            )
+        }
+    },
 )
