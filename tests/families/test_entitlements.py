@@ -120,3 +120,18 @@ def test_price_ties() -> None:
     assert stamp(prices.FAMILY, created) < stamp(prices.FAMILY, updated)
     assert stamp(prices.FAMILY, updated) < stamp(prices.FAMILY, deleted)
     assert decide(prices.FAMILY, deleted)["deleted"] is True
+
+
+def test_hostile_summaries_are_bounded() -> None:
+    keys = [f"feature_{n:04d}" for n in range(entitlements.MAX_FEATURES + 50)]
+    obj = fp.entitlement_summary("cus_1", *keys)
+    obj["entitlements"]["data"].append({"lookup_key": 42, "feature": {"lookup_key": ["x"]}})
+    view = parse_summary(obj)
+    assert len(view.features) == entitlements.MAX_FEATURES
+    assert view.features == tuple(sorted(keys))[: entitlements.MAX_FEATURES]
+
+
+def test_an_unknown_price_interval_fits_its_column() -> None:
+    obj = fp.price("price_1", "prod_1", interval="every_second_tuesday_of_the_month")
+    row = decide(prices.FAMILY, envelope("price.updated", obj))
+    assert len(row["recurring_interval"]) <= prices.PRICES.c.recurring_interval.type.length

@@ -201,3 +201,14 @@ def test_an_older_event_writes_nothing() -> None:
         T - 1,
     )
     assert decide(FAMILY, older, newer) is None
+
+
+def test_strings_stripe_may_extend_fit_their_columns() -> None:
+    obj = fp.schedule("s", "cus_1", "not_started", end_behavior="renew_forever_and_ever")
+    obj["phases"][0]["items"][0]["plan"]["interval"] = "fortnight_or_so_longer"
+    obj["phases"][0]["items"][0]["price"] = "price_not_in_catalog"
+    row = decide(FAMILY, envelope("subscription_schedule.created", obj, T))
+    columns = schedules.SCHEDULES.c
+    assert row["end_behavior"] == "renew_forever_an"
+    assert len(row["end_behavior"]) <= columns.end_behavior.type.length
+    assert len(row["next_plan_interval"]) <= columns.next_plan_interval.type.length

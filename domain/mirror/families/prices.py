@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, String, Table
+from sqlalchemy import BigInteger, Boolean, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from domain.envelope import EventEnvelope
@@ -42,6 +42,12 @@ class PriceView:
     raw: dict[str, Any] = field(repr=False)
 
 
+def short(value: Any) -> str | None:
+    """An enum-like string Stripe may extend (`day`, `week`, ...), bounded to its column."""
+    text = opt_str(value)
+    return text[:16] if text else None
+
+
 def parse_price(obj: dict[str, Any], api_version: str | None = None) -> PriceView:
     """A price (one shape in every API version; `product` an id or expanded)."""
     return PriceView(
@@ -53,7 +59,7 @@ def parse_price(obj: dict[str, Any], api_version: str | None = None) -> PriceVie
         deleted=obj.get("deleted") is True,
         unit_amount=opt_int(obj.get("unit_amount")),
         currency=currency(obj.get("currency")),
-        interval=opt_str(sub(obj, "recurring", "interval")),
+        interval=short(sub(obj, "recurring", "interval")),
         created=ts(obj.get("created")),
         raw=obj,
     )
@@ -94,8 +100,8 @@ class Price(Stamped, Base):
 
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     product_id: Mapped[str | None] = mapped_column(ID, index=True)
-    nickname: Mapped[str | None] = mapped_column(String(255))
-    lookup_key: Mapped[str | None] = mapped_column(String(255))
+    nickname: Mapped[str | None] = mapped_column(Text)
+    lookup_key: Mapped[str | None] = mapped_column(Text)
     active: Mapped[bool] = mapped_column(Boolean)
     deleted: Mapped[bool] = mapped_column(Boolean)
     unit_amount: Mapped[int | None] = mapped_column(BigInteger)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, String, Table
+from sqlalchemy import Boolean, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from domain.envelope import EventEnvelope
@@ -79,7 +79,7 @@ class Product(Stamped, Base):
     __tablename__ = "products"
 
     id: Mapped[str] = mapped_column(ID, primary_key=True)
-    name: Mapped[str | None] = mapped_column(String(255))
+    name: Mapped[str | None] = mapped_column(Text)
     active: Mapped[bool] = mapped_column(Boolean)
     deleted: Mapped[bool] = mapped_column(Boolean)
     stripe_created: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -111,10 +111,16 @@ def schedule_shape(obj: dict[str, Any], api_version: str | None) -> ApiShape:
     return shape_from_version(api_version)
 
 
+def short(value: Any, length: int = 16) -> str | None:
+    """An enum-like string Stripe may extend (`release`, `month`), bounded to its column."""
+    text = opt_str(value)
+    return text[:length] if text else None
+
+
 def _interval(value: Any) -> str | None:
     if not isinstance(value, dict):
         return None
-    return opt_str(sub(value, "recurring", "interval")) or opt_str(value.get("interval"))
+    return short(sub(value, "recurring", "interval")) or short(value.get("interval"))
 
 
 def parse_phase_item(obj: dict[str, Any]) -> PhaseItem:
@@ -169,7 +175,7 @@ def parse_schedule(obj: dict[str, Any], api_version: str | None = None) -> Sched
         customer_id=ref_id(obj.get("customer")),
         subscription_id=ref_id(obj.get("subscription")),
         status=status,
-        end_behavior=opt_str(obj.get("end_behavior")),
+        end_behavior=short(obj.get("end_behavior")),
         current_phase_start=current_start,
         current_phase_end=ts(sub(obj, "current_phase", "end_date")),
         next_phase=upcoming,
