@@ -68,9 +68,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_subscription_schedules")),
     )
     op.create_index(
-        "ix_subscription_schedules_stripe_customer_id",
+        "ix_subscription_schedules_customer_created",
         "subscription_schedules",
-        ["stripe_customer_id"],
+        ["stripe_customer_id", "stripe_created"],
     )
     op.create_index(
         "ix_subscription_schedules_subscription_id", "subscription_schedules", ["subscription_id"]
@@ -121,7 +121,5 @@ def downgrade() -> None:
     op.drop_table("prices")
     op.drop_table("products")
     op.drop_index("ix_subscription_schedules_subscription_id", table_name="subscription_schedules")
-    op.drop_index(
-        "ix_subscription_schedules_stripe_customer_id", table_name="subscription_schedules"
-    )
+    op.drop_index("ix_subscription_schedules_customer_created", table_name="subscription_schedules")
     op.drop_table("subscription_schedules")

@@ -121,9 +121,55 @@ def test_unknown_account_is_404(pipe: Pipeline) -> None:
 
 
 def test_openapi_documents_the_plans_fields(client: TestClient) -> None:
-    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    doc = client.get("/openapi.json").json()
+    op = doc["paths"]["/v1/accounts/{account_ref}/subscription-schedules"]["get"]
+    assert op["security"] == [{"bearer": ["read"]}]
+    assert {p["name"] for p in op["parameters"]} == {"account_ref", "status", "limit", "cursor"}
+    schemas = doc["components"]["schemas"]
+    assert "raw" not in schemas["SubscriptionScheduleOut"]["properties"]
     assert "features" in schemas["AccountOut"]["properties"]
     assert "pending_change" in schemas["SubscriptionOut"]["properties"]
     assert {"schedule_id", "plan_tier", "effective_at"} <= set(
         schemas["PendingChangeOut"]["properties"]
     )
+
+
+SCHEDULES = f"/v1/accounts/{ACCT}/subscription-schedules"
+
+
+def test_schedules_are_listed_newest_first_with_a_status_filter(pipe: Pipeline) -> None:
+    seed(pipe)
+    for n in range(3):  # sub_sched_r0 (oldest) .. r2 (newest); r1 released
+        status = "released" if n == 1 else "active"
+        obj = fp.schedule(
+            f"sub_sched_r{n}",
+            CUS,
+            status,
+            subscription=None if n == 1 else SUB,
+            current=None if n == 1 else (T0, NEXT),
+            created=T0 + n,
+        )
+        pipe.deliver(
+            f.event(
+                f"subscription_schedule.{'released' if n == 1 else 'created'}", obj, T0 + 10 + n
+            )
+        )
+    first = pipe.get(SCHEDULES, limit=2)
+    assert [s["id"] for s in first["data"]] == ["sub_sched_r2", "sub_sched_r1"]
+    assert first["has_more"] is True
+    rest = pipe.get(SCHEDULES, limit=2, cursor=first["next_cursor"])
+    assert [s["id"] for s in rest["data"]] == ["sub_sched_r0"] and rest["has_more"] is False
+    newest = first["data"][0]
+    assert (newest["status"], newest["subscription_id"], newest["next_plan_tier"]) == (
+        "active",
+        SUB,
+        "business",
+    )
+    assert newest["next_effective_at"] == iso(NEXT) and newest["created"] == iso(T0 + 2)
+    assert "raw" not in newest and "stripe_customer_id" not in newest
+    released = pipe.get(SCHEDULES, status="released")["data"]
+    assert [(s["id"], s["next_price_id"]) for s in released] == [("sub_sched_r1", None)]
+    answer = pipe.client.get("/v1/accounts/org_nobody/subscription-schedules", headers=AUTH)
+    assert answer.status_code == 404
+    bad = pipe.client.get(SCHEDULES, params={"status": "paused"}, headers=AUTH)
+    assert bad.status_code == 422

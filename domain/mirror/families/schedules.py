@@ -19,12 +19,12 @@ from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Integer, String, Table, select
+from sqlalchemy import Index, Integer, String, Table, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from domain.envelope import EventEnvelope
 from domain.mirror.families._family import Family, Incoming, Refs, Row
-from domain.mirror.families._read import Related
+from domain.mirror.families._read import Listing, ReadShape, Related
 from domain.mirror.ordering import tie_rank
 from domain.mirror.statuses import enum_type
 from domain.mirror.stripe_json import (
@@ -256,7 +256,7 @@ class SubscriptionSchedule(Stamped, Base):
     __tablename__ = "subscription_schedules"
 
     id: Mapped[str] = mapped_column(ID, primary_key=True)
-    stripe_customer_id: Mapped[str | None] = mapped_column(ID, index=True)
+    stripe_customer_id: Mapped[str | None] = mapped_column(ID)
     subscription_id: Mapped[str | None] = mapped_column(ID, index=True)
     status: Mapped[ScheduleStatus] = mapped_column(
         enum_type(ScheduleStatus, "subscription_schedule_status", 16)
@@ -275,6 +275,10 @@ class SubscriptionSchedule(Stamped, Base):
     released_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     stripe_created: Mapped[datetime | None] = mapped_column(UTCDateTime())
     raw: Mapped[dict[str, Any]] = mapped_column(JSONType)
+
+    __table_args__ = (
+        Index("ix_subscription_schedules_customer_created", "stripe_customer_id", "stripe_created"),
+    )
 
 
 SCHEDULES: Table = SubscriptionSchedule.__table__  # type: ignore[assignment]
@@ -322,6 +326,17 @@ def pending_changes(
     }
 
 
+LISTING = Listing(
+    summary="Subscription schedules, newest first",
+    shape=ReadShape(
+        "SubscriptionSchedule",
+        SCHEDULES,
+        "A subscription schedule of the account: its state and its next phase (`next_*`,"
+        " null when no phase is pending); tier and interval from the plan catalog.",
+    ),
+    status=ScheduleStatus,
+)
+
 FAMILY = Family(
     name="subscription-schedules",
     object_type="subscription_schedule",
@@ -339,6 +354,7 @@ FAMILY = Family(
     rank=schedule_rank,
     transition=schedule_transition,
     table=SCHEDULES,
+    listing=LISTING,
     adds={
         "subscriptions": {
             "pending_change": Related(
