@@ -11,6 +11,7 @@ from typing import Any
 
 from domain.mirror.stripe_json import ApiShape
 from tests.mirror import factory as f
+from tests.mirror.lifecycle_customer import customer_lifecycle
 from tests.mirror.lifecycle_plans import plans_lifecycle
 
 T0 = 1_710_000_000
@@ -101,4 +102,5 @@ Lifecycle = Callable[[ApiShape], list[dict[str, Any]]]
 LIFECYCLES: dict[str, Lifecycle] = {
     "subscription": lifecycle,
     "plans": plans_lifecycle,
+    "customer": customer_lifecycle,
 }

@@ -14,6 +14,7 @@ from typing import Any
 from domain.mirror.families import (
     checkout,
     customers,
+    discounts,
     entitlements,
     invoices,
     payment_methods,
@@ -21,6 +22,7 @@ from domain.mirror.families import (
     products,
     schedules,
     subscriptions,
+    tax_ids,
 )
 from domain.mirror.families._family import Family
 from domain.mirror.families._read import Listing, Related
@@ -32,6 +34,10 @@ FAMILIES: tuple[Family[Any, Any, Any], ...] = (
     invoices.FAMILY,
     payment_methods.FAMILY,
     subscriptions.FAMILY,
+    tax_ids.FAMILY,
+    discounts.COUPONS,
+    discounts.PROMOTION_CODES,
+    discounts.DISCOUNTS,
     schedules.FAMILY,
     products.FAMILY,
     prices.FAMILY,
