@@ -23,6 +23,7 @@ from domain.mirror.families import (
     invoices,
     listing_of,
     payment_methods,
+    schedules,
     subscriptions,
 )
 from domain.mirror.families._family import Family
@@ -169,5 +170,6 @@ READ_ROUTES = [
     family_route(invoices.FAMILY),
     family_route(payment_methods.FAMILY),
     family_route(credit_notes.FAMILY),
+    family_route(schedules.FAMILY),
     Route("/v1/notifications", get_notifications, methods=["GET"]),
 ]

@@ -22,6 +22,7 @@ from tests.families.support import decide, envelope
 from tests.mirror import factory as f
 from tests.mirror import factory_customer as fc
 from tests.mirror import factory_invoices as fi
+from tests.mirror import factory_plans as fp
 
 ACCOUNTS: Table = BillingAccount.__table__  # type: ignore[assignment]
 ACCOUNT_ROW = {"id": 1}
@@ -43,6 +44,18 @@ SAMPLES: dict[str, tuple[Any, Any]] = {
     ),
     "subscriptions": (
         envelope("customer.subscription.created", f.subscription("sub_1", "cus_1", "active")),
+        None,
+    ),
+    "subscription-schedules": (
+        envelope("subscription_schedule.created", fp.schedule("sub_sched_1", "cus_1", "active")),
+        None,
+    ),
+    "products": (envelope("product.created", fp.product("prod_1")), None),
+    "prices": (envelope("price.created", fp.price("price_1", "prod_1")), None),
+    "entitlements": (
+        envelope(
+            "entitlements.active_entitlement_summary.updated", fp.entitlement_summary("cus_1", "a")
+        ),
         None,
     ),
     "tax-ids": (envelope("customer.tax_id.created", fc.tax_id("txi_1", "cus_1")), None),

@@ -13,6 +13,7 @@ from domain.mirror.stripe_json import ApiShape
 from tests.mirror import factory as f
 from tests.mirror.lifecycle_customer import customer_lifecycle
 from tests.mirror.lifecycle_invoices import invoices_lifecycle
+from tests.mirror.lifecycle_plans import plans_lifecycle
 
 T0 = 1_710_000_000
 ACCT, CUS, SUB, PM = "acct_life", "cus_life", "sub_life", "pm_life"
@@ -101,6 +102,7 @@ Lifecycle = Callable[[ApiShape], list[dict[str, Any]]]
 # group of families (each in its own module), the events in the order Stripe created them.
 LIFECYCLES: dict[str, Lifecycle] = {
     "subscription": lifecycle,
+    "plans": plans_lifecycle,
     "customer": customer_lifecycle,
     "invoices": invoices_lifecycle,
 }

@@ -16,8 +16,12 @@ from domain.mirror.families import (
     credit_notes,
     customers,
     discounts,
+    entitlements,
     invoices,
     payment_methods,
+    prices,
+    products,
+    schedules,
     subscriptions,
     tax_ids,
 )
@@ -36,6 +40,10 @@ FAMILIES: tuple[Family[Any, Any, Any], ...] = (
     discounts.COUPONS,
     discounts.PROMOTION_CODES,
     discounts.DISCOUNTS,
+    schedules.FAMILY,
+    products.FAMILY,
+    prices.FAMILY,
+    entitlements.FAMILY,
 )
 
 
