@@ -20,6 +20,7 @@ from domain.mirror.tables import BillingAccount
 from ingest.read_models import Address, CustomerOut
 from tests.families.support import decide, envelope
 from tests.mirror import factory as f
+from tests.mirror import factory_sources as fs
 
 ACCOUNTS: Table = BillingAccount.__table__  # type: ignore[assignment]
 ACCOUNT_ROW = {"id": 1}
@@ -37,6 +38,15 @@ SAMPLES: dict[str, tuple[Any, Any]] = {
     ),
     "subscriptions": (
         envelope("customer.subscription.created", f.subscription("sub_1", "cus_1", "active")),
+        None,
+    ),
+    "sources": (
+        envelope("customer.source.created", fs.card("card_1", "cus_1")),
+        Owner("cus_1", None),
+    ),
+    "mandates": (envelope("mandate.updated", fs.mandate("mandate_1", "pm_1", "active")), None),
+    "setup-intents": (
+        envelope("setup_intent.succeeded", fs.setup_intent("seti_1", "cus_1", "succeeded")),
         None,
     ),
 }
@@ -160,6 +170,7 @@ CONTRACT: dict[str, dict[str, Any]] = {
     "PaymentMethodOut": {
         "id": str,
         "type": str,
+        "source": bool,
         "status": PaymentMethodStatus,
         "is_default": bool,
         "card_brand": str | None,

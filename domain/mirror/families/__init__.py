@@ -11,7 +11,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from domain.mirror.families import checkout, customers, invoices, payment_methods, subscriptions
+from domain.mirror.families import (
+    checkout,
+    customers,
+    invoices,
+    mandates,
+    payment_methods,
+    setup_intents,
+    sources,
+    subscriptions,
+)
 from domain.mirror.families._family import Family
 from domain.mirror.families._read import Listing, Related
 from domain.mirror.unit import Registration
@@ -22,6 +31,9 @@ FAMILIES: tuple[Family[Any, Any, Any], ...] = (
     invoices.FAMILY,
     payment_methods.FAMILY,
     subscriptions.FAMILY,
+    sources.FAMILY,
+    mandates.FAMILY,
+    setup_intents.FAMILY,
 )
 
 

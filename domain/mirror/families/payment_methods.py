@@ -1,5 +1,9 @@
 """payment_method.* events -> payment_methods (detached rows are kept, marked detached).
 
+The table also holds a customer's legacy cards and sources (`source = true`, written by
+the sources family under their own ids and stamps), so the listing shows every means of
+payment; this family's rows have `source = false`.
+
 A detach event's object has `customer: null`; the former owner comes from
 previous_attributes, else from the stored row, so the row stays findable per customer.
 Which one is the customer's default comes from the account (written by customer events).
@@ -116,6 +120,7 @@ def payment_method_transition(view: PaymentMethodView, incoming: Incoming[Owner]
         "stripe_customer_id": view.customer_id or owner.customer_id,
         "status": PaymentMethodStatus.DETACHED if detached else PaymentMethodStatus.ATTACHED,
         "type": view.type,
+        "source": False,
         "card_brand": view.card_brand,
         "card_last4": view.card_last4,
         "card_exp_month": view.card_exp_month,
@@ -143,6 +148,8 @@ class PaymentMethod(Stamped, Base):
         enum_type(PaymentMethodStatus, "payment_method_status", 16)
     )
     type: Mapped[str] = mapped_column(String(64))
+    # A legacy card or source (card_..., src_...; the sources family writes those rows).
+    source: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     card_brand: Mapped[str | None] = mapped_column(String(32))
     card_last4: Mapped[str | None] = mapped_column(String(4))
     card_exp_month: Mapped[int | None] = mapped_column(Integer)
