@@ -57,21 +57,9 @@ BRANDS = {
     "unionpay": "unionpay",
     "cartes bancaires": "cartes_bancaires",
 }
-# Never kept, not even in `raw`: the cardholder's name and address, a source's owner.
-PERSONAL = frozenset(
-    {
-        "name",
-        "owner",
-        "address_city",
-        "address_country",
-        "address_line1",
-        "address_line2",
-        "address_state",
-        "address_zip",
-        "receiver",
-        "client_secret",
-    }
-)
+# Never kept, not even in `raw`: the cardholder's name and address (every `address_*`
+# key), a source's owner, its receiver account and its client secret.
+PERSONAL = frozenset({"name", "owner", "receiver", "client_secret"})
 
 
 class SourceNoticeKind(StrEnum):
@@ -109,12 +97,16 @@ def card_brand(value: Any) -> str | None:
 
 def scrubbed(obj: dict[str, Any]) -> dict[str, Any]:
     """The object without the cardholder's name, address or owner (kept as `raw`)."""
-    clean = {k: v for k, v in obj.items() if k not in PERSONAL}
+    clean = _without_personal(obj)
     for kind in ("card", "sepa_debit"):
         details = clean.get(kind)
         if isinstance(details, dict):
-            clean[kind] = {k: v for k, v in details.items() if k not in PERSONAL}
+            clean[kind] = _without_personal(details)
     return clean
+
+
+def _without_personal(obj: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in obj.items() if k not in PERSONAL and not k.startswith("address")}
 
 
 def _short(value: Any, length: int) -> str | None:
