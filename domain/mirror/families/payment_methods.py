@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Integer, String, Table, bindparam, false, select, update
+from sqlalchemy import Boolean, Integer, String, Table, and_, bindparam, false, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from domain.envelope import EventEnvelope
@@ -195,7 +195,14 @@ def _default_statement(is_default: Any) -> Any:
     )
 
 
-_SET_DEFAULT = _default_statement(PAYMENT_METHODS.c.id == bindparam("default"))
+# Only an attached row is flagged, as the transitions do: a detached method (or deleted
+# source) named by a customer event arriving after the detach must stay unflagged.
+_SET_DEFAULT = _default_statement(
+    and_(
+        PAYMENT_METHODS.c.id == bindparam("default"),
+        PAYMENT_METHODS.c.status == PaymentMethodStatus.ATTACHED,
+    )
+)
 _CLEAR_DEFAULT = _default_statement(False)
 
 LISTING = Listing(
