@@ -10,6 +10,8 @@ On a failure Stripe clears `payment_method` and puts the failed method, whole, u
 `last_setup_error.payment_method`: only its id is kept (its billing details are personal
 data), also in `raw`. The error's `message` is Stripe's text about the decline, stored for
 support, never sent in the notification.
+
+The read API lists them per account (`GET /v1/accounts/{account_ref}/setup-intents`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from domain.envelope import EventEnvelope
 from domain.mirror.families._family import Family, Incoming, Refs, Row
+from domain.mirror.families._read import Listing, ReadShape
 from domain.mirror.notices import Notice
 from domain.mirror.ordering import tie_rank
 from domain.mirror.stripe_json import child, opt_str, ref_id, require_id, ts
@@ -40,6 +43,18 @@ STATUS_RANK = {
     "requires_action": 3,
     "processing": 4,
 }
+
+
+class SetupIntentStatus(StrEnum):
+    """Stripe's setup intent statuses: the values of the listing's `?status=` filter (the
+    column keeps a status Stripe adds later as sent)."""
+
+    REQUIRES_PAYMENT_METHOD = "requires_payment_method"
+    REQUIRES_CONFIRMATION = "requires_confirmation"
+    REQUIRES_ACTION = "requires_action"
+    PROCESSING = "processing"
+    CANCELED = "canceled"
+    SUCCEEDED = "succeeded"
 
 
 class SetupIntentNoticeKind(StrEnum):
@@ -161,6 +176,17 @@ class SetupIntent(Stamped, Base):
 
 SETUP_INTENTS: Table = SetupIntent.__table__  # type: ignore[assignment]
 
+LISTING = Listing(
+    summary="Setup intents, newest first: saved payment methods and failed attempts",
+    shape=ReadShape(
+        "SetupIntent",
+        SETUP_INTENTS,
+        "A setup intent: the payment method it saved (and its mandate), or Stripe's error"
+        " code, decline code and message for the last failed attempt.",
+    ),
+    status=SetupIntentStatus,
+)
+
 FAMILY = Family(
     name="setup-intents",
     object_type="setup_intent",
@@ -172,4 +198,5 @@ FAMILY = Family(
     table=SETUP_INTENTS,
     notices=setup_intent_notices,
     kinds=tuple(SetupIntentNoticeKind),
+    listing=LISTING,
 )
