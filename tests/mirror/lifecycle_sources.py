@@ -1,6 +1,6 @@
 """The sources group's lifecycle as Stripe events (fixed ids and seconds, same-second ties).
 
-A legacy card saved on the customer and made its default, updated, expiring, deleted
+A legacy card saved on the customer and made its default source, updated, expiring, deleted
 (with a stale same-second update after the delete); a SEPA payment method attached, its
 setup intent failing and then succeeding in one second, its mandate pending -> active in
 one second, then inactive (with a stale same-second `active`).
@@ -25,6 +25,13 @@ ACCT, CUS, CARD, PM, SETI, MANDATE = (
 )
 
 
+def customer_with_default_source() -> dict[str, Any]:
+    """The customer after the card became its legacy default source (no default method)."""
+    obj = f.customer(CUS, account_ref=ACCT)
+    obj["default_source"] = CARD
+    return obj
+
+
 def sources_lifecycle(shape: ApiShape, prefix: str = "evt_src") -> list[dict[str, Any]]:
     """The events in the order Stripe created them."""
     n = iter(range(100))
@@ -46,7 +53,7 @@ def sources_lifecycle(shape: ApiShape, prefix: str = "evt_src") -> list[dict[str
         ev("customer.created", f.customer(CUS, account_ref=ACCT), T0),
         # Same second: the card is saved and made the customer's default.
         ev("customer.source.created", card(), T0 + 1),
-        ev("customer.updated", f.customer(CUS, account_ref=ACCT, default_pm=CARD), T0 + 1),
+        ev("customer.updated", customer_with_default_source(), T0 + 1),
         # Same second: a new expiry, then Stripe's expiring notice.
         ev("customer.source.updated", card(exp_year=2026), T0 + 10),
         ev("customer.source.expiring", card(exp_year=2026), T0 + 10),

@@ -111,6 +111,28 @@ def test_a_deleted_source_leaves_the_listing_like_a_detached_method(pipe: Pipeli
     assert [m["is_default"] for m in listing(pipe, status="detached")] == [False]
 
 
+def test_a_legacy_default_source_is_the_default_without_a_default_method(
+    pipe: Pipeline,
+) -> None:
+    seed(pipe)
+    legacy = f.customer(CUS, account_ref=ACCT)  # no invoice_settings.default_payment_method
+    legacy["default_source"] = "src_sepa"
+    pipe.deliver(f.event("customer.updated", legacy, T0 + 12))
+    first, *rest = listing(pipe)
+    assert (first["id"], first["is_default"]) == ("src_sepa", True)
+    assert not any(m["is_default"] for m in rest)
+    # A source saved after the customer event finds the same rule.
+    pipe.deliver(
+        f.event("customer.source.updated", fs.source("src_sepa", CUS, kind="sepa_debit"), T0 + 13)
+    )
+    assert {m["id"]: m["is_default"] for m in listing(pipe)}["src_sepa"] is True
+    # A default payment method takes precedence.
+    both = f.customer(CUS, account_ref=ACCT, default_pm="pm_sepa")
+    both["default_source"] = "src_sepa"
+    pipe.deliver(f.event("customer.updated", both, T0 + 14))
+    assert [m["id"] for m in listing(pipe) if m["is_default"]] == ["pm_sepa"]
+
+
 def test_unknown_account_is_404(client: TestClient) -> None:
     answer = client.get("/v1/accounts/org_nobody/payment-methods", headers=AUTH)
     assert answer.status_code == 404

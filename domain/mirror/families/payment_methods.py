@@ -6,7 +6,8 @@ payment; this family's rows have `source = false`.
 
 A detach event's object has `customer: null`; the former owner comes from
 previous_attributes, else from the stored row, so the row stays findable per customer.
-Which one is the customer's default comes from the account (written by customer events).
+Which one is the customer's default comes from the account (written by customer events):
+its default payment method, else its legacy default source (`customer_default`).
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Boolean, Integer, String, Table, and_, bindparam, false, select, update
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from domain.envelope import EventEnvelope
-from domain.mirror.accounts import default_payment_method_of
+from domain.mirror.accounts import ACCOUNTS, default_payment_method_of
 from domain.mirror.families._family import Family, Incoming, Known, Refs, Row
 from domain.mirror.families._read import Listing, ReadShape
 from domain.mirror.ordering import tie_rank
@@ -107,7 +108,7 @@ def payment_method_known(
     """The row's stamp, its customer (the event's, else the stored row's) and its default."""
     assert refs.id is not None
     customer = refs.customer_id or customer_of_payment_method(unit, refs.id)
-    owner = Owner(customer, default_payment_method_of(unit.session, customer))
+    owner = Owner(customer, customer_default(unit.session, customer))
     return Known(current_stamp(unit, PAYMENT_METHODS, refs.id), owner)
 
 
@@ -177,11 +178,40 @@ _PM_CUSTOMER = select(PAYMENT_METHODS.c.stripe_customer_id).where(
 )
 
 
+def customer_default(session: Session, customer_id: str | None) -> str | None:
+    """The id of the customer's default means of payment, as the last customer event said.
+
+    `invoice_settings.default_payment_method`, else the legacy `default_source` (a card or
+    source; Stripe charges invoices with it when no default payment method is set). Both
+    `customer_default` and `sync_default_payment_method` apply this rule, so a row is
+    flagged the same whichever of its event and the customer's arrives first.
+    """
+    return default_payment_method_of(session, customer_id) or default_source_of(
+        session, customer_id
+    )
+
+
+def default_source_of(session: Session, customer_id: str | None) -> str | None:
+    """The customer's legacy `default_source` (from the customer object stored on its account)."""
+    if customer_id is None:
+        return None
+    raw = session.execute(_CUSTOMER_RAW, {"cus": customer_id}).scalar_one_or_none()
+    return ref_id(raw.get("default_source")) if isinstance(raw, dict) else None
+
+
+_CUSTOMER_RAW = select(ACCOUNTS.c.raw).where(ACCOUNTS.c.stripe_customer_id == bindparam("cus"))
+
+
 def sync_default_payment_method(
     unit: Unit, customer_id: str, default_id: str | None, now: datetime
 ) -> None:
-    """Flag the customer's default payment method (and unflag the others)."""
+    """Flag the customer's default payment method (and unflag the others).
+
+    `default_id` is the customer's default payment method; without one, its legacy
+    `default_source` is the default (see `customer_default`).
+    """
     flush_writes(unit)  # the batch's payment method rows must be there to be flagged
+    default_id = default_id or default_source_of(unit.session, customer_id)
     params = {"cus": customer_id, "default": default_id, "now": now}
     unit.session.execute(_SET_DEFAULT if default_id else _CLEAR_DEFAULT, params)
 

@@ -12,8 +12,8 @@ two families never order each other's events.
 A deleted source is `detached` (terminal, like a detached payment method) and drops out of
 the listing's default view; so does a source Stripe has `canceled`, `failed` or
 `consumed` (it can no longer be charged). Which one is the customer's default is the
-payment methods rule: `invoice_settings.default_payment_method` (Stripe accepts a card_ id
-there); the customer's legacy `default_source` is not followed.
+payment methods rule (`customer_default`): `invoice_settings.default_payment_method`,
+else the customer's legacy `default_source`.
 
 The cardholder's name and address (card `name`, `address_*`; a source's `owner`) are never
 stored, not even in `raw`.
@@ -27,11 +27,11 @@ from enum import StrEnum
 from typing import Any
 
 from domain.envelope import EventEnvelope
-from domain.mirror.accounts import default_payment_method_of
 from domain.mirror.families._family import Family, Incoming, Known, Refs, Row
 from domain.mirror.families.payment_methods import (
     PAYMENT_METHODS,
     Owner,
+    customer_default,
     customer_of_payment_method,
 )
 from domain.mirror.notices import Notice
@@ -169,7 +169,7 @@ def source_known(unit: Unit, view: SourceView, refs: Refs, now: datetime) -> Kno
     """The row's stamp, its customer (the event's, else the stored row's) and its default."""
     assert refs.id is not None
     customer = refs.customer_id or customer_of_payment_method(unit, refs.id)
-    owner = Owner(customer, default_payment_method_of(unit.session, customer))
+    owner = Owner(customer, customer_default(unit.session, customer))
     return Known(current_stamp(unit, PAYMENT_METHODS, refs.id), owner)
 
 
