@@ -10,6 +10,7 @@ from domain.mirror.families import mandates
 from domain.mirror.families.mandates import parse_mandate
 from domain.mirror.ordering import TERMINAL_WEIGHT
 from domain.mirror.stripe_json import ApiShape, ViewError
+from domain.samples import example_object
 from tests.families.support import decide, envelope, stamp
 from tests.mirror import factory as f
 from tests.mirror import factory_sources as fs
@@ -32,8 +33,6 @@ def test_a_sepa_mandate_parses_in_both_shapes(shape: ApiShape) -> None:
 
 
 def test_the_fixture_mandate_and_odd_ones() -> None:
-    from domain.samples import example_object
-
     view = parse_mandate(example_object("mandate"))
     assert (view.payment_method_id, view.reference, view.url) == ("pm_123456789", "123456789", None)
     with pytest.raises(ViewError):

@@ -109,6 +109,32 @@ def test_odd_payloads() -> None:
     assert parse_source({"id": "card_x", "brand": "Visa", "last4": "1111"}).card_last4 == "1111"
 
 
+def test_a_legacy_bank_account_is_kept_with_its_bank_details() -> None:
+    bank = {
+        "id": "ba_1",
+        "object": "bank_account",
+        "customer": "cus_1",
+        "account_holder_name": "Jenny Rosen",
+        "bank_name": "STRIPE TEST BANK",
+        "country": "US",
+        "last4": "6789",
+        "routing_number": "110000000",
+        "status": "new",
+    }
+    view = parse_source(bank)
+    assert (view.type, view.bank_code, view.bank_last4, view.bank_country) == (
+        "bank_account",
+        "110000000",
+        "6789",
+        "US",
+    )
+    assert stamp(FAMILY, event("customer.source.updated", bank)).rank < TERMINAL_WEIGHT
+    failed = {**bank, "status": "verification_failed"}
+    assert stamp(FAMILY, event("customer.source.updated", failed)).rank >= TERMINAL_WEIGHT
+    assert "account_holder_name" not in view.raw
+    assert parse_source({"id": "ba_2", "last4": "1234"}).type == "bank_account"
+
+
 def event(event_type: str, obj: dict[str, Any], **kw: Any) -> Any:
     return envelope(event_type, obj, **kw)
 

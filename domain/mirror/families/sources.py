@@ -46,8 +46,9 @@ CREATED, UPDATED = "customer.source.created", "customer.source.updated"
 EXPIRING, DELETED = "customer.source.expiring", "customer.source.deleted"
 # Lifecycle position of the non-terminal events of one second (deleted is terminal).
 PROGRESS = {CREATED: 0, UPDATED: 1, EXPIRING: 2}
-# Source statuses after which it can never be charged again.
-UNUSABLE = frozenset({"canceled", "failed", "consumed"})
+# Source (and bank account) statuses after which it can never be charged again.
+UNUSABLE = frozenset({"canceled", "failed", "consumed", "verification_failed", "errored"})
+_PREFIXES = (("card_", "card"), ("ba_", "bank_account"))
 
 # Legacy card brands ("Visa", "American Express") as PaymentMethods spell them ("amex").
 BRANDS = {
@@ -57,9 +58,9 @@ BRANDS = {
     "unionpay": "unionpay",
     "cartes bancaires": "cartes_bancaires",
 }
-# Never kept, not even in `raw`: the cardholder's name and address (every `address_*`
-# key), a source's owner, its receiver account and its client secret.
-PERSONAL = frozenset({"name", "owner", "receiver", "client_secret"})
+# Never kept, not even in `raw`: the cardholder's (or account holder's) name and address
+# (every `address_*` key), a source's owner, its receiver account and its client secret.
+PERSONAL = frozenset({"name", "account_holder_name", "owner", "receiver", "client_secret"})
 
 
 class SourceNoticeKind(StrEnum):
@@ -114,30 +115,35 @@ def _short(value: Any, length: int) -> str | None:
     return text[:length] if text else None
 
 
+def _kind_by_prefix(source_id: str) -> str:
+    return next((kind for prefix, kind in _PREFIXES if source_id.startswith(prefix)), "source")
+
+
 def parse_source(obj: dict[str, Any], api_version: str | None = None) -> SourceView:
     """Parse a `card` or a `source` object (the same in both API shapes).
 
     The object decides: `object: "card"` is a legacy card with its details at the top
-    level; otherwise a source, whose details sit under its `type` (`card`, `sepa_debit`).
+    level, `bank_account` a legacy (ACH) bank account likewise; otherwise a source, whose
+    details sit under its `type` (`card`, `sepa_debit`). Without `object`, the id's prefix.
     `customer` may be an id, an expanded customer or missing (a source not attached).
     """
     source_id = require_id(obj, "source")
-    is_card = obj.get("object") == "card" or (
-        obj.get("object") is None and source_id.startswith("card_")
-    )
+    kind = opt_str(obj.get("object")) or _kind_by_prefix(source_id)
+    is_card, is_bank = kind == "card", kind == "bank_account"
     card = obj if is_card else child(obj, "card")
-    sepa = {} if is_card else child(obj, "sepa_debit")
+    sepa = obj if is_bank else child(obj, "sepa_debit")
     exp_month, exp_year = opt_int(card.get("exp_month")), opt_int(card.get("exp_year"))
+    own_type = _short(obj.get("type"), 64) or "unknown"
     return SourceView(
         id=source_id,
         customer_id=ref_id(obj.get("customer")),
-        type="card" if is_card else (_short(obj.get("type"), 64) or "unknown"),
+        type=kind if is_card or is_bank else own_type,
         status=None if is_card else opt_str(obj.get("status")),
         card_brand=card_brand(card.get("brand")),
         card_last4=_short(card.get("last4"), 4),
         card_exp_month=exp_month if exp_month and 1 <= exp_month <= 12 else None,
         card_exp_year=exp_year,
-        bank_code=_short(sepa.get("bank_code"), 64),
+        bank_code=_short(sepa.get("bank_code") or sepa.get("routing_number"), 64),
         bank_last4=_short(sepa.get("last4"), 4),
         bank_country=_short(sepa.get("country"), 2),
         raw=scrubbed(obj),
