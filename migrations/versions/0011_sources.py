@@ -5,7 +5,7 @@ flagged `source`; existing rows are payment methods (`false`). Mandates (the SEP
 authorisations of payment methods) and setup intents get tables of their own.
 
 Revision ID: 0011
-Revises: 0006
+Revises: 0009
 Create Date: 2026-12-01
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0011"
-down_revision: str | None = "0006"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -20,6 +20,7 @@ from domain.mirror.tables import BillingAccount
 from ingest.read_models import Address, CustomerOut
 from tests.families.support import decide, envelope
 from tests.mirror import factory as f
+from tests.mirror import factory_customer as fc
 from tests.mirror import factory_sources as fs
 
 ACCOUNTS: Table = BillingAccount.__table__  # type: ignore[assignment]
@@ -38,6 +39,16 @@ SAMPLES: dict[str, tuple[Any, Any]] = {
     ),
     "subscriptions": (
         envelope("customer.subscription.created", f.subscription("sub_1", "cus_1", "active")),
+        None,
+    ),
+    "tax-ids": (envelope("customer.tax_id.created", fc.tax_id("txi_1", "cus_1")), None),
+    "coupons": (envelope("coupon.created", fc.coupon("co_1")), None),
+    "promotion-codes": (
+        envelope("promotion_code.created", fc.promotion_code("promo_1", "co_1")),
+        None,
+    ),
+    "discounts": (
+        envelope("customer.discount.created", fc.discount("di_1", "cus_1", "co_1")),
         None,
     ),
     "sources": (

@@ -11,6 +11,7 @@ from typing import Any
 
 from domain.mirror.stripe_json import ApiShape
 from tests.mirror import factory as f
+from tests.mirror.lifecycle_customer import customer_lifecycle
 from tests.mirror.lifecycle_sources import sources_lifecycle
 
 T0 = 1_710_000_000
@@ -100,5 +101,6 @@ Lifecycle = Callable[[ApiShape], list[dict[str, Any]]]
 # group of families (each in its own module), the events in the order Stripe created them.
 LIFECYCLES: dict[str, Lifecycle] = {
     "subscription": lifecycle,
+    "customer": customer_lifecycle,
     "sources": sources_lifecycle,
 }

@@ -14,12 +14,14 @@ from typing import Any
 from domain.mirror.families import (
     checkout,
     customers,
+    discounts,
     invoices,
     mandates,
     payment_methods,
     setup_intents,
     sources,
     subscriptions,
+    tax_ids,
 )
 from domain.mirror.families._family import Family
 from domain.mirror.families._read import Listing, Related
@@ -31,6 +33,10 @@ FAMILIES: tuple[Family[Any, Any, Any], ...] = (
     invoices.FAMILY,
     payment_methods.FAMILY,
     subscriptions.FAMILY,
+    tax_ids.FAMILY,
+    discounts.COUPONS,
+    discounts.PROMOTION_CODES,
+    discounts.DISCOUNTS,
     sources.FAMILY,
     mandates.FAMILY,
     setup_intents.FAMILY,
