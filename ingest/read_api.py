@@ -24,6 +24,7 @@ from domain.mirror.families import (
     listing_of,
     payment_methods,
     schedules,
+    setup_intents,
     subscriptions,
 )
 from domain.mirror.families._family import Family
@@ -171,5 +172,6 @@ READ_ROUTES = [
     family_route(payment_methods.FAMILY),
     family_route(credit_notes.FAMILY),
     family_route(schedules.FAMILY),
+    family_route(setup_intents.FAMILY),
     Route("/v1/notifications", get_notifications, methods=["GET"]),
 ]

@@ -23,6 +23,7 @@ from tests.mirror import factory as f
 from tests.mirror import factory_customer as fc
 from tests.mirror import factory_invoices as fi
 from tests.mirror import factory_plans as fp
+from tests.mirror import factory_sources as fs
 
 ACCOUNTS: Table = BillingAccount.__table__  # type: ignore[assignment]
 ACCOUNT_ROW = {"id": 1}
@@ -66,6 +67,15 @@ SAMPLES: dict[str, tuple[Any, Any]] = {
     ),
     "discounts": (
         envelope("customer.discount.created", fc.discount("di_1", "cus_1", "co_1")),
+        None,
+    ),
+    "sources": (
+        envelope("customer.source.created", fs.card("card_1", "cus_1")),
+        Owner("cus_1", None),
+    ),
+    "mandates": (envelope("mandate.updated", fs.mandate("mandate_1", "pm_1", "active")), None),
+    "setup-intents": (
+        envelope("setup_intent.succeeded", fs.setup_intent("seti_1", "cus_1", "succeeded")),
         None,
     ),
 }
@@ -192,6 +202,7 @@ CONTRACT: dict[str, dict[str, Any]] = {
     "PaymentMethodOut": {
         "id": str,
         "type": str,
+        "source": bool,
         "status": PaymentMethodStatus,
         "is_default": bool,
         "card_brand": str | None,

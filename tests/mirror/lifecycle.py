@@ -14,6 +14,7 @@ from tests.mirror import factory as f
 from tests.mirror.lifecycle_customer import customer_lifecycle
 from tests.mirror.lifecycle_invoices import invoices_lifecycle
 from tests.mirror.lifecycle_plans import plans_lifecycle
+from tests.mirror.lifecycle_sources import sources_lifecycle
 
 T0 = 1_710_000_000
 ACCT, CUS, SUB, PM = "acct_life", "cus_life", "sub_life", "pm_life"
@@ -105,4 +106,5 @@ LIFECYCLES: dict[str, Lifecycle] = {
     "plans": plans_lifecycle,
     "customer": customer_lifecycle,
     "invoices": invoices_lifecycle,
+    "sources": sources_lifecycle,
 }

@@ -91,7 +91,7 @@ VERSIONS = {"current": f.api_version(f.SHAPES[0]), "pre-2025": f.LEGACY_API_VERS
 
 
 def status_of(rt: Runtime, event_id: str) -> str:
-    return one(rt.engine, "SELECT status FROM events WHERE id = :i", i=event_id)["status"]
+    return one(rt.engine, "SELECT status FROM stripe_events WHERE event_id = :i", i=event_id)["status"]
 
 
 @pytest.mark.parametrize("version", VERSIONS)

@@ -18,10 +18,13 @@ from domain.mirror.families import (
     discounts,
     entitlements,
     invoices,
+    mandates,
     payment_methods,
     prices,
     products,
     schedules,
+    setup_intents,
+    sources,
     subscriptions,
     tax_ids,
 )
@@ -44,6 +47,9 @@ FAMILIES: tuple[Family[Any, Any, Any], ...] = (
     products.FAMILY,
     prices.FAMILY,
     entitlements.FAMILY,
+    sources.FAMILY,
+    mandates.FAMILY,
+    setup_intents.FAMILY,
 )
 
 

@@ -1,8 +1,13 @@
 """payment_method.* events -> payment_methods (detached rows are kept, marked detached).
 
+The table also holds a customer's legacy cards and sources (`source = true`, written by
+the sources family under their own ids and stamps), so the listing shows every means of
+payment; this family's rows have `source = false`.
+
 A detach event's object has `customer: null`; the former owner comes from
 previous_attributes, else from the stored row, so the row stays findable per customer.
-Which one is the customer's default comes from the account (written by customer events).
+Which one is the customer's default comes from the account (written by customer events):
+its default payment method, else its legacy default source (`customer_default`).
 """
 
 from __future__ import annotations
@@ -11,11 +16,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Integer, String, Table, bindparam, false, select, update
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Boolean, Integer, String, Table, and_, bindparam, false, select, update
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from domain.envelope import EventEnvelope
-from domain.mirror.accounts import default_payment_method_of
+from domain.mirror.accounts import ACCOUNTS, default_payment_method_of
 from domain.mirror.families._family import Family, Incoming, Known, Refs, Row
 from domain.mirror.families._read import Listing, ReadShape
 from domain.mirror.ordering import tie_rank
@@ -103,7 +108,7 @@ def payment_method_known(
     """The row's stamp, its customer (the event's, else the stored row's) and its default."""
     assert refs.id is not None
     customer = refs.customer_id or customer_of_payment_method(unit, refs.id)
-    owner = Owner(customer, default_payment_method_of(unit.session, customer))
+    owner = Owner(customer, customer_default(unit.session, customer))
     return Known(current_stamp(unit, PAYMENT_METHODS, refs.id), owner)
 
 
@@ -116,6 +121,7 @@ def payment_method_transition(view: PaymentMethodView, incoming: Incoming[Owner]
         "stripe_customer_id": view.customer_id or owner.customer_id,
         "status": PaymentMethodStatus.DETACHED if detached else PaymentMethodStatus.ATTACHED,
         "type": view.type,
+        "source": False,
         "card_brand": view.card_brand,
         "card_last4": view.card_last4,
         "card_exp_month": view.card_exp_month,
@@ -143,6 +149,8 @@ class PaymentMethod(Stamped, Base):
         enum_type(PaymentMethodStatus, "payment_method_status", 16)
     )
     type: Mapped[str] = mapped_column(String(64))
+    # A legacy card or source (card_..., src_...; the sources family writes those rows).
+    source: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     card_brand: Mapped[str | None] = mapped_column(String(32))
     card_last4: Mapped[str | None] = mapped_column(String(4))
     card_exp_month: Mapped[int | None] = mapped_column(Integer)
@@ -170,11 +178,40 @@ _PM_CUSTOMER = select(PAYMENT_METHODS.c.stripe_customer_id).where(
 )
 
 
+def customer_default(session: Session, customer_id: str | None) -> str | None:
+    """The id of the customer's default means of payment, as the last customer event said.
+
+    `invoice_settings.default_payment_method`, else the legacy `default_source` (a card or
+    source; Stripe charges invoices with it when no default payment method is set). Both
+    `customer_default` and `sync_default_payment_method` apply this rule, so a row is
+    flagged the same whichever of its event and the customer's arrives first.
+    """
+    return default_payment_method_of(session, customer_id) or default_source_of(
+        session, customer_id
+    )
+
+
+def default_source_of(session: Session, customer_id: str | None) -> str | None:
+    """The customer's legacy `default_source` (from the customer object stored on its account)."""
+    if customer_id is None:
+        return None
+    raw = session.execute(_CUSTOMER_RAW, {"cus": customer_id}).scalar_one_or_none()
+    return ref_id(raw.get("default_source")) if isinstance(raw, dict) else None
+
+
+_CUSTOMER_RAW = select(ACCOUNTS.c.raw).where(ACCOUNTS.c.stripe_customer_id == bindparam("cus"))
+
+
 def sync_default_payment_method(
     unit: Unit, customer_id: str, default_id: str | None, now: datetime
 ) -> None:
-    """Flag the customer's default payment method (and unflag the others)."""
+    """Flag the customer's default payment method (and unflag the others).
+
+    `default_id` is the customer's default payment method; without one, its legacy
+    `default_source` is the default (see `customer_default`).
+    """
     flush_writes(unit)  # the batch's payment method rows must be there to be flagged
+    default_id = default_id or default_source_of(unit.session, customer_id)
     params = {"cus": customer_id, "default": default_id, "now": now}
     unit.session.execute(_SET_DEFAULT if default_id else _CLEAR_DEFAULT, params)
 
@@ -188,7 +225,14 @@ def _default_statement(is_default: Any) -> Any:
     )
 
 
-_SET_DEFAULT = _default_statement(PAYMENT_METHODS.c.id == bindparam("default"))
+# Only an attached row is flagged, as the transitions do: a detached method (or deleted
+# source) named by a customer event arriving after the detach must stay unflagged.
+_SET_DEFAULT = _default_statement(
+    and_(
+        PAYMENT_METHODS.c.id == bindparam("default"),
+        PAYMENT_METHODS.c.status == PaymentMethodStatus.ATTACHED,
+    )
+)
 _CLEAR_DEFAULT = _default_statement(False)
 
 LISTING = Listing(
