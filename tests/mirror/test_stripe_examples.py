@@ -91,7 +91,8 @@ VERSIONS = {"current": f.api_version(f.SHAPES[0]), "pre-2025": f.LEGACY_API_VERS
 
 
 def status_of(rt: Runtime, event_id: str) -> str:
-    return one(rt.engine, "SELECT status FROM stripe_events WHERE event_id = :i", i=event_id)["status"]
+    row = one(rt.engine, "SELECT status FROM stripe_events WHERE event_id = :i", i=event_id)
+    return str(row["status"])
 
 
 @pytest.mark.parametrize("version", VERSIONS)
