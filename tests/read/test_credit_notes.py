@@ -3,32 +3,18 @@ credited amount, deleted drafts gone from the invoice listing (also under `?stat
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from starlette.testclient import TestClient
 
 from domain.mirror.stripe_json import ApiShape
-from domain.settings import Settings
 from tests.mirror import factory as f
 from tests.mirror import factory_invoices as fi
-from tests.read.support import AUTH, Pipeline, app_client, app_settings
-from workers.runtime import Runtime
+from tests.read.support import AUTH, Pipeline
 
 T0 = 1_735_000_000
 ACCT, CUS, SUB = "org_credit", "cus_credit", "sub_credit"
 PAID, OPEN, DRAFT, GONE, OTHER = "in_cr_paid", "in_cr_open", "in_cr_draft", "in_cr_gone", "in_x"
 CREDIT_NOTES = 23
-
-
-@pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
-    yield from app_client(app_settings())
-
-
-@pytest.fixture
-def pipe(client: TestClient, runtime: Runtime) -> Pipeline:
-    return Pipeline(client, runtime)
 
 
 def ids(body: dict[str, object]) -> list[str]:

@@ -4,33 +4,19 @@ its coupon and promotion code when the API answers (whatever order their events 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
 from starlette.testclient import TestClient
 
 from domain.mirror.stripe_json import ApiShape
-from domain.settings import Settings
 from tests.mirror import factory as f
 from tests.mirror import factory_customer as fc
-from tests.read.support import AUTH, Pipeline, app_client, app_settings
-from workers.runtime import Runtime
+from tests.read.support import AUTH, Pipeline
 
 T0 = 1_750_000_000
 CUS, ACCT = "cus_disc", "org_disc"
 LATER = int(time.time()) + 365 * f.DAY  # an end still ahead whenever the test runs
-
-
-@pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
-    yield from app_client(app_settings())
-
-
-@pytest.fixture
-def pipe(client: TestClient, runtime: Runtime) -> Pipeline:
-    return Pipeline(client, runtime)
 
 
 def iso(seconds: int) -> str:

@@ -3,7 +3,6 @@ next phase) and the account's features (the entitlement summary)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,11 +10,9 @@ import pytest
 from starlette.testclient import TestClient
 
 from domain.mirror.stripe_json import ApiShape
-from domain.settings import Settings
 from tests.mirror import factory as f
 from tests.mirror import factory_plans as fp
-from tests.read.support import AUTH, Pipeline, app_client, app_settings
-from workers.runtime import Runtime
+from tests.read.support import AUTH, Pipeline
 
 T0 = fp.T0
 ACCT, CUS, SUB, OTHER = "org_plans", "cus_read_plans", "sub_read_plans", "sub_read_other"
@@ -26,16 +23,6 @@ SUMMARY = "entitlements.active_entitlement_summary.updated"
 
 def iso(ts: int) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
-
-
-@pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
-    yield from app_client(app_settings())
-
-
-@pytest.fixture
-def pipe(client: TestClient, runtime: Runtime) -> Pipeline:
-    return Pipeline(client, runtime)
 
 
 def seed(pipe: Pipeline) -> None:

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
 from starlette.testclient import TestClient
 
-from domain.settings import Settings
 from tests.mirror import factory as f
-from tests.read.support import AUTH, OPS_ONLY_TOKEN, Pipeline, app_client, app_settings
-from workers.runtime import Runtime
+from tests.read.support import AUTH, OPS_ONLY_TOKEN, Pipeline
 
 T0 = 1_730_000_000
 ACCT, CUS, SUB, OLD_SUB = "org_42", "cus_read", "sub_read", "sub_read_old"
@@ -22,16 +19,6 @@ INVOICES = 25
 
 def iso(ts: int) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat()
-
-
-@pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
-    yield from app_client(app_settings())
-
-
-@pytest.fixture
-def pipe(client: TestClient, runtime: Runtime) -> Pipeline:
-    return Pipeline(client, runtime)
 
 
 def seed(pipe: Pipeline) -> None:

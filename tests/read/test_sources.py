@@ -2,29 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from starlette.testclient import TestClient
 
-from domain.settings import Settings
 from tests.mirror import factory as f
 from tests.mirror import factory_sources as fs
-from tests.read.support import AUTH, Pipeline, app_client, app_settings
-from workers.runtime import Runtime
+from tests.read.support import AUTH, Pipeline
 
 T0 = 1_730_000_000
 ACCT, CUS = "org_src", "cus_src_read"
-
-
-@pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
-    yield from app_client(app_settings())
-
-
-@pytest.fixture
-def pipe(client: TestClient, runtime: Runtime) -> Pipeline:
-    return Pipeline(client, runtime)
 
 
 def seed(pipe: Pipeline) -> None:

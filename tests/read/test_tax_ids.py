@@ -2,31 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from starlette.testclient import TestClient
 
-from domain.settings import Settings
 from tests.mirror import factory as f
 from tests.mirror import factory_customer as fc
-from tests.read.support import AUTH, Pipeline, app_client, app_settings
-from workers.runtime import Runtime
+from tests.read.support import AUTH, Pipeline
 
 T0 = 1_750_000_000
 CUS, ACCT = "cus_vat", "org_vat"
 NAME, ADDRESS = "JANSEN B.V.", "DAMRAK 00001\n1012LG AMSTERDAM"
-
-
-@pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
-    yield from app_client(app_settings())
-
-
-@pytest.fixture
-def pipe(client: TestClient, runtime: Runtime) -> Pipeline:
-    return Pipeline(client, runtime)
 
 
 def tax_event(event_type: str, at: int, n: int, **kw: Any) -> dict[str, Any]:

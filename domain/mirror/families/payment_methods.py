@@ -102,10 +102,10 @@ class Owner:
     default_payment_method_id: str | None
 
 
-def payment_method_known(
-    unit: Unit, view: PaymentMethodView, refs: Refs, now: datetime
-) -> Known[Owner]:
-    """The row's stamp, its customer (the event's, else the stored row's) and its default."""
+def payment_method_known(unit: Unit, view: object, refs: Refs, now: datetime) -> Known[Owner]:
+    """The row's stamp, its customer (the event's, else the stored row's) and its default.
+
+    The same for a payment method and a legacy source (sources.py): both are rows here."""
     assert refs.id is not None
     customer = refs.customer_id or customer_of_payment_method(unit, refs.id)
     owner = Owner(customer, customer_default(unit.session, customer))

@@ -22,25 +22,21 @@ stored, not even in `raw`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from domain.envelope import EventEnvelope
-from domain.mirror.families._family import Family, Incoming, Known, Refs, Row
+from domain.mirror.families._family import Family, Incoming, Refs, Row
 from domain.mirror.families.payment_methods import (
     PAYMENT_METHODS,
     Owner,
-    customer_default,
-    customer_of_payment_method,
+    payment_method_known,
 )
 from domain.mirror.notices import Notice
 from domain.mirror.ordering import tie_rank
 from domain.mirror.statuses import PaymentMethodStatus
-from domain.mirror.store import current_stamp
 from domain.mirror.stripe_json import child, opt_int, opt_str, ref_id, require_id
 from domain.mirror.tables import stamp_columns
-from domain.mirror.unit import Unit
 
 CREATED, UPDATED = "customer.source.created", "customer.source.updated"
 EXPIRING, DELETED = "customer.source.expiring", "customer.source.deleted"
@@ -152,7 +148,7 @@ def parse_source(obj: dict[str, Any], api_version: str | None = None) -> SourceV
 
 def source_refs(view: SourceView, event: EventEnvelope) -> Refs:
     # A deletion's object may have lost its customer; the former one is then in
-    # previous_attributes (else the stored row keeps it, see source_known).
+    # previous_attributes (else the stored row keeps it, see payment_method_known).
     customer = view.customer_id or ref_id(event.previous_attributes.get("customer"))
     return Refs(view.id, customer)
 
@@ -169,14 +165,6 @@ def source_rank(view: SourceView, event_type: str) -> int:
         status_rank=0,
         progress=PROGRESS.get(event_type, 1),
     )
-
-
-def source_known(unit: Unit, view: SourceView, refs: Refs, now: datetime) -> Known[Owner]:
-    """The row's stamp, its customer (the event's, else the stored row's) and its default."""
-    assert refs.id is not None
-    customer = refs.customer_id or customer_of_payment_method(unit, refs.id)
-    owner = Owner(customer, customer_default(unit.session, customer))
-    return Known(current_stamp(unit, PAYMENT_METHODS, refs.id), owner)
 
 
 def source_transition(view: SourceView, incoming: Incoming[Owner]) -> Row:
@@ -225,7 +213,7 @@ FAMILY = Family(
     rank=source_rank,
     transition=source_transition,
     table=PAYMENT_METHODS,
-    known=source_known,
+    known=payment_method_known,
     notices=source_notices,
     kinds=tuple(SourceNoticeKind),
 )
