@@ -22,6 +22,7 @@ from domain.mirror.families import (
     invoices,
     listing_of,
     payment_methods,
+    payments,
     subscriptions,
 )
 from domain.mirror.families._family import Family
@@ -167,5 +168,6 @@ READ_ROUTES = [
     family_route(subscriptions.FAMILY),
     family_route(invoices.FAMILY),
     family_route(payment_methods.FAMILY),
+    family_route(payments.FAMILY),
     Route("/v1/notifications", get_notifications, methods=["GET"]),
 ]

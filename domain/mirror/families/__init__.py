@@ -11,7 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from domain.mirror.families import checkout, customers, invoices, payment_methods, subscriptions
+from domain.mirror.families import (
+    checkout,
+    customers,
+    invoices,
+    payment_methods,
+    payments,
+    subscriptions,
+)
 from domain.mirror.families._family import Family
 from domain.mirror.families._read import Listing, Related
 from domain.mirror.unit import Registration
@@ -21,6 +28,9 @@ FAMILIES: tuple[Family[Any, Any, Any], ...] = (
     customers.FAMILY,
     invoices.FAMILY,
     payment_methods.FAMILY,
+    payments.FAMILY,
+    payments.CHARGES_FAMILY,
+    payments.INVOICE_PAYMENTS_FAMILY,
     subscriptions.FAMILY,
 )
 

@@ -1,0 +1,51 @@
+"""Payments: payment intents, charges and invoice payments, one family per Stripe object.
+
+A package because three objects make up one payment: `intents` (payment_intent.*, the
+payment rows), `charges` (charge.*, each attempt's facts, and the payment row of a charge
+made without an intent), `invoice_payments` (invoice_payment.*, the invoice links of API
+2025-03-31 and later); `tables` holds their tables and `read` the payment body, which
+joins them at read time. Each table is written only by its own object's events, so the
+order in which the three arrive never matters (see docs/mirror.md).
+"""
+
+from __future__ import annotations
+
+from domain.mirror.families._family import Family
+from domain.mirror.families.payments import charges, intents, invoice_payments
+from domain.mirror.families.payments.read import LISTING
+from domain.mirror.families.payments.tables import CHARGES, INVOICE_PAYMENTS, PAYMENTS
+
+FAMILY = Family(
+    name="payments",
+    object_type="payment_intent",
+    event_types=intents.EVENT_TYPES,
+    parse=intents.parse_intent,
+    refs=intents.intent_refs,
+    rank=intents.intent_rank,
+    transition=intents.intent_transition,
+    table=PAYMENTS,
+    listing=LISTING,
+)
+
+CHARGES_FAMILY = Family(
+    name="charges",
+    object_type="charge",
+    event_types=charges.EVENT_TYPES,
+    parse=charges.parse_charge,
+    refs=charges.charge_refs,
+    rank=charges.charge_rank,
+    transition=charges.charge_transition,
+    table=CHARGES,
+    write=charges.write_charge,
+)
+
+INVOICE_PAYMENTS_FAMILY = Family(
+    name="invoice-payments",
+    object_type="invoice_payment",
+    event_types=invoice_payments.EVENT_TYPES,
+    parse=invoice_payments.parse_invoice_payment,
+    refs=invoice_payments.invoice_payment_refs,
+    rank=invoice_payments.invoice_payment_rank,
+    transition=invoice_payments.invoice_payment_transition,
+    table=INVOICE_PAYMENTS,
+)
