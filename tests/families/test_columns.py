@@ -20,6 +20,7 @@ from domain.mirror.tables import BillingAccount
 from ingest.read_models import Address, CustomerOut
 from tests.families.support import decide, envelope
 from tests.mirror import factory as f
+from tests.mirror import factory_payments as fp
 
 ACCOUNTS: Table = BillingAccount.__table__  # type: ignore[assignment]
 ACCOUNT_ROW = {"id": 1}
@@ -34,6 +35,15 @@ SAMPLES: dict[str, tuple[Any, Any]] = {
     "payment-methods": (
         envelope("payment_method.attached", f.payment_method("pm_1", "cus_1")),
         Owner("cus_1", None),
+    ),
+    "payments": (
+        envelope("payment_intent.succeeded", fp.payment_intent("pi_1", "c", "succeeded")),
+        None,
+    ),
+    "charges": (envelope("charge.succeeded", fp.charge("ch_1", "cus_1")), None),
+    "invoice-payments": (
+        envelope("invoice_payment.paid", fp.invoice_payment("ip_1", "in_1", payment_intent="pi_1")),
+        None,
     ),
     "subscriptions": (
         envelope("customer.subscription.created", f.subscription("sub_1", "cus_1", "active")),

@@ -1,0 +1,110 @@
+"""Every event type of the payments group, in both API shapes, through the real processor."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from domain.mirror.families import REGISTRY
+from domain.mirror.stripe_json import ApiShape
+from domain.samples import example_object
+from tests.mirror import factory as f
+from tests.mirror import factory_payments as p
+from tests.mirror.support import apply, one, rows
+from workers.runtime import Runtime
+
+T0 = 1_700_000_000
+CUS, PI, CH, INV = "cus_pay", "pi_pay", "ch_pay", "in_pay"
+
+INTENT_CASES: dict[str, tuple[str, dict[str, Any] | None]] = {
+    "payment_intent.succeeded": ("succeeded", None),
+    "payment_intent.payment_failed": ("requires_payment_method", p.card_error()),
+    "payment_intent.processing": ("processing", None),
+    "payment_intent.requires_action": ("requires_action", None),
+    "payment_intent.canceled": ("canceled", None),
+}
+CHARGE_CASES = {"charge.succeeded": "succeeded", "charge.failed": "failed"}
+
+
+def kinds(rt: Runtime) -> set[str]:
+    return {r["kind"] for r in rows(rt.engine, "SELECT kind FROM notifications")}
+
+
+def test_the_payments_types_are_registered() -> None:
+    expected = set(INTENT_CASES) | set(CHARGE_CASES) | {"invoice_payment.paid"}
+    assert expected <= set(REGISTRY)
+
+
+@pytest.mark.parametrize("shape", f.SHAPES, ids=str)
+@pytest.mark.parametrize("event_type", sorted(INTENT_CASES))
+def test_payment_intent_events(runtime: Runtime, event_type: str, shape: ApiShape) -> None:
+    status, error = INTENT_CASES[event_type]
+    obj = p.payment_intent(PI, CUS, status, shape=shape, invoice=INV, error=error)
+    apply(runtime, f.event(event_type, obj, T0 + 5, shape=shape))
+
+    row = one(runtime.engine, "SELECT * FROM payments WHERE id = :i", i=PI)
+    assert (row["object"], row["status"], row["stripe_customer_id"]) == (
+        "payment_intent",
+        status,
+        CUS,
+    )
+    assert (row["amount"], row["currency"], row["payment_method_type"]) == (2900, "eur", "card")
+    assert row["invoice_id"] == (INV if shape is ApiShape.LEGACY else None)
+    assert row["failure_code"] == ("card_declined" if error else None)
+    assert (row["last_event_created"], row["raw"]["id"]) == (T0 + 5, PI)
+    assert kinds(runtime) == set()
+
+
+@pytest.mark.parametrize("shape", f.SHAPES, ids=str)
+@pytest.mark.parametrize("event_type", sorted(CHARGE_CASES))
+@pytest.mark.parametrize("intent", [PI, None], ids=["of_an_intent", "direct"])
+def test_charge_events(
+    runtime: Runtime, event_type: str, intent: str | None, shape: ApiShape
+) -> None:
+    status = CHARGE_CASES[event_type]
+    failure = ("card_declined", "Your card was declined.") if status == "failed" else None
+    obj = p.charge(CH, CUS, status, shape=shape, payment_intent=intent, failure=failure)
+    apply(runtime, f.event(event_type, obj, T0 + 5, shape=shape))
+
+    row = one(runtime.engine, "SELECT * FROM charges WHERE id = :i", i=CH)
+    assert (row["status"], row["payment_intent_id"], row["stripe_customer_id"]) == (
+        status,
+        intent,
+        CUS,
+    )
+    assert row["receipt_url"] == f"https://pay.stripe.com/receipts/{CH}"
+    assert row["failure_code"] == (failure[0] if failure else None)
+    payments = rows(runtime.engine, "SELECT * FROM payments")
+    if intent is None:  # a direct charge is its own payment
+        [payment] = payments
+        assert (payment["id"], payment["object"], payment["status"]) == (CH, "charge", status)
+        assert payment["last_event_id"] == row["last_event_id"]
+    else:
+        assert payments == []
+    assert kinds(runtime) == set()
+
+
+@pytest.mark.parametrize("shape", f.SHAPES, ids=str)
+def test_invoice_payment_paid(runtime: Runtime, shape: ApiShape) -> None:
+    obj = p.invoice_payment("inpay_pay", INV, payment_intent=PI)
+    apply(runtime, f.event("invoice_payment.paid", obj, T0 + 5, shape=shape))
+
+    row = one(runtime.engine, "SELECT * FROM invoice_payments WHERE id = 'inpay_pay'")
+    assert (row["invoice_id"], row["payment_intent_id"], row["status"]) == (INV, PI, "paid")
+    assert (row["amount_paid"], row["currency"]) == (2900, "eur")
+    assert kinds(runtime) == set()
+
+
+def test_stripes_example_objects_are_processed(runtime: Runtime) -> None:
+    """The fixture objects as they are (currency 'currency' on the invoice payment)."""
+    for event_type, resource in [
+        ("payment_intent.processing", "payment_intent"),
+        ("charge.succeeded", "charge"),
+        ("invoice_payment.paid", "invoice_payment"),
+    ]:
+        apply(
+            runtime, f.event(event_type, example_object(resource), T0, event_id=f"evt_{resource}")
+        )
+    assert len(rows(runtime.engine, "SELECT id FROM invoice_payments")) == 1
+    assert len(rows(runtime.engine, "SELECT id FROM payments")) == 2  # the intent, the charge
