@@ -11,6 +11,7 @@ from typing import Any
 
 from domain.mirror.stripe_json import ApiShape
 from tests.mirror import factory as f
+from tests.mirror.lifecycle_payments import payments_lifecycle
 
 T0 = 1_710_000_000
 ACCT, CUS, SUB, PM = "acct_life", "cus_life", "sub_life", "pm_life"
@@ -99,4 +100,5 @@ Lifecycle = Callable[[ApiShape], list[dict[str, Any]]]
 # group of families (each in its own module), the events in the order Stripe created them.
 LIFECYCLES: dict[str, Lifecycle] = {
     "subscription": lifecycle,
+    "payments": payments_lifecycle,
 }

@@ -80,6 +80,15 @@ def _from_charges(
     return load
 
 
+def method_types(session: Session, rows: Sequence[Any]) -> dict[str, str | None]:
+    """payment id -> its method type: the payment's own, else its shown charge's."""
+    facts = charge_facts(session, rows)
+    return {
+        r.id: r.payment_method_type or (facts[r.id].payment_method_type if r.id in facts else None)
+        for r in rows
+    }
+
+
 def _invoice_order(link: Any) -> tuple[bool, bool, int, str]:
     created = link.stripe_created.timestamp() if link.stripe_created else 0
     paid = link.status == InvoicePaymentStatus.PAID
@@ -124,8 +133,7 @@ RELATED = {
     ),
     "payment_method_type": Related(
         str | None,
-        _from_charges(lambda row, f: row.payment_method_type or f.payment_method_type),
-        default=lambda: None,
+        method_types,
         doc="card, sepa_debit, ideal, ... (the payment's, else its charge's)",
     ),
     "charge_id": Related(

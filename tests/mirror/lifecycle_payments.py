@@ -1,0 +1,70 @@
+"""The payments group's lifecycle as Stripe events (fixed ids and seconds), in either shape.
+
+A card payment: requires_action (3-D Secure), then processing and succeeded in the same
+second as its charge (and, from API 2025-03-31, the invoice payment linking it to its
+invoice); a second payment that fails (intent and charge in one second); later a partial
+refund and a dispute of the paid charge.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from domain.mirror.stripe_json import ApiShape
+from tests.mirror import factory as f
+from tests.mirror import factory_payments as p
+
+T0 = 1_715_000_000
+CUS, PI, CH, INV = "cus_plife", "pi_plife", "ch_plife", "in_plife"
+PI_FAIL, CH_FAIL = "pi_plife_fail", "ch_plife_fail"
+
+
+def payments_lifecycle(shape: ApiShape, prefix: str = "evt_plife") -> list[dict[str, Any]]:
+    """The events in the order Stripe created them."""
+    n = iter(range(100))
+
+    def ev(event_type: str, obj: dict[str, Any], at: int, **kw: Any) -> dict[str, Any]:
+        return f.event(event_type, obj, at, shape=shape, event_id=f"{prefix}_{next(n):02d}", **kw)
+
+    def intent(status: str, **kw: Any) -> dict[str, Any]:
+        return p.payment_intent(PI, CUS, status, shape=shape, invoice=INV, created=T0, **kw)
+
+    def charge(**kw: Any) -> dict[str, Any]:
+        return p.charge(CH, CUS, shape=shape, payment_intent=PI, invoice=INV, created=T0 + 30, **kw)
+
+    paid = T0 + 30
+    events = [
+        ev("payment_intent.requires_action", intent("requires_action"), T0),
+        # Same second: 3-D Secure done, processing and succeeded, the charge with them.
+        ev("payment_intent.processing", intent("processing"), paid),
+        ev("payment_intent.succeeded", intent("succeeded", latest_charge=CH), paid),
+        ev("charge.succeeded", charge(), paid),
+    ]
+    if shape is ApiShape.CURRENT:  # invoice payments exist from API 2025-03-31 on
+        link = p.invoice_payment("inpay_plife", INV, payment_intent=PI, created=T0)
+        events.append(ev("invoice_payment.paid", link, paid))
+    failed = T0 + 100
+    error = p.card_error()
+    events += [
+        ev(
+            "payment_intent.payment_failed",
+            p.payment_intent(
+                PI_FAIL, CUS, "requires_payment_method", shape=shape, error=error, created=failed
+            ),
+            failed,
+        ),
+        ev(
+            "charge.failed",
+            p.charge(
+                CH_FAIL,
+                CUS,
+                "failed",
+                shape=shape,
+                payment_intent=PI_FAIL,
+                failure=("card_declined", "Your card was declined."),
+                created=failed,
+            ),
+            failed,
+        ),
+    ]
+    return events
