@@ -169,5 +169,6 @@ READ_ROUTES = [
     family_route(invoices.FAMILY),
     family_route(payment_methods.FAMILY),
     family_route(payments.FAMILY),
+    family_route(payments.REFUNDS_FAMILY),
     Route("/v1/notifications", get_notifications, methods=["GET"]),
 ]

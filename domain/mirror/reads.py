@@ -82,7 +82,7 @@ def list_page(
         return Page([], None)
     table = listing.shape.table
     key = _created_key(table)
-    stmt = select(table).where(table.c.stripe_customer_id == customer_id)
+    stmt = select(table).where(listing.rows_of(customer_id))
     if status is not None:
         stmt = stmt.where(table.c.status == status)
     if cursor is not None:
@@ -105,7 +105,7 @@ def list_all(
     if customer_id is None:
         return []
     table = listing.shape.table
-    stmt = select(table).where(table.c.stripe_customer_id == customer_id)
+    stmt = select(table).where(listing.rows_of(customer_id))
     if status is not None:
         stmt = stmt.where(table.c.status == status)
     order = [

@@ -1,6 +1,7 @@
-"""Payments group: payments (payment intents and direct charges), charges, invoice payments.
+"""Payments group: payments (payment intents and direct charges), charges, invoice payments,
+refunds.
 
-Each table is written only by its own Stripe object's events (see docs/mirror.md);
+Each row is written only from its own Stripe object's state (see docs/mirror.md);
 statuses are plain strings so a status Stripe adds later is stored, not refused.
 
 Revision ID: 0008
@@ -108,8 +109,27 @@ def upgrade() -> None:
     for column in ("invoice_id", "payment_intent_id", "charge_id"):
         op.create_index(f"ix_invoice_payments_{column}", "invoice_payments", [column])
 
+    op.create_table(
+        "refunds",
+        sa.Column("id", ID, nullable=False),
+        sa.Column("charge_id", ID),
+        sa.Column("payment_intent_id", ID),
+        sa.Column("stripe_customer_id", ID),
+        sa.Column("status", STATUS, nullable=False),
+        sa.Column("amount", sa.BigInteger(), nullable=False),
+        sa.Column("currency", sa.String(3), nullable=False),
+        sa.Column("reason", sa.String(64)),
+        sa.Column("failure_reason", sa.String(64)),
+        sa.Column("stripe_created", TS),
+        *_stamped(),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_refunds")),
+    )
+    for column in ("charge_id", "payment_intent_id", "stripe_customer_id"):
+        op.create_index(f"ix_refunds_{column}", "refunds", [column])
+
 
 def downgrade() -> None:
+    op.drop_table("refunds")
     op.drop_table("invoice_payments")
     op.drop_table("charges")
     op.drop_table("payments")

@@ -45,6 +45,7 @@ SAMPLES: dict[str, tuple[Any, Any]] = {
         envelope("invoice_payment.paid", fp.invoice_payment("ip_1", "in_1", payment_intent="pi_1")),
         None,
     ),
+    "refunds": (envelope("refund.created", fp.refund("re_1", "ch_1")), "cus_1"),
     "subscriptions": (
         envelope("customer.subscription.created", f.subscription("sub_1", "cus_1", "active")),
         None,

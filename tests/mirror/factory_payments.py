@@ -152,3 +152,31 @@ def invoice_payment(
         status_transitions={"canceled_at": None, "paid_at": created if status == "paid" else None},
     )
     return obj
+
+
+def refund(
+    re_id: str,
+    charge_id: str | None,
+    status: str = "succeeded",
+    *,
+    payment_intent: str | None = None,
+    amount: int = 1000,
+    currency: str = "eur",
+    reason: str | None = "requested_by_customer",
+    failure_reason: str | None = None,
+    created: int = T_CREATED,
+) -> dict[str, Any]:
+    """A refund of a charge (the object is the same in both API shapes)."""
+    obj = example_object("refund")
+    obj.update(
+        id=re_id,
+        charge=charge_id,
+        payment_intent=payment_intent,
+        status=status,
+        amount=amount,
+        currency=currency,
+        reason=reason,
+        failure_reason=failure_reason if status == "failed" else None,
+        created=created,
+    )
+    return obj

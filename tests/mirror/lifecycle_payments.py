@@ -3,7 +3,8 @@
 A card payment: requires_action (3-D Secure), then processing and succeeded in the same
 second as its charge (and, from API 2025-03-31, the invoice payment linking it to its
 invoice); a second payment that fails (intent and charge in one second); later a partial
-refund and a dispute of the paid charge.
+refund (pending, then succeeded in the same second as charge.refunded) and a dispute of
+the paid charge.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from tests.mirror import factory_payments as p
 T0 = 1_715_000_000
 CUS, PI, CH, INV = "cus_plife", "pi_plife", "ch_plife", "in_plife"
 PI_FAIL, CH_FAIL = "pi_plife_fail", "ch_plife_fail"
+RE = "re_plife"
+REFUNDED = 1000
 
 
 def payments_lifecycle(shape: ApiShape, prefix: str = "evt_plife") -> list[dict[str, Any]]:
@@ -67,4 +70,34 @@ def payments_lifecycle(shape: ApiShape, prefix: str = "evt_plife") -> list[dict[
             failed,
         ),
     ]
+    events += refund_events(shape, ev, charge)
     return events
+
+
+def refund_events(shape: ApiShape, ev: Any, charge: Any) -> list[dict[str, Any]]:
+    """A partial refund, pending then succeeded; the charge reports it in the same second.
+
+    From API 2024-10-28 refund.* events cover charge refunds (and charge.refund.updated
+    repeats refund.updated); before, charge.refunded (embedding its refunds in old
+    versions) and charge.refund.updated were all there was.
+    """
+    created, done = T0 + 200, T0 + 260
+
+    def refund(status: str) -> dict[str, Any]:
+        return p.refund(RE, CH, status, payment_intent=PI, amount=REFUNDED, created=created)
+
+    was_pending = {"status": "pending"}
+    refunded = charge(amount_refunded=REFUNDED)
+    if shape is ApiShape.CURRENT:
+        return [
+            ev("refund.created", refund("pending"), created),
+            ev("refund.updated", refund("succeeded"), done, previous=was_pending),
+            ev("charge.refund.updated", refund("succeeded"), done, previous=was_pending),
+            ev("charge.refunded", refunded, done),
+        ]
+    embedding = charge(amount_refunded=REFUNDED, refunds=[refund("pending")])
+    return [
+        # Same second: the charge embeds the refund still pending; the update says succeeded.
+        ev("charge.refunded", embedding, done),
+        ev("charge.refund.updated", refund("succeeded"), done, previous=was_pending),
+    ]

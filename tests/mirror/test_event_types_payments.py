@@ -32,7 +32,8 @@ def kinds(rt: Runtime) -> set[str]:
 
 
 def test_the_payments_types_are_registered() -> None:
-    expected = set(INTENT_CASES) | set(CHARGE_CASES) | {"invoice_payment.paid"}
+    expected = set(INTENT_CASES) | set(CHARGE_CASES) | {"invoice_payment.paid", "charge.refunded"}
+    expected |= set(REFUND_CASES)
     assert expected <= set(REGISTRY)
 
 
@@ -108,3 +109,65 @@ def test_stripes_example_objects_are_processed(runtime: Runtime) -> None:
         )
     assert len(rows(runtime.engine, "SELECT id FROM invoice_payments")) == 1
     assert len(rows(runtime.engine, "SELECT id FROM payments")) == 2  # the intent, the charge
+
+
+REFUND_CASES: dict[str, tuple[str, dict[str, Any] | None]] = {
+    "refund.created": ("succeeded", None),
+    "refund.updated": ("succeeded", {"status": "pending"}),
+    "refund.failed": ("failed", None),
+    "charge.refund.updated": ("succeeded", {"status": "pending"}),
+}
+
+
+def notified(rt: Runtime) -> list[tuple[str, str | None]]:
+    found = rows(rt.engine, "SELECT kind, stripe_customer_id FROM notifications ORDER BY kind")
+    return [(r["kind"], r["stripe_customer_id"]) for r in found]
+
+
+@pytest.mark.parametrize("shape", f.SHAPES, ids=str)
+@pytest.mark.parametrize("event_type", sorted(REFUND_CASES))
+def test_refund_events(runtime: Runtime, event_type: str, shape: ApiShape) -> None:
+    status, previous = REFUND_CASES[event_type]
+    apply(runtime, f.event("charge.succeeded", p.charge(CH, CUS, shape=shape), T0, shape=shape))
+    obj = p.refund("re_pay", CH, status, failure_reason="lost_or_stolen_card")
+    apply(runtime, f.event(event_type, obj, T0 + 5, shape=shape, previous=previous))
+
+    row = one(runtime.engine, "SELECT * FROM refunds WHERE id = 're_pay'")
+    assert (row["charge_id"], row["status"], row["amount"], row["currency"]) == (
+        CH,
+        status,
+        1000,
+        "eur",
+    )
+    assert row["failure_reason"] == ("lost_or_stolen_card" if status == "failed" else None)
+    kind = "refund_failed" if status == "failed" else "refund_issued"
+    # charge.refund.updated repeats refund.updated from API 2024-10-28 on: no second notice.
+    repeated = event_type == "charge.refund.updated" and shape is ApiShape.CURRENT
+    assert notified(runtime) == ([] if repeated else [(kind, CUS)])  # the charge's customer
+
+
+@pytest.mark.parametrize("shape", f.SHAPES, ids=str)
+def test_charge_refunded(runtime: Runtime, shape: ApiShape) -> None:
+    # Old API versions embed the refunds; newer ones do not expand the list.
+    embedded = (
+        [p.refund("re_emb", CH, "succeeded", amount=700)] if shape is ApiShape.LEGACY else None
+    )
+    obj = p.charge(CH, CUS, shape=shape, payment_intent=PI, amount_refunded=700, refunds=embedded)
+    apply(runtime, f.event("charge.refunded", obj, T0 + 5, shape=shape))
+
+    row = one(runtime.engine, "SELECT * FROM charges WHERE id = :i", i=CH)
+    assert (row["amount_refunded"], row["refunded"]) == (700, False)
+    refunds = rows(runtime.engine, "SELECT id, charge_id, amount, last_event_id FROM refunds")
+    if shape is ApiShape.LEGACY:
+        assert [(r["id"], r["charge_id"], r["amount"]) for r in refunds] == [("re_emb", CH, 700)]
+        assert refunds[0]["last_event_id"] == row["last_event_id"]
+    else:
+        assert refunds == []
+    assert kinds(runtime) == set()
+
+
+def test_a_refund_before_its_charge_is_notified_without_a_customer(runtime: Runtime) -> None:
+    apply(runtime, f.event("refund.created", p.refund("re_early", "ch_unknown"), T0))
+    assert notified(runtime) == [("refund_issued", None)]
+    payload = one(runtime.engine, "SELECT payload FROM notifications")["payload"]
+    assert payload["charge_id"] == "ch_unknown"  # names the payment for the product

@@ -7,7 +7,16 @@ import pytest
 
 from domain.mirror.stripe_json import ApiShape
 from tests.mirror import factory as f
-from tests.mirror.lifecycle_payments import CH, CH_FAIL, INV, PI, PI_FAIL, payments_lifecycle
+from tests.mirror.lifecycle_payments import (
+    CH,
+    CH_FAIL,
+    INV,
+    PI,
+    PI_FAIL,
+    RE,
+    REFUNDED,
+    payments_lifecycle,
+)
 from tests.mirror.support import apply, snapshot
 from workers.runtime import Runtime
 
@@ -32,3 +41,8 @@ def test_payments_lifecycle_in_order(runtime: Runtime, shape: ApiShape) -> None:
         assert [(r["invoice_id"], r["payment_intent_id"]) for r in links] == [(INV, PI)]
     else:
         assert links == []
+    [refund] = snap["refunds"]
+    assert (refund["id"], refund["status"], refund["charge_id"]) == (RE, "succeeded", CH)
+    assert charges[CH]["amount_refunded"] == REFUNDED
+    kinds = [(n["kind"], n["object_id"]) for n in snap["notifications"]]
+    assert kinds == [("refund_issued", RE)]  # once, though several events report it

@@ -31,6 +31,7 @@ FAMILIES: tuple[Family[Any, Any, Any], ...] = (
     payments.FAMILY,
     payments.CHARGES_FAMILY,
     payments.INVOICE_PAYMENTS_FAMILY,
+    payments.REFUNDS_FAMILY,
     subscriptions.FAMILY,
 )
 

@@ -1,19 +1,21 @@
-"""Payments: payment intents, charges and invoice payments, one family per Stripe object.
+"""Payments: payment intents, charges, invoice payments and refunds, a family per object.
 
-A package because three objects make up one payment: `intents` (payment_intent.*, the
-payment rows), `charges` (charge.*, each attempt's facts, and the payment row of a charge
-made without an intent), `invoice_payments` (invoice_payment.*, the invoice links of API
-2025-03-31 and later); `tables` holds their tables and `read` the payment body, which
-joins them at read time. Each table is written only by its own object's events, so the
-order in which the three arrive never matters (see docs/mirror.md).
+A package because several Stripe objects make up one payment: `intents`
+(payment_intent.*, the payment rows), `charges` (charge.*, each attempt's facts, and the
+payment row of a charge made without an intent), `invoice_payments` (invoice_payment.*,
+the invoice links of API 2025-03-31 and later), `refunds` (refund.*, refund_issued and
+refund_failed). `tables` holds their tables, `read` the payment body (which joins them at
+read time) and `owners` how a refund finds its account through its charge. Each row is
+written from its own object's state under its own object's stamps, so the order in which
+their events arrive never matters (see docs/mirror.md).
 """
 
 from __future__ import annotations
 
 from domain.mirror.families._family import Family
-from domain.mirror.families.payments import charges, intents, invoice_payments
+from domain.mirror.families.payments import charges, intents, invoice_payments, refunds
 from domain.mirror.families.payments.read import LISTING
-from domain.mirror.families.payments.tables import CHARGES, INVOICE_PAYMENTS, PAYMENTS
+from domain.mirror.families.payments.tables import CHARGES, INVOICE_PAYMENTS, PAYMENTS, REFUNDS
 
 FAMILY = Family(
     name="payments",
@@ -48,4 +50,19 @@ INVOICE_PAYMENTS_FAMILY = Family(
     rank=invoice_payments.invoice_payment_rank,
     transition=invoice_payments.invoice_payment_transition,
     table=INVOICE_PAYMENTS,
+)
+
+REFUNDS_FAMILY = Family(
+    name="refunds",
+    object_type="refund",
+    event_types=refunds.EVENT_TYPES,
+    parse=refunds.parse_refund,
+    refs=refunds.refund_refs,
+    rank=refunds.refund_rank,
+    transition=refunds.refund_transition,
+    table=REFUNDS,
+    known=refunds.refund_known,
+    notices=refunds.refund_notices,
+    kinds=tuple(refunds.RefundKind),
+    listing=refunds.LISTING,
 )

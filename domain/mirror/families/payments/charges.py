@@ -1,5 +1,8 @@
 """charge.* events -> `charges` rows, and the `payments` row of a direct charge.
 
+charge.refunded is a charge event too: it writes the charge (its amount refunded) and, in
+API versions before 2022-11-15, the refunds it embeds (see `refunds.embedded_refund_rows`).
+
 A charge made by a payment intent is one attempt of that payment: its facts (receipt,
 failure, amount refunded) are shown on the intent's payment row at read time. A charge
 without a payment intent (the legacy Charges API) is itself the payment: the same event
@@ -15,6 +18,7 @@ from typing import Any
 
 from domain.envelope import EventEnvelope
 from domain.mirror.families._family import Incoming, Refs, Row
+from domain.mirror.families.payments.refunds import embedded_refund_rows
 from domain.mirror.families.payments.shapes import (
     Failure,
     charge_failure,
@@ -24,6 +28,7 @@ from domain.mirror.families.payments.shapes import (
 from domain.mirror.families.payments.tables import (
     CHARGES,
     PAYMENTS,
+    REFUNDS,
     ChargeStatus,
     PaymentObject,
 )
@@ -178,6 +183,10 @@ def write_charge(unit: Unit, row: Row, now: datetime) -> None:
     payment = direct_payment_row(row)
     if payment is not None:
         upsert_stamped(unit, PAYMENTS, payment, now)
+    for refund in embedded_refund_rows(row, list_data(row["raw"].get("refunds"))):
+        upsert_stamped(unit, REFUNDS, refund, now)
 
 
-EVENT_TYPES = ("charge.succeeded", "charge.failed")
+# charge.refunded is this family's: its object is the charge (amount refunded, and in
+# API versions before 2022-11-15 its refunds, written with `embedded_refund_rows`).
+EVENT_TYPES = ("charge.succeeded", "charge.failed", "charge.refunded")

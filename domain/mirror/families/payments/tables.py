@@ -56,6 +56,16 @@ class InvoicePaymentStatus(StrEnum):
     CANCELED = "canceled"
 
 
+class RefundStatus(StrEnum):
+    """Stripe's refund statuses."""
+
+    PENDING = "pending"
+    REQUIRES_ACTION = "requires_action"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+
 class PaymentObject(StrEnum):
     """Which Stripe object a payment row is."""
 
@@ -137,6 +147,30 @@ class InvoicePayment(Stamped, Base):
     raw: Mapped[dict[str, Any]] = mapped_column(JSONType)
 
 
+class Refund(Stamped, Base):
+    """A refund of a charge (or of a payment intent's charge).
+
+    It names no customer before the newest API versions: the read API finds its account
+    through its charge or payment intent at read time (`stripe_customer_id` holds only
+    what the refund itself says, so the row never depends on which event came first).
+    """
+
+    __tablename__ = "refunds"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    charge_id: Mapped[str | None] = mapped_column(ID, index=True)
+    payment_intent_id: Mapped[str | None] = mapped_column(ID, index=True)
+    stripe_customer_id: Mapped[str | None] = mapped_column(ID, index=True)
+    status: Mapped[str] = mapped_column(STATUS)  # RefundStatus, or a newer Stripe status
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    reason: Mapped[str | None] = mapped_column(String(64))
+    failure_reason: Mapped[str | None] = mapped_column(String(64))
+    stripe_created: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    raw: Mapped[dict[str, Any]] = mapped_column(JSONType)
+
+
 PAYMENTS: Table = Payment.__table__  # type: ignore[assignment]
 CHARGES: Table = Charge.__table__  # type: ignore[assignment]
 INVOICE_PAYMENTS: Table = InvoicePayment.__table__  # type: ignore[assignment]
+REFUNDS: Table = Refund.__table__  # type: ignore[assignment]
