@@ -170,5 +170,6 @@ READ_ROUTES = [
     family_route(payment_methods.FAMILY),
     family_route(payments.FAMILY),
     family_route(payments.REFUNDS_FAMILY),
+    family_route(payments.DISPUTES_FAMILY),
     Route("/v1/notifications", get_notifications, methods=["GET"]),
 ]

@@ -1,5 +1,5 @@
 """Payments group: payments (payment intents and direct charges), charges, invoice payments,
-refunds.
+refunds, disputes.
 
 Each row is written only from its own Stripe object's state (see docs/mirror.md);
 statuses are plain strings so a status Stripe adds later is stored, not refused.
@@ -127,8 +127,28 @@ def upgrade() -> None:
     for column in ("charge_id", "payment_intent_id", "stripe_customer_id"):
         op.create_index(f"ix_refunds_{column}", "refunds", [column])
 
+    op.create_table(
+        "disputes",
+        sa.Column("id", ID, nullable=False),
+        sa.Column("charge_id", ID),
+        sa.Column("payment_intent_id", ID),
+        sa.Column("status", STATUS, nullable=False),
+        sa.Column("reason", sa.String(64)),
+        sa.Column("amount", sa.BigInteger(), nullable=False),
+        sa.Column("currency", sa.String(3), nullable=False),
+        sa.Column("evidence_due_by", TS),
+        sa.Column("evidence_submission_count", sa.Integer(), nullable=False),
+        _flag("is_charge_refundable"),
+        sa.Column("stripe_created", TS),
+        *_stamped(),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_disputes")),
+    )
+    for column in ("charge_id", "payment_intent_id"):
+        op.create_index(f"ix_disputes_{column}", "disputes", [column])
+
 
 def downgrade() -> None:
+    op.drop_table("disputes")
     op.drop_table("refunds")
     op.drop_table("invoice_payments")
     op.drop_table("charges")

@@ -46,6 +46,7 @@ SAMPLES: dict[str, tuple[Any, Any]] = {
         None,
     ),
     "refunds": (envelope("refund.created", fp.refund("re_1", "ch_1")), "cus_1"),
+    "disputes": (envelope("charge.dispute.created", fp.dispute("dp_1", "ch_1")), "cus_1"),
     "subscriptions": (
         envelope("customer.subscription.created", f.subscription("sub_1", "cus_1", "active")),
         None,

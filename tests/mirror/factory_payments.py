@@ -180,3 +180,33 @@ def refund(
         created=created,
     )
     return obj
+
+
+def dispute(
+    dp_id: str,
+    charge_id: str | None,
+    status: str = "needs_response",
+    *,
+    payment_intent: str | None = None,
+    amount: int = 2900,
+    currency: str = "eur",
+    reason: str = "fraudulent",
+    funds_movements: int = 0,
+    due_by: int | None = None,
+    created: int = T_CREATED,
+) -> dict[str, Any]:
+    """A dispute; `funds_movements` balance transactions (withdrawn, then reinstated)."""
+    obj = example_object("dispute")
+    obj.update(
+        id=dp_id,
+        charge=charge_id,
+        payment_intent=payment_intent,
+        status=status,
+        amount=amount,
+        currency=currency,
+        reason=reason,
+        balance_transactions=[{"id": f"txn_{dp_id}_{n}"} for n in range(funds_movements)],
+        created=created,
+    )
+    obj["evidence_details"]["due_by"] = due_by if due_by is not None else created + 7 * 86_400
+    return obj

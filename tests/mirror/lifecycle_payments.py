@@ -19,6 +19,7 @@ T0 = 1_715_000_000
 CUS, PI, CH, INV = "cus_plife", "pi_plife", "ch_plife", "in_plife"
 PI_FAIL, CH_FAIL = "pi_plife_fail", "ch_plife_fail"
 RE = "re_plife"
+DP = "dp_plife"
 REFUNDED = 1000
 
 
@@ -71,7 +72,27 @@ def payments_lifecycle(shape: ApiShape, prefix: str = "evt_plife") -> list[dict[
         ),
     ]
     events += refund_events(shape, ev, charge)
+    events += dispute_events(ev)
     return events
+
+
+def dispute_events(ev: Any) -> list[dict[str, Any]]:
+    """A dispute of the paid charge: created and funds withdrawn in one second; evidence
+    submitted; closed as lost in the same second as a (stale-looking) update."""
+    opened, closed = T0 + 400, T0 + 400 + 9 * 86_400
+
+    def dispute(status: str, movements: int) -> dict[str, Any]:
+        return p.dispute(
+            DP, CH, status, payment_intent=PI, funds_movements=movements, created=opened
+        )
+
+    return [
+        ev("charge.dispute.created", dispute("needs_response", 0), opened),
+        ev("charge.dispute.funds_withdrawn", dispute("needs_response", 1), opened),
+        ev("charge.dispute.updated", dispute("under_review", 1), opened + 86_400),
+        ev("charge.dispute.updated", dispute("under_review", 1), closed),
+        ev("charge.dispute.closed", dispute("lost", 1), closed),
+    ]
 
 
 def refund_events(shape: ApiShape, ev: Any, charge: Any) -> list[dict[str, Any]]:

@@ -171,3 +171,35 @@ def test_a_refund_before_its_charge_is_notified_without_a_customer(runtime: Runt
     assert notified(runtime) == [("refund_issued", None)]
     payload = one(runtime.engine, "SELECT payload FROM notifications")["payload"]
     assert payload["charge_id"] == "ch_unknown"  # names the payment for the product
+
+
+DISPUTE_CASES: dict[str, tuple[str, int, str | None]] = {
+    "charge.dispute.created": ("needs_response", 0, "dispute_opened"),
+    "charge.dispute.updated": ("under_review", 0, None),
+    "charge.dispute.funds_withdrawn": ("needs_response", 1, None),
+    "charge.dispute.funds_reinstated": ("won", 2, None),
+    "charge.dispute.closed": ("lost", 1, "dispute_closed"),
+}
+
+
+@pytest.mark.parametrize("shape", f.SHAPES, ids=str)
+@pytest.mark.parametrize("event_type", sorted(DISPUTE_CASES))
+def test_dispute_events(runtime: Runtime, event_type: str, shape: ApiShape) -> None:
+    status, movements, kind = DISPUTE_CASES[event_type]
+    apply(runtime, f.event("charge.succeeded", p.charge(CH, CUS, shape=shape), T0, shape=shape))
+    obj = p.dispute("dp_pay", CH, status, funds_movements=movements, created=T0 + 5)
+    apply(runtime, f.event(event_type, obj, T0 + 5, shape=shape))
+
+    row = one(runtime.engine, "SELECT * FROM disputes WHERE id = 'dp_pay'")
+    assert (row["charge_id"], row["status"], row["reason"], row["amount"]) == (
+        CH,
+        status,
+        "fraudulent",
+        2900,
+    )
+    assert row["evidence_due_by"] is not None
+    assert notified(runtime) == ([(kind, CUS)] if kind else [])  # the charge's customer
+
+
+def test_the_payments_group_types_are_all_registered() -> None:
+    assert set(DISPUTE_CASES) <= set(REGISTRY)

@@ -4,12 +4,15 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import text
 
 from domain.mirror.stripe_json import ApiShape
 from tests.mirror import factory as f
 from tests.mirror.lifecycle_payments import (
     CH,
     CH_FAIL,
+    CUS,
+    DP,
     INV,
     PI,
     PI_FAIL,
@@ -44,5 +47,11 @@ def test_payments_lifecycle_in_order(runtime: Runtime, shape: ApiShape) -> None:
     [refund] = snap["refunds"]
     assert (refund["id"], refund["status"], refund["charge_id"]) == (RE, "succeeded", CH)
     assert charges[CH]["amount_refunded"] == REFUNDED
-    kinds = [(n["kind"], n["object_id"]) for n in snap["notifications"]]
-    assert kinds == [("refund_issued", RE)]  # once, though several events report it
+    [dispute] = snap["disputes"]
+    assert (dispute["id"], dispute["status"], dispute["charge_id"]) == (DP, "lost", CH)
+    kinds = sorted((n["kind"], n["object_id"]) for n in snap["notifications"])
+    # refund_issued once, though several events report the refund succeeding
+    assert kinds == [("dispute_closed", DP), ("dispute_opened", DP), ("refund_issued", RE)]
+    with runtime.engine.connect() as conn:
+        customers = conn.execute(text("SELECT DISTINCT stripe_customer_id FROM notifications"))
+        assert [c for (c,) in customers] == [CUS]  # found through the charge

@@ -32,6 +32,7 @@ FAMILIES: tuple[Family[Any, Any, Any], ...] = (
     payments.CHARGES_FAMILY,
     payments.INVOICE_PAYMENTS_FAMILY,
     payments.REFUNDS_FAMILY,
+    payments.DISPUTES_FAMILY,
     subscriptions.FAMILY,
 )
 

@@ -1,21 +1,34 @@
-"""Payments: payment intents, charges, invoice payments and refunds, a family per object.
+"""Payments: payment intents, charges, invoice payments, refunds and disputes.
 
-A package because several Stripe objects make up one payment: `intents`
-(payment_intent.*, the payment rows), `charges` (charge.*, each attempt's facts, and the
-payment row of a charge made without an intent), `invoice_payments` (invoice_payment.*,
-the invoice links of API 2025-03-31 and later), `refunds` (refund.*, refund_issued and
-refund_failed). `tables` holds their tables, `read` the payment body (which joins them at
-read time) and `owners` how a refund finds its account through its charge. Each row is
-written from its own object's state under its own object's stamps, so the order in which
-their events arrive never matters (see docs/mirror.md).
+A package because several Stripe objects make up one payment, each its own family:
+`intents` (payment_intent.*, the payment rows), `charges` (charge.*, each attempt's facts,
+and the payment row of a charge made without an intent), `invoice_payments`
+(invoice_payment.*, the invoice links of API 2025-03-31 and later), `refunds` (refund.*;
+refund_issued, refund_failed) and `disputes` (charge.dispute.*; dispute_opened,
+dispute_closed). `tables` holds their tables, `read` the payment body (which joins them at
+read time) and `owners` how a refund or dispute finds its account through its charge.
+Each row is written from its own object's state under its own object's stamps, so the
+order in which their events arrive never matters (see docs/mirror.md).
 """
 
 from __future__ import annotations
 
 from domain.mirror.families._family import Family
-from domain.mirror.families.payments import charges, intents, invoice_payments, refunds
+from domain.mirror.families.payments import (
+    charges,
+    disputes,
+    intents,
+    invoice_payments,
+    refunds,
+)
 from domain.mirror.families.payments.read import LISTING
-from domain.mirror.families.payments.tables import CHARGES, INVOICE_PAYMENTS, PAYMENTS, REFUNDS
+from domain.mirror.families.payments.tables import (
+    CHARGES,
+    DISPUTES,
+    INVOICE_PAYMENTS,
+    PAYMENTS,
+    REFUNDS,
+)
 
 FAMILY = Family(
     name="payments",
@@ -65,4 +78,19 @@ REFUNDS_FAMILY = Family(
     notices=refunds.refund_notices,
     kinds=tuple(refunds.RefundKind),
     listing=refunds.LISTING,
+)
+
+DISPUTES_FAMILY = Family(
+    name="disputes",
+    object_type="dispute",
+    event_types=disputes.EVENT_TYPES,
+    parse=disputes.parse_dispute,
+    refs=disputes.dispute_refs,
+    rank=disputes.dispute_rank,
+    transition=disputes.dispute_transition,
+    table=DISPUTES,
+    known=disputes.dispute_known,
+    notices=disputes.dispute_notices,
+    kinds=tuple(disputes.DisputeKind),
+    listing=disputes.LISTING,
 )

@@ -20,20 +20,17 @@ refund.updated, so it notifies only for the older versions.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from domain.envelope import EventEnvelope
 from domain.mirror.families._family import Incoming, Known, Refs, Row
 from domain.mirror.families._read import Listing, ReadShape, Related
-from domain.mirror.families.payments.owners import customer_of, rows_of_customer
-from domain.mirror.families.payments.tables import CHARGES, REFUNDS, RefundStatus
+from domain.mirror.families.payments.owners import customer_of, payment_ids, rows_of_customer
+from domain.mirror.families.payments.tables import REFUNDS, RefundStatus
 from domain.mirror.notices import Notice
 from domain.mirror.ordering import Stamp, tie_rank
 from domain.mirror.store import current_stamp
@@ -203,19 +200,6 @@ def refund_known(unit: Unit, view: RefundView, refs: Refs, now: datetime) -> Kno
     """The row's stamp, and the customer (the refund's own, else its charge's or intent's)."""
     customer = view.customer_id or customer_of(unit, view.charge_id, view.payment_intent_id)
     return Known(current_stamp(unit, REFUNDS, view.id), customer)
-
-
-def payment_ids(session: Session, rows: Sequence[Any]) -> Mapping[str, str | None]:
-    """refund id -> the payment it refunds: its payment intent, else its charge's, else the
-    charge (a direct charge is its own payment)."""
-    charge_ids = sorted({r.charge_id for r in rows if r.charge_id and not r.payment_intent_id})
-    intents: dict[str, str | None] = {}
-    if charge_ids:
-        query = select(CHARGES.c.id, CHARGES.c.payment_intent_id).where(
-            CHARGES.c.id.in_(charge_ids)
-        )
-        intents = {charge_id: pi for charge_id, pi in session.execute(query)}
-    return {r.id: r.payment_intent_id or intents.get(r.charge_id) or r.charge_id for r in rows}
 
 
 LISTING = Listing(

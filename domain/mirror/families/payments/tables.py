@@ -18,7 +18,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Index, String, Table, Text, false
+from sqlalchemy import BigInteger, Boolean, Index, Integer, String, Table, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from domain.mirror.tables import ID, Stamped
@@ -64,6 +64,20 @@ class RefundStatus(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELED = "canceled"
+
+
+class DisputeStatus(StrEnum):
+    """Stripe's dispute statuses (`warning_*`: an inquiry, no money moved yet)."""
+
+    WARNING_NEEDS_RESPONSE = "warning_needs_response"
+    WARNING_UNDER_REVIEW = "warning_under_review"
+    WARNING_CLOSED = "warning_closed"
+    NEEDS_RESPONSE = "needs_response"
+    UNDER_REVIEW = "under_review"
+    WON = "won"
+    LOST = "lost"
+    PREVENTED = "prevented"  # resolved before it became a dispute (e.g. a network alert)
+    CHARGE_REFUNDED = "charge_refunded"  # old API versions: closed by refunding the charge
 
 
 class PaymentObject(StrEnum):
@@ -170,7 +184,33 @@ class Refund(Stamped, Base):
     raw: Mapped[dict[str, Any]] = mapped_column(JSONType)
 
 
+class Dispute(Stamped, Base):
+    """A dispute (chargeback or inquiry) of a charge.
+
+    It names no customer: the read API finds its account through its charge or payment
+    intent at read time (see `owners.py`), whichever of their events arrived first.
+    """
+
+    __tablename__ = "disputes"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    charge_id: Mapped[str | None] = mapped_column(ID, index=True)
+    payment_intent_id: Mapped[str | None] = mapped_column(ID, index=True)
+    status: Mapped[str] = mapped_column(STATUS)  # DisputeStatus, or a newer Stripe status
+    reason: Mapped[str | None] = mapped_column(String(64))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    evidence_due_by: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    evidence_submission_count: Mapped[int] = mapped_column(Integer)
+    is_charge_refundable: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
+    stripe_created: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    raw: Mapped[dict[str, Any]] = mapped_column(JSONType)
+
+
 PAYMENTS: Table = Payment.__table__  # type: ignore[assignment]
 CHARGES: Table = Charge.__table__  # type: ignore[assignment]
 INVOICE_PAYMENTS: Table = InvoicePayment.__table__  # type: ignore[assignment]
 REFUNDS: Table = Refund.__table__  # type: ignore[assignment]
+DISPUTES: Table = Dispute.__table__  # type: ignore[assignment]
