@@ -203,3 +203,45 @@ def test_dispute_events(runtime: Runtime, event_type: str, shape: ApiShape) -> N
 
 def test_the_payments_group_types_are_all_registered() -> None:
     assert set(DISPUTE_CASES) <= set(REGISTRY)
+
+
+def test_hostile_lengths_are_cut_to_their_columns_not_dead_lettered(runtime: Runtime) -> None:
+    """Values longer than their columns (a status Stripe might add, a forged payload) are
+    stored cut, so the event is processed instead of failing on Postgres."""
+    long = "x" * 600
+    intent = p.payment_intent(PI, CUS, long, error={"code": long, "message": long * 10})
+    intent.update(cancellation_reason=long, payment_method_types=[long])
+    charge = p.charge(CH, CUS, long, failure=(long, long))
+    charge["payment_method_details"] = {"type": long}
+    apply(
+        runtime,
+        f.event("payment_intent.succeeded", intent, T0, event_id="evt_h1"),
+        f.event("charge.succeeded", charge, T0, event_id="evt_h2"),
+        f.event("refund.created", p.refund("re_h", CH, long, reason=long), T0, event_id="evt_h3"),
+        f.event(
+            "charge.dispute.created",
+            p.dispute("dp_h", CH, long, reason=long),
+            T0,
+            event_id="evt_h4",
+        ),
+        f.event(
+            "invoice_payment.paid",
+            p.invoice_payment("inpay_h", INV, payment_intent=PI, status=long),
+            T0,
+            event_id="evt_h5",
+        ),
+    )
+    payment = one(runtime.engine, "SELECT * FROM payments WHERE id = :i", i=PI)
+    assert (len(payment["status"]), len(payment["cancellation_reason"])) == (32, 64)
+    assert (len(payment["failure_code"]), len(payment["failure_message"])) == (255, 2000)
+    assert len(payment["payment_method_type"]) == 64
+    row = one(runtime.engine, "SELECT * FROM charges WHERE id = :i", i=CH)
+    assert (len(row["status"]), len(row["failure_code"]), len(row["payment_method_type"])) == (
+        32,
+        255,
+        64,
+    )
+    refund = one(runtime.engine, "SELECT status, reason FROM refunds")
+    dispute = one(runtime.engine, "SELECT status, reason FROM disputes")
+    assert [len(v) for v in (*refund.values(), *dispute.values())] == [32, 64, 32, 64]
+    assert len(one(runtime.engine, "SELECT status FROM invoice_payments")["status"]) == 32

@@ -20,10 +20,12 @@ from domain.envelope import EventEnvelope
 from domain.mirror.families._family import Incoming, Refs, Row
 from domain.mirror.families.payments.refunds import embedded_refund_rows
 from domain.mirror.families.payments.shapes import (
+    STATUS_LENGTH,
     Failure,
     charge_failure,
     charge_method_type,
     payment_shape,
+    short,
 )
 from domain.mirror.families.payments.tables import (
     CHARGES,
@@ -79,7 +81,7 @@ def parse_charge(obj: dict[str, Any], api_version: str | None = None) -> ChargeV
     code = currency(obj.get("currency"))
     if code is None:
         raise ViewError("charge without a currency")
-    status = opt_str(obj.get("status"))
+    status = short(obj.get("status"), STATUS_LENGTH)
     if status is None:  # very old charges have only `paid`
         status = ChargeStatus.SUCCEEDED if obj.get("paid") is True else ChargeStatus.PENDING
     return ChargeView(

@@ -21,6 +21,7 @@ from domain.envelope import EventEnvelope
 from domain.mirror.families._family import Incoming, Known, Refs, Row
 from domain.mirror.families._read import Listing, ReadShape, Related
 from domain.mirror.families.payments.owners import customer_of, payment_ids, rows_of_customer
+from domain.mirror.families.payments.shapes import NAME_LENGTH, STATUS_LENGTH, short
 from domain.mirror.families.payments.tables import DISPUTES, DisputeStatus
 from domain.mirror.notices import Notice, iso
 from domain.mirror.ordering import tie_rank
@@ -31,7 +32,6 @@ from domain.mirror.stripe_json import (
     currency,
     list_data,
     opt_int,
-    opt_str,
     ref_id,
     require_id,
     ts,
@@ -69,8 +69,8 @@ def parse_dispute(obj: dict[str, Any], api_version: str | None = None) -> Disput
         id=require_id(obj, "dispute"),
         charge_id=ref_id(obj.get("charge")),
         payment_intent_id=ref_id(obj.get("payment_intent")),
-        status=opt_str(obj.get("status")) or DisputeStatus.NEEDS_RESPONSE,
-        reason=opt_str(obj.get("reason")),
+        status=short(obj.get("status"), STATUS_LENGTH) or DisputeStatus.NEEDS_RESPONSE,
+        reason=short(obj.get("reason"), NAME_LENGTH),
         amount=opt_int(obj.get("amount")) or 0,
         currency=code,
         evidence_due_by=ts(evidence.get("due_by")),

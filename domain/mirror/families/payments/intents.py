@@ -14,10 +14,13 @@ from typing import Any
 from domain.envelope import EventEnvelope
 from domain.mirror.families._family import Incoming, Refs, Row
 from domain.mirror.families.payments.shapes import (
+    NAME_LENGTH,
+    STATUS_LENGTH,
     Failure,
     intent_failure,
     intent_method_type,
     payment_shape,
+    short,
 )
 from domain.mirror.families.payments.tables import PaymentObject, PaymentStatus
 from domain.mirror.ordering import tie_rank
@@ -26,7 +29,6 @@ from domain.mirror.stripe_json import (
     ViewError,
     currency,
     opt_int,
-    opt_str,
     ref_id,
     require_id,
     ts,
@@ -62,7 +64,7 @@ def parse_intent(obj: dict[str, Any], api_version: str | None = None) -> IntentV
     return IntentView(
         id=require_id(obj, "payment intent"),
         customer_id=ref_id(obj.get("customer")),
-        status=opt_str(obj.get("status")) or PaymentStatus.REQUIRES_PAYMENT_METHOD,
+        status=short(obj.get("status"), STATUS_LENGTH) or PaymentStatus.REQUIRES_PAYMENT_METHOD,
         amount=opt_int(obj.get("amount")) or 0,
         currency=code,
         payment_method_type=intent_method_type(obj),
@@ -70,7 +72,7 @@ def parse_intent(obj: dict[str, Any], api_version: str | None = None) -> IntentV
         invoice_id=ref_id(obj.get("invoice")),
         latest_charge_id=ref_id(obj.get("latest_charge")),
         canceled_at=ts(obj.get("canceled_at")),
-        cancellation_reason=opt_str(obj.get("cancellation_reason")),
+        cancellation_reason=short(obj.get("cancellation_reason"), NAME_LENGTH),
         created=ts(obj.get("created")),
         shape=payment_shape(obj, api_version),
         raw=obj,

@@ -14,13 +14,13 @@ from typing import Any
 
 from domain.envelope import EventEnvelope
 from domain.mirror.families._family import Incoming, Refs, Row
+from domain.mirror.families.payments.shapes import STATUS_LENGTH, short
 from domain.mirror.families.payments.tables import InvoicePaymentStatus
 from domain.mirror.ordering import tie_rank
 from domain.mirror.stripe_json import (
     child,
     currency,
     opt_int,
-    opt_str,
     ref_id,
     require_id,
     sub,
@@ -57,7 +57,7 @@ def parse_invoice_payment(
         invoice_id=ref_id(obj.get("invoice")),
         payment_intent_id=ref_id(payment.get("payment_intent")),
         charge_id=ref_id(payment.get("charge")),
-        status=opt_str(obj.get("status")) or InvoicePaymentStatus.OPEN,
+        status=short(obj.get("status"), STATUS_LENGTH) or InvoicePaymentStatus.OPEN,
         is_default=obj.get("is_default") is True,
         amount_paid=opt_int(obj.get("amount_paid")),
         amount_requested=opt_int(obj.get("amount_requested")),

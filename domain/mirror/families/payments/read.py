@@ -161,7 +161,7 @@ LISTING = Listing(
         "A payment of the account: a payment intent, or a charge made without one;"
         " amounts in minor units of `currency`. Failure code and message are Stripe's,"
         " never card holder details.",
-        hidden=frozenset({"invoice_id", "payment_method_type", "raw"}),
+        hidden=frozenset({"invoice_id", "payment_method_type"}),  # shown through RELATED
         money={"amount": "currency"},
         related=RELATED,
     ),

@@ -30,6 +30,7 @@ from domain.envelope import EventEnvelope
 from domain.mirror.families._family import Incoming, Known, Refs, Row
 from domain.mirror.families._read import Listing, ReadShape, Related
 from domain.mirror.families.payments.owners import customer_of, payment_ids, rows_of_customer
+from domain.mirror.families.payments.shapes import NAME_LENGTH, STATUS_LENGTH, short
 from domain.mirror.families.payments.tables import REFUNDS, RefundStatus
 from domain.mirror.notices import Notice
 from domain.mirror.ordering import Stamp, tie_rank
@@ -38,7 +39,6 @@ from domain.mirror.stripe_json import (
     ViewError,
     currency,
     opt_int,
-    opt_str,
     ref_id,
     require_id,
     ts,
@@ -79,11 +79,11 @@ def parse_refund(obj: dict[str, Any], api_version: str | None = None) -> RefundV
         payment_intent_id=ref_id(obj.get("payment_intent")),
         customer_id=ref_id(obj.get("customer")),
         # Refunds from before `status` existed were immediate.
-        status=opt_str(obj.get("status")) or RefundStatus.SUCCEEDED,
+        status=short(obj.get("status"), STATUS_LENGTH) or RefundStatus.SUCCEEDED,
         amount=opt_int(obj.get("amount")) or 0,
         currency=code,
-        reason=opt_str(obj.get("reason")),
-        failure_reason=opt_str(obj.get("failure_reason")),
+        reason=short(obj.get("reason"), NAME_LENGTH),
+        failure_reason=short(obj.get("failure_reason"), NAME_LENGTH),
         created=ts(obj.get("created")),
         charge_refund_events=bool(api_version) and str(api_version)[:10] < ACACIA_REFUND_EVENTS,
         raw=obj,

@@ -14,6 +14,14 @@ from typing import Any
 from domain.mirror.stripe_json import ApiShape, child, opt_str, shape_from_version
 
 MAX_MESSAGE = 2000  # failure messages are Stripe's sentences; a longer one is cut
+STATUS_LENGTH, CODE_LENGTH, NAME_LENGTH = 32, 255, 64  # the tables' column lengths
+
+
+def short(value: Any, length: int) -> str | None:
+    """A non-empty string cut to its column's length: Stripe's enums are short, but a value
+    it adds later (or a hostile payload) must not make the event undeliverable."""
+    text = opt_str(value)
+    return text[:length] if text else None
 
 
 def payment_shape(obj: dict[str, Any], api_version: str | None) -> ApiShape:
@@ -35,16 +43,17 @@ def intent_failure(obj: dict[str, Any]) -> Failure:
     """A payment intent's `last_payment_error` (its code, else the decline code)."""
     error = child(obj, "last_payment_error")
     message = opt_str(error.get("message"))
-    code = opt_str(error.get("code")) or opt_str(error.get("decline_code"))
+    code = short(error.get("code"), CODE_LENGTH) or short(error.get("decline_code"), CODE_LENGTH)
     if code is None and message is None:
-        code = opt_str(error.get("type"))  # an error with only its type still failed
+        code = short(error.get("type"), CODE_LENGTH)  # an error with only its type failed
     return Failure(code, message[:MAX_MESSAGE] if message else None)
 
 
 def charge_failure(obj: dict[str, Any]) -> Failure:
     """A charge's `failure_code` and `failure_message`."""
     message = opt_str(obj.get("failure_message"))
-    return Failure(opt_str(obj.get("failure_code")), message[:MAX_MESSAGE] if message else None)
+    code = short(obj.get("failure_code"), CODE_LENGTH)
+    return Failure(code, message[:MAX_MESSAGE] if message else None)
 
 
 def intent_method_type(obj: dict[str, Any]) -> str | None:
@@ -54,13 +63,13 @@ def intent_method_type(obj: dict[str, Any]) -> str | None:
         child(obj, "last_payment_error").get("payment_method"),
     ):
         if isinstance(method, dict) and opt_str(method.get("type")):
-            return opt_str(method.get("type"))
+            return short(method.get("type"), NAME_LENGTH)
     types = obj.get("payment_method_types")
     if isinstance(types, list) and len(types) == 1:
-        return opt_str(types[0])
+        return short(types[0], NAME_LENGTH)
     return None
 
 
 def charge_method_type(obj: dict[str, Any]) -> str | None:
     """The type of `payment_method_details` (card, sepa_debit, ideal, ...)."""
-    return opt_str(child(obj, "payment_method_details").get("type"))
+    return short(child(obj, "payment_method_details").get("type"), NAME_LENGTH)
