@@ -46,6 +46,7 @@ def seed(pipe: Pipeline) -> None:
         f.event(
             "charge.succeeded", p.charge("ch_1", CUS, payment_intent="pi_1", created=T0), T0 + 1
         ),
+        f.event("payment_intent.succeeded", p.payment_intent("pi_1", CUS, "succeeded"), T0 + 1),
         f.event("charge.succeeded", p.charge("ch_2", CUS, created=T0 + 2), T0 + 2),
         f.event(
             "charge.dispute.created",
@@ -79,6 +80,22 @@ def test_disputes_of_the_accounts_payments_newest_first(pipe: Pipeline) -> None:
         "general",
         "ch_2",
     )
+
+
+def test_the_payments_show_their_newest_disputes_status(pipe: Pipeline) -> None:
+    seed(pipe)
+    payments = {x["id"]: x for x in pipe.get(f"/v1/accounts/{ACCT}/payments")["data"]}
+    assert payments["pi_1"]["dispute_status"] == "lost"  # a dispute of the intent's charge
+    assert payments["ch_2"]["dispute_status"] == "warning_needs_response"  # a direct charge
+    pipe.deliver(
+        f.event(
+            "charge.dispute.created",
+            p.dispute("dp_3", "ch_1", "needs_response", created=T0 + 50),
+            T0 + 50,
+        )
+    )
+    payments = {x["id"]: x for x in pipe.get(f"/v1/accounts/{ACCT}/payments")["data"]}
+    assert payments["pi_1"]["dispute_status"] == "needs_response"  # the newest one
 
 
 def test_status_filter(pipe: Pipeline) -> None:

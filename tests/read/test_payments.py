@@ -118,6 +118,7 @@ def test_payments_newest_first_with_their_charges_and_invoices(pipe: Pipeline) -
         "payment_method_type": "card",
         "charge_id": "ch_1",
         "receipt_url": "https://pay.stripe.com/receipts/ch_1",
+        "dispute_status": None,
         "amount_refunded": 500,
     }
     assert (failed["id"], failed["status"], failed["invoice_id"]) == (

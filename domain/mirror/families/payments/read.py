@@ -3,7 +3,8 @@ link's facts, joined at read time.
 
 The shown charge of a payment is its `latest_charge` when the mirror has it, else its
 most recent succeeded charge, else its most recent one; a direct charge is its own. The
-amount refunded is the sum over the payment's charges (Stripe's `amount_refunded` of each).
+amount refunded is the sum over the payment's charges (Stripe's `amount_refunded` of each);
+the dispute status is its newest dispute's.
 The invoice id is the one the payment intent or charge names (before API 2025-03-31),
 else the invoice of a paid `invoice_payment` linking it. Nothing here is copied into the
 payment row, so it does not matter whether the charge, the intent or the invoice payment
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session
 from domain.mirror.families._read import Listing, ReadShape, Related
 from domain.mirror.families.payments.tables import (
     CHARGES,
+    DISPUTES,
     INVOICE_PAYMENTS,
     PAYMENTS,
     ChargeStatus,
@@ -124,6 +126,31 @@ def invoice_ids(session: Session, rows: Sequence[Any]) -> dict[str, str]:
     return found
 
 
+def _newest(row: Any) -> tuple[int, str]:
+    return (int(row.stripe_created.timestamp()) if row.stripe_created else 0, row.id)
+
+
+def dispute_statuses(session: Session, rows: Sequence[Any]) -> dict[str, str]:
+    """payment id -> the status of its newest dispute (of the intent or any of its charges)."""
+    ids = [r.id for r in rows]
+    d, c = DISPUTES.c, CHARGES.c
+    of_intents = select(c.id, c.payment_intent_id).where(c.payment_intent_id.in_(ids))
+    intent_of = {charge_id: pi for charge_id, pi in session.execute(of_intents)}
+    query = select(d.id, d.charge_id, d.payment_intent_id, d.status, d.stripe_created).where(
+        or_(
+            d.payment_intent_id.in_(ids),
+            d.charge_id.in_(ids),
+            d.charge_id.in_(sorted(intent_of)),
+        )
+    )
+    newest: dict[str, Any] = {}
+    for dispute in session.execute(query):
+        owner = dispute.payment_intent_id or intent_of.get(dispute.charge_id) or dispute.charge_id
+        if owner not in newest or _newest(dispute) > _newest(newest[owner]):
+            newest[owner] = dispute
+    return {owner: dispute.status for owner, dispute in newest.items()}
+
+
 RELATED = {
     "invoice_id": Related(
         str | None,
@@ -143,6 +170,11 @@ RELATED = {
     ),
     "receipt_url": Related(
         str | None, _from_charges(lambda row, f: f.receipt_url), doc="the charge's receipt page"
+    ),
+    "dispute_status": Related(
+        str | None,
+        dispute_statuses,
+        doc="the status of the payment's newest dispute (needs_response, won, lost, ...)",
     ),
     "amount_refunded": Related(
         int,
