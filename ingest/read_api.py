@@ -23,6 +23,7 @@ from domain.mirror.families import (
     invoices,
     listing_of,
     payment_methods,
+    payments,
     schedules,
     setup_intents,
     subscriptions,
@@ -173,5 +174,8 @@ READ_ROUTES = [
     family_route(credit_notes.FAMILY),
     family_route(schedules.FAMILY),
     family_route(setup_intents.FAMILY),
+    family_route(payments.FAMILY),
+    family_route(payments.REFUNDS_FAMILY),
+    family_route(payments.DISPUTES_FAMILY),
     Route("/v1/notifications", get_notifications, methods=["GET"]),
 ]

@@ -1,7 +1,7 @@
-"""docs/event-types.md says which event types are handled, planned and ignored, truthfully.
+"""docs/event-types.md says which event types are handled and ignored, truthfully.
 
-Handled: exactly the types with a registered handler. Planned and ignored: none has one.
-Every event type the installed Stripe SDK declares is in one of the three lists, so a type
+Handled: exactly the types with a registered handler. Ignored: none has one.
+Every event type the installed Stripe SDK declares is in one of the two lists, so a type
 Stripe adds gets a decision instead of silently joining the ignored ones.
 """
 
@@ -22,45 +22,44 @@ def listed(section: str, column: int = 0) -> list[str]:
     return [name for t in tables for row in t.rows for name in row[column].code]
 
 
-def documented() -> tuple[list[str], list[str], list[str]]:
-    return listed("Handled"), listed("Planned", column=1), listed("Ignored on purpose")
+def documented() -> tuple[list[str], list[str]]:
+    return listed("Handled"), listed("Ignored on purpose")
 
 
 def test_the_handled_list_is_the_registry() -> None:
-    handled, _, _ = documented()
+    handled, _ = documented()
     assert len(handled) == len(set(handled)), "a handled type listed twice"
     registry = handled_event_types()
     assert sorted(registry - set(handled)) == [], "handled but not in docs/event-types.md"
     assert sorted(set(handled) - registry) == [], "listed as handled but no handler"
 
 
-def test_no_planned_or_ignored_type_is_handled() -> None:
-    _, planned, ignored = documented()
+def test_no_ignored_type_is_handled() -> None:
+    _, ignored = documented()
     registry = handled_event_types()
-    assert sorted(registry.intersection(planned)) == [], "handled now: move it to Handled"
     wrongly_ignored = [(p, t) for p in ignored for t in sorted(registry) if fnmatchcase(t, p)]
     assert wrongly_ignored == [], "an ignored pattern matches a handled type"
 
 
 def test_every_listed_name_is_a_stripe_event_type() -> None:
-    handled, planned, ignored = documented()
+    handled, ignored = documented()
     known = stripe_event_types()
-    typos = [n for n in [*handled, *planned, *ignored] if not any(fnmatchcase(t, n) for t in known)]
+    typos = [n for n in [*handled, *ignored] if not any(fnmatchcase(t, n) for t in known)]
     assert typos == [], "names that match no event type Stripe declares"
 
 
 def test_every_stripe_event_type_is_accounted_for() -> None:
-    handled, planned, ignored = documented()
-    patterns = [*handled, *planned, *ignored]
+    handled, ignored = documented()
+    patterns = [*handled, *ignored]
     unlisted = sorted(
         t for t in stripe_event_types() if not any(fnmatchcase(t, p) for p in patterns)
     )
-    assert unlisted == [], "add these to docs/event-types.md: handled, planned, or ignored and why"
+    assert unlisted == [], "add these to docs/event-types.md: handled, or ignored and why"
 
 
 def test_no_type_is_in_two_lists() -> None:
-    handled, planned, ignored = documented()
-    lists = {"handled": handled, "planned": planned, "ignored": ignored}
+    handled, ignored = documented()
+    lists = {"handled": handled, "ignored": ignored}
     owners: dict[str, list[str]] = {}
     for name, patterns in lists.items():
         for event_type in stripe_event_types() | handled_event_types():

@@ -18,6 +18,9 @@ class Notice:
 
     kind: StrEnum
     payload: dict[str, Any]
+    # The customer, when the event's object does not name it (a refund or dispute: found
+    # through its charge); None: the customer of the family's `refs`.
+    customer_id: str | None = None
 
 
 def iso(value: datetime | None) -> str | None:

@@ -71,7 +71,7 @@ def _created_key(table: Table) -> ColumnElement[datetime]:
 def listed_rows(listing: Listing, customer_id: str, status: StrEnum | None) -> Select[Any]:
     """The customer's rows of the listing (in `status`, if given), never-listed ones left out."""
     table = listing.shape.table
-    stmt = select(table).where(table.c.stripe_customer_id == customer_id)
+    stmt = select(table).where(listing.rows_of(customer_id))
     if status is not None:
         stmt = stmt.where(table.c.status == status.value)
     if listing.never_listed:

@@ -22,6 +22,7 @@ from tests.families.support import decide, envelope
 from tests.mirror import factory as f
 from tests.mirror import factory_customer as fc
 from tests.mirror import factory_invoices as fi
+from tests.mirror import factory_payments as fpay
 from tests.mirror import factory_plans as fp
 from tests.mirror import factory_sources as fs
 
@@ -43,6 +44,19 @@ SAMPLES: dict[str, tuple[Any, Any]] = {
         envelope("payment_method.attached", f.payment_method("pm_1", "cus_1")),
         Owner("cus_1", None),
     ),
+    "payments": (
+        envelope("payment_intent.succeeded", fpay.payment_intent("pi_1", "c", "succeeded")),
+        None,
+    ),
+    "charges": (envelope("charge.succeeded", fpay.charge("ch_1", "cus_1")), None),
+    "invoice-payments": (
+        envelope(
+            "invoice_payment.paid", fpay.invoice_payment("ip_1", "in_1", payment_intent="pi_1")
+        ),
+        None,
+    ),
+    "refunds": (envelope("refund.created", fpay.refund("re_1", "ch_1")), "cus_1"),
+    "disputes": (envelope("charge.dispute.created", fpay.dispute("dp_1", "ch_1")), "cus_1"),
     "subscriptions": (
         envelope("customer.subscription.created", f.subscription("sub_1", "cus_1", "active")),
         None,

@@ -13,6 +13,7 @@ from domain.mirror.stripe_json import ApiShape
 from tests.mirror import factory as f
 from tests.mirror.lifecycle_customer import customer_lifecycle
 from tests.mirror.lifecycle_invoices import invoices_lifecycle
+from tests.mirror.lifecycle_payments import payments_lifecycle
 from tests.mirror.lifecycle_plans import plans_lifecycle
 from tests.mirror.lifecycle_sources import sources_lifecycle
 
@@ -107,4 +108,5 @@ LIFECYCLES: dict[str, Lifecycle] = {
     "customer": customer_lifecycle,
     "invoices": invoices_lifecycle,
     "sources": sources_lifecycle,
+    "payments": payments_lifecycle,
 }

@@ -139,6 +139,7 @@ class Family(Generic[V, F, R]):
         for notice in self.notices(view, incoming):
             if notice.kind not in self.kinds:
                 raise ValueError(f"family {self.name} does not declare notices of {notice.kind}")
+            customer = notice.customer_id or refs.customer_id
             add_notification(
                 unit.session,
                 kind=notice.kind,
@@ -146,8 +147,8 @@ class Family(Generic[V, F, R]):
                 event_created=event.created,
                 object_type=self.object_type,
                 object_id=refs.id,
-                customer_id=refs.customer_id,
-                payload={**notice.payload, "customer_id": refs.customer_id},
+                customer_id=customer,
+                payload={**notice.payload, "customer_id": customer},
                 now=now,
             )
 

@@ -19,7 +19,7 @@ from functools import cached_property
 from typing import Any
 
 from pydantic import BaseModel, Field, create_model
-from sqlalchemy import Table
+from sqlalchemy import ColumnElement, Table
 from sqlalchemy.orm import Session
 
 from domain.mirror.tables import STAMP_COLUMNS
@@ -175,6 +175,17 @@ class Listing:
             return self.status
         shown = {m.name: m.value for m in self.status if m not in self.never_listed}
         return StrEnum(f"Listed{self.status.__name__}", shown)  # type: ignore[return-value]
+
+    # Which rows are the customer's, when the row does not always name its customer (a
+    # refund or dispute: through its charge or payment intent, resolved at read time so
+    # it never depends on which event arrived first). Default: its stripe_customer_id.
+    owner: Callable[[str], ColumnElement[bool]] | None = None
+
+    def rows_of(self, customer_id: str) -> ColumnElement[bool]:
+        """The WHERE clause selecting the customer's rows."""
+        if self.owner is not None:
+            return self.owner(customer_id)
+        return self.shape.table.c.stripe_customer_id == customer_id
 
     def with_related(self, extra: Mapping[str, Related]) -> Listing:
         """This listing with more related fields on its rows."""
