@@ -151,15 +151,3 @@ def fill_blank_account_fields(session: Session, account: Row, values: Row, now: 
     blanks = {k: v for k, v in values.items() if v is not None and account.get(k) is None}
     if blanks:
         _update_account(session, account["id"], blanks, now)
-
-
-def default_payment_method_of(session: Session, customer_id: str | None) -> str | None:
-    """The customer's default payment method id as last written by a customer event."""
-    if customer_id is None:
-        return None
-    return session.execute(_DEFAULT_PM, {"cus": customer_id}).scalar_one_or_none()
-
-
-_DEFAULT_PM = select(ACCOUNTS.c.default_payment_method_id).where(
-    ACCOUNTS.c.stripe_customer_id == bindparam("cus")
-)

@@ -91,3 +91,13 @@ def test_transition_flags_the_default_and_keeps_a_detached_methods_owner() -> No
         "cus_1",
     )
     assert (detached["card_last4"], detached["last_event_id"]) == ("4242", "evt_1")
+
+
+def test_the_default_is_the_default_payment_method_else_the_legacy_default_source() -> None:
+    from domain.mirror.families.payment_methods import default_of
+
+    assert default_of("pm_1", {"default_source": "card_1"}) == "pm_1"
+    assert default_of(None, {"default_source": "card_1"}) == "card_1"
+    assert default_of(None, {"default_source": {"id": "src_1", "object": "source"}}) == "src_1"
+    assert default_of(None, {"default_source": None}) is None
+    assert default_of(None, None) is None  # no customer object stored yet

@@ -14,7 +14,7 @@ from typing import Any
 from domain.envelope import EventEnvelope
 from domain.mirror.accounts import link_account, update_account
 from domain.mirror.families._family import Family, Incoming, Known, Refs, Row
-from domain.mirror.families.payment_methods import sync_default_payment_method
+from domain.mirror.families.payment_methods import default_of, sync_default_payment_method
 from domain.mirror.ordering import stamp_of, tie_rank
 from domain.mirror.stripe_json import child, currency, list_data, opt_str, ref_id, require_id, sub
 from domain.mirror.tables import stamp_columns
@@ -140,7 +140,7 @@ def customer_transition(view: CustomerView, incoming: Incoming[Row | None]) -> A
 def write_customer(unit: Unit, change: AccountChange, now: datetime) -> None:
     """Write the details on the account and flag the customer's default payment method."""
     update_account(unit.session, change.account_id, change.values, now)
-    default = change.values["default_payment_method_id"]
+    default = default_of(change.values["default_payment_method_id"], change.values["raw"])
     sync_default_payment_method(unit, change.customer_id, default, now)
 
 

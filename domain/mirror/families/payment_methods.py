@@ -20,7 +20,7 @@ from sqlalchemy import Boolean, Integer, String, Table, and_, bindparam, false, 
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from domain.envelope import EventEnvelope
-from domain.mirror.accounts import ACCOUNTS, default_payment_method_of
+from domain.mirror.accounts import ACCOUNTS
 from domain.mirror.families._family import Family, Incoming, Known, Refs, Row
 from domain.mirror.families._read import Listing, ReadShape
 from domain.mirror.ordering import tie_rank
@@ -178,40 +178,38 @@ _PM_CUSTOMER = select(PAYMENT_METHODS.c.stripe_customer_id).where(
 )
 
 
-def customer_default(session: Session, customer_id: str | None) -> str | None:
-    """The id of the customer's default means of payment, as the last customer event said.
+def default_of(default_payment_method_id: str | None, customer: Any) -> str | None:
+    """A customer's default means of payment: `invoice_settings.default_payment_method`,
+    else its legacy `default_source` (a card or source, which Stripe charges invoices with
+    when no default payment method is set). `customer` is the customer object (or None).
 
-    `invoice_settings.default_payment_method`, else the legacy `default_source` (a card or
-    source; Stripe charges invoices with it when no default payment method is set). Both
-    `customer_default` and `sync_default_payment_method` apply this rule, so a row is
-    flagged the same whichever of its event and the customer's arrives first.
+    Both `customer_default` (a payment method or source event) and the customers family
+    (a customer event) apply this one rule, so a row is flagged the same whichever of its
+    event and the customer's arrives first.
     """
-    return default_payment_method_of(session, customer_id) or default_source_of(
-        session, customer_id
-    )
+    if default_payment_method_id is not None:
+        return default_payment_method_id
+    return ref_id(customer.get("default_source")) if isinstance(customer, dict) else None
 
 
-def default_source_of(session: Session, customer_id: str | None) -> str | None:
-    """The customer's legacy `default_source` (from the customer object stored on its account)."""
+def customer_default(session: Session, customer_id: str | None) -> str | None:
+    """The customer's default means of payment as the last customer event said (one query)."""
     if customer_id is None:
         return None
-    raw = session.execute(_CUSTOMER_RAW, {"cus": customer_id}).scalar_one_or_none()
-    return ref_id(raw.get("default_source")) if isinstance(raw, dict) else None
+    found = session.execute(_CUSTOMER_DEFAULT, {"cus": customer_id}).first()
+    return default_of(found.default_payment_method_id, found.raw) if found else None
 
 
-_CUSTOMER_RAW = select(ACCOUNTS.c.raw).where(ACCOUNTS.c.stripe_customer_id == bindparam("cus"))
+_CUSTOMER_DEFAULT = select(ACCOUNTS.c.default_payment_method_id, ACCOUNTS.c.raw).where(
+    ACCOUNTS.c.stripe_customer_id == bindparam("cus")
+)
 
 
 def sync_default_payment_method(
     unit: Unit, customer_id: str, default_id: str | None, now: datetime
 ) -> None:
-    """Flag the customer's default payment method (and unflag the others).
-
-    `default_id` is the customer's default payment method; without one, its legacy
-    `default_source` is the default (see `customer_default`).
-    """
+    """Flag the customer's default means of payment (`default_of`) and unflag the others."""
     flush_writes(unit)  # the batch's payment method rows must be there to be flagged
-    default_id = default_id or default_source_of(unit.session, customer_id)
     params = {"cus": customer_id, "default": default_id, "now": now}
     unit.session.execute(_SET_DEFAULT if default_id else _CLEAR_DEFAULT, params)
 
