@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from domain.mirror.families import payment_methods
-from domain.mirror.families.payment_methods import Owner, parse_payment_method
+from domain.mirror.families.payment_methods import Owner, default_of, parse_payment_method
 from domain.mirror.ordering import TERMINAL_WEIGHT
 from domain.mirror.statuses import PaymentMethodStatus
 from domain.mirror.stripe_json import ApiShape, ViewError
@@ -94,8 +94,6 @@ def test_transition_flags_the_default_and_keeps_a_detached_methods_owner() -> No
 
 
 def test_the_default_is_the_default_payment_method_else_the_legacy_default_source() -> None:
-    from domain.mirror.families.payment_methods import default_of
-
     assert default_of("pm_1", {"default_source": "card_1"}) == "pm_1"
     assert default_of(None, {"default_source": "card_1"}) == "card_1"
     assert default_of(None, {"default_source": {"id": "src_1", "object": "source"}}) == "src_1"
