@@ -6,7 +6,8 @@ from alembic import context
 from sqlalchemy import text
 
 import domain.commands  # (registers the commands table on Base.metadata)
-import domain.mirror  # noqa: F401  (registers the mirror tables on Base.metadata)
+import domain.mirror  # (registers the mirror tables on Base.metadata)
+import domain.usage.records  # noqa: F401  (registers the usage records table)
 from domain.db import make_engine
 from domain.models import Base
 from domain.settings import load_settings

@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import Table, func, select
 
 import domain.commands  # (registers the commands table)
-import domain.mirror  # noqa: F401  (registers the notifications outbox table)
+import domain.mirror  # (registers the notifications outbox table)
+import domain.usage.records  # noqa: F401  (registers the usage records table)
 from domain.event_log import DEAD, EVENTS, Executor
 from domain.models import Base, EventStatus
 
