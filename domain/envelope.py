@@ -123,9 +123,17 @@ def _thin_envelope(doc: dict[str, Any], event_id: str, event_type: str) -> Event
     )
 
 
+_RFC3339_CHARS = "0123456789-:.+TtZz"
+
+
 def _rfc3339_seconds(value: Any) -> int:
     """`2024-09-26T17:46:22.134Z` -> its Unix second (floored); a thin event must have one."""
-    if isinstance(value, str) and 20 <= len(value) <= 40 and value[10:11] in ("T", "t"):
+    if (
+        isinstance(value, str)
+        and 20 <= len(value) <= 40
+        and value[10:11] in ("T", "t")
+        and value.strip(_RFC3339_CHARS) == ""
+    ):
         try:
             when = datetime.fromisoformat(value)
         except ValueError:
