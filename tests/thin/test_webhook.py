@@ -19,9 +19,12 @@ from tests.support.processes import wait_until
 from tests.support.stripe_events import signed_headers
 
 
-class Published(list[str]):
+class Published:
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+
     def __call__(self, ids: Sequence[str]) -> None:
-        self.extend(ids)
+        self.ids.extend(ids)
 
 
 @pytest.fixture
@@ -55,7 +58,7 @@ def test_signed_thin_event_is_stored_once_and_published(
     assert row["object_type"] == "billing.meter" and row["object_id"] == "mtr_1"
     assert row["status"] in ("received", "queued") and row["event_created"] > 1_700_000_000
     assert orjson.loads(row["raw_body"]) == orjson.loads(body)  # stored as received
-    assert wait_until(lambda: event["id"] in published, 5)
+    assert wait_until(lambda: event["id"] in published.ids, 5)
 
 
 def test_thin_event_sent_by_the_fake_stripe_over_http(
