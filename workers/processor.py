@@ -57,7 +57,7 @@ class NoRelatedObject(ValueError):
 
 # Thin event types are namespaced by API version (`v1.billing.meter...`, `v2.core...`);
 # snapshot types never are. Only a routing hint: the parsed envelope decides.
-_THIN_TYPE_PREFIXES = ("v1.", "v2.")
+THIN_TYPE_PREFIXES = ("v1.", "v2.")
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,7 @@ def process_events(
     outcome.skipped = [i for i in event_ids if i not in claimed]
     events = [claimed[i] for i in unique if i in claimed]
     handlers = Handlers(registry, thin_registry, gateway)
-    thin = [e for e in events if e.type.startswith(_THIN_TYPE_PREFIXES)]
+    thin = [e for e in events if e.type.startswith(THIN_TYPE_PREFIXES)]
     if thin:
         events = [e for e in events if e not in thin]
     if not (len(events) > 1 and _apply_together(rt, events, token, registry, outcome)):

@@ -39,9 +39,7 @@ def store_thin(rt: Runtime, event: dict[str, Any]) -> str:
 
 def set_row(engine: Engine, event_id: str, **values: Any) -> None:
     with engine.begin() as conn:
-        conn.execute(
-            update(StripeEvent.__table__).where(StripeEvent.event_id == event_id).values(**values)
-        )
+        conn.execute(update(StripeEvent).where(StripeEvent.event_id == event_id).values(**values))
 
 
 def notifications(engine: Engine) -> list[dict[str, Any]]:
