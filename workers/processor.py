@@ -97,7 +97,7 @@ def process_events(
     handlers = Handlers(registry, thin_registry, gateway)
     thin = [e for e in events if e.type.startswith(THIN_TYPE_PREFIXES)]
     if thin:
-        events = [e for e in events if e not in thin]
+        events = [e for e in events if not e.type.startswith(THIN_TYPE_PREFIXES)]
     if not (len(events) > 1 and _apply_together(rt, events, token, registry, outcome)):
         for event in events:
             _process_one(rt, event, token, handlers, outcome)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+import pytest
 from prometheus_client import REGISTRY as METRICS
 from sqlalchemy import Engine, text, update
 
@@ -184,3 +185,9 @@ def test_thin_and_snapshot_events_in_one_message(
     )
     assert sorted(outcome.processed) == sorted([*snapshot, thin])
     assert effects(db) == 3 and count(db, "notifications") == 1
+
+
+def test_the_gateway_fetches_api_paths_only(gateway: StripeGateway) -> None:
+    for url in ("https://evil.example/v1/customers/cus_1", "//evil/v1/x", "/v1/../x", "v1/x"):
+        with pytest.raises(ValueError):
+            gateway.retrieve_path(url)
