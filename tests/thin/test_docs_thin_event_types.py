@@ -39,3 +39,16 @@ def test_thin_and_snapshot_types_never_share_a_name_or_prefix() -> None:
     assert all(t.startswith(THIN_TYPE_PREFIXES) for t in THIN_REGISTRY)
     assert not any(t.startswith(THIN_TYPE_PREFIXES) for t in REGISTRY)
     assert all(t.startswith(THIN_TYPE_PREFIXES) for t in sdk_thin_types())
+
+
+def test_the_thin_notification_kind_is_unique_fits_and_is_documented() -> None:
+    from domain.mirror.families import FAMILIES
+    from domain.mirror.outbox import KIND_LENGTH
+    from domain.thin.meter_errors import MeterNotice
+
+    family_kinds = {str(kind) for family in FAMILIES for kind in family.kinds}
+    tables = load(ROOT / "docs" / "read-api.md").tables_under("Notification kinds")
+    documented = {name for t in tables for row in t.rows for name in row[0].code}
+    for kind in MeterNotice:
+        assert kind not in family_kinds and len(kind) <= KIND_LENGTH
+        assert kind in documented
