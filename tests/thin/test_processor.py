@@ -191,3 +191,17 @@ def test_the_gateway_fetches_api_paths_only(gateway: StripeGateway) -> None:
     for url in ("https://evil.example/v1/customers/cus_1", "//evil/v1/x", "/v1/../x", "v1/x"):
         with pytest.raises(ValueError):
             gateway.retrieve_path(url)
+
+
+def test_a_thin_envelope_with_an_unprefixed_type_still_takes_the_thin_path(
+    runtime: Runtime, db: Engine, fake_stripe: FakeStripe
+) -> None:
+    """Routing by prefix is a hint: in a message applied together, the envelope decides."""
+    odd = store_thin(runtime, fake_stripe.thin.create("test.recorded", None, None))
+    snapshot = store_raw(
+        runtime,
+        orjson.dumps(build_event("test.recorded", {"id": new_id("obj")}, event_id=new_id("evt"))),
+    )
+    outcome = process_events(runtime, [odd, snapshot], TEST_REGISTRY, THIN_REGISTRY)
+    assert outcome.ignored == [odd] and outcome.processed == [snapshot]
+    assert effects(db) == 1  # the snapshot handler never saw the thin event
