@@ -6,6 +6,8 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from domain.envelope import (
     EnvelopeError,
@@ -159,3 +161,34 @@ def test_unstorable_thin_event_names_the_thin_field() -> None:
 )
 def test_api_path(url: str, ok: bool) -> None:
     assert is_api_path(url) is ok
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.floats(allow_nan=False)
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    created=json_values | st.datetimes().map(lambda d: d.isoformat() + "Z"),
+    related=json_values
+    | st.fixed_dictionaries({"id": st.text(), "type": st.text(), "url": st.text()}),
+    extra=st.dictionaries(st.sampled_from(["context", "livemode", "data", "reason"]), json_values),
+)
+def test_any_thin_shaped_body_parses_or_is_an_envelope_error(
+    created: Any, related: Any, extra: dict[str, Any]
+) -> None:
+    raw = orjson.dumps({**THIN, **extra, "created": created, "related_object": related})
+    try:
+        env = parse_envelope(raw)
+        ensure_storable(env, raw)
+    except EnvelopeError:
+        return
+    assert env.thin and isinstance(env.created, int)
+    assert env.related_object is None or is_api_path(env.related_object.url)
