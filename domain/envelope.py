@@ -1,8 +1,15 @@
-"""The Stripe event envelope parsed into a typed, frozen view (no SDK involved)."""
+"""The Stripe event envelope parsed into a typed, frozen view (no SDK involved).
+
+Two envelopes arrive at the webhook: the snapshot (v1) event, `object: "event"`, with the
+object in `data.object` and an integer `created`; and the thin (v2) event, `object:
+"v2.core.event"`, with no `data`, a `related_object` reference (or null) and an RFC 3339
+`created`. Both parse into one EventEnvelope; `thin` says which it was.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, cast
 
 import orjson
@@ -19,6 +26,18 @@ class EnvelopeError(ValueError):
         self.code = code
 
 
+THIN_OBJECT = "v2.core.event"  # the `object` of a thin (v2) event
+
+
+@dataclass(frozen=True, slots=True)
+class RelatedObject:
+    """A thin event's reference to the object it is about; `url` is an API path."""
+
+    id: str
+    type: str
+    url: str
+
+
 @dataclass(frozen=True, slots=True)
 class EventEnvelope:
     """What the pipeline needs to know about an event before any handler runs."""
@@ -32,6 +51,9 @@ class EventEnvelope:
     object_type: str | None
     object_id: str | None
     data: dict[str, Any]
+    thin: bool = False  # a v2 thin event: no data; fetch it (or related_object) to learn more
+    related_object: RelatedObject | None = None
+    context: str | None = None  # a thin event's authentication context (Stripe-Context)
 
     @property
     def object(self) -> dict[str, Any]:
@@ -61,6 +83,8 @@ def parse_envelope(raw: bytes | str) -> EventEnvelope:
         raise EnvelopeError("invalid_event", "event has no valid 'id'")
     if not isinstance(event_type, str) or not event_type:
         raise EnvelopeError("invalid_event", "event has no valid 'type'")
+    if doc.get("object") == THIN_OBJECT:  # one dict lookup on the snapshot path
+        return _thin_envelope(doc, event_id, event_type)
     created = doc.get("created")
     if isinstance(created, bool) or not isinstance(created, int):
         created = 0
@@ -81,6 +105,69 @@ def parse_envelope(raw: bytes | str) -> EventEnvelope:
     )
 
 
+def _thin_envelope(doc: dict[str, Any], event_id: str, event_type: str) -> EventEnvelope:
+    related = _related_object(doc.get("related_object"))
+    return EventEnvelope(
+        event_id=event_id,
+        type=event_type,
+        created=_rfc3339_seconds(doc.get("created")),
+        api_version=None,  # thin payloads are unversioned
+        livemode=doc.get("livemode") is True,
+        account=None,
+        object_type=related.type if related else None,
+        object_id=related.id if related else None,
+        data={},  # whatever a thin body carries beyond the envelope is fetched, not trusted
+        thin=True,
+        related_object=related,
+        context=_opt_str(doc.get("context")),
+    )
+
+
+_RFC3339_CHARS = "0123456789-:.+TtZz"
+
+
+def _rfc3339_seconds(value: Any) -> int:
+    """`2024-09-26T17:46:22.134Z` -> its Unix second (floored); a thin event must have one."""
+    if (
+        isinstance(value, str)
+        and 20 <= len(value) <= 40
+        and value[10:11] in ("T", "t")
+        and value.strip(_RFC3339_CHARS) == ""
+    ):
+        try:
+            when = datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            if when.tzinfo is not None:
+                return int(when.timestamp() // 1)
+    raise EnvelopeError("invalid_event", "thin event has no valid RFC 3339 'created'")
+
+
+def _related_object(value: Any) -> RelatedObject | None:
+    """null, or {id, type, url} with url an API path (never a host to call out to)."""
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        fields = value.get("id"), value.get("type"), value.get("url")
+        if all(isinstance(f, str) and f for f in fields):
+            related = RelatedObject(*cast(tuple[str, str, str], fields))
+            if is_api_path(related.url):
+                return related
+    raise EnvelopeError(
+        "invalid_event", "thin event's 'related_object' must be null or {id, type, url}"
+    )
+
+
+def is_api_path(url: str) -> bool:
+    """A path on Stripe's API (`/v1/...`, `/v2/...`): no scheme, host, `..` or query tricks."""
+    return (
+        url.startswith(("/v1/", "/v2/"))
+        and ".." not in url
+        and all(c.isascii() and c.isprintable() and c not in " \\#?%@" for c in url)
+    )
+
+
 # What the event log can hold, read from its table: (envelope field, name in the event, column).
 _COLUMNS = cast(Table, StripeEvent.__table__).c
 _LENGTH_LIMITS: tuple[tuple[str, str, int], ...] = tuple(
@@ -95,6 +182,7 @@ _LENGTH_LIMITS: tuple[tuple[str, str, int], ...] = tuple(
     )
     if (length := cast(String, column.type).length) is not None  # unbounded text: no limit
 )
+_THIN_NAMES = {"data.object.object": "related_object.type", "data.object.id": "related_object.id"}
 _BIGINT_MIN, _BIGINT_MAX = -(2**63), 2**63 - 1  # event_created is a BIGINT
 
 
@@ -108,6 +196,7 @@ def ensure_storable(envelope: EventEnvelope, raw: bytes) -> None:
     for field, name, limit in _LENGTH_LIMITS:
         value = getattr(envelope, field)
         if value is not None and len(value) > limit:
+            name = _THIN_NAMES.get(name, name) if envelope.thin else name
             raise EnvelopeError("unstorable_event", f"'{name}' is longer than {limit} characters")
     if not _BIGINT_MIN <= envelope.created <= _BIGINT_MAX:
         raise EnvelopeError("unstorable_event", "'created' is outside the 64-bit integer range")

@@ -1,4 +1,8 @@
-"""POST /webhooks/stripe: verify, store durably, answer, then publish."""
+"""POST /webhooks/stripe: verify, store durably, answer, then publish.
+
+Snapshot (v1) and thin (v2, `object: "v2.core.event"`) events take the same path; the
+envelope parser tells them apart (domain/envelope.py).
+"""
 
 from __future__ import annotations
 
@@ -43,7 +47,11 @@ document(
         ),
         responses={
             200: ("stored (or already stored)", WebhookAck),
-            400: ("bad signature, not JSON, no id/type, or not storable", None),
+            400: (
+                "bad signature, not JSON, no id/type, a malformed thin (v2) envelope, "
+                "or not storable",
+                None,
+            ),
             413: ("body over the size limit", None),
             503: ("not stored; Stripe will retry", None),
         },

@@ -8,6 +8,8 @@ computed from the database at scrape time (`ingest.metrics`), correct across pro
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from prometheus_client import Counter, Histogram
 
 PROCESSING_SECONDS = Histogram(
@@ -37,6 +39,12 @@ BATCHES = Counter(
     "Messages of several events: applied in one transaction, or split to one per event",
     ["outcome"],
 )
+THIN_EVENT_CODES = Counter(
+    "billing_thin_event_codes_total",
+    "What thin event handlers counted, by event type and code (meter errors: invalid usage "
+    "events by Stripe's error code)",
+    ["type", "code"],
+)
 NOTIFICATION_DELIVERIES = Counter(
     "billing_notification_deliveries_total",
     "Notification delivery attempts, by kind and outcome",
@@ -54,6 +62,13 @@ def observe_stripe_call(endpoint: str, status: int, seconds: float, error: str |
     STRIPE_API_SECONDS.labels(endpoint, str(status)).observe(seconds)
     if error:
         STRIPE_API_ERRORS.labels(endpoint, error).inc()
+
+
+def count_thin_codes(event_type: str, counts: Mapping[str, int]) -> None:
+    """A thin event handled: add the counts its handler returned (code -> n)."""
+    for code, n in counts.items():
+        if n > 0:
+            THIN_EVENT_CODES.labels(event_type, code).inc(n)
 
 
 def count_notification_delivery(kind: str, outcome: str) -> None:

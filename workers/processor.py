@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
@@ -21,9 +21,10 @@ from domain.mirror.unit import Registration, TargetsOf, Unit
 from domain.models import EventStatus
 from domain.ops.attempts import record_attempt
 from domain.redact import event_strings, scrub
+from domain.thin import THIN_REGISTRY, Counts, Fetch, ThinRegistration
 from domain.types import utcnow
 from workers import metrics
-from workers.runtime import Runtime
+from workers.runtime import Runtime, get_gateway
 
 log = structlog.get_logger("workers.processor")
 
@@ -42,12 +43,43 @@ class LeaseLost(Exception):
     """Our lease ran out and the event was handed out again: undo, let the new holder win."""
 
 
+class ThinFetcher(Protocol):
+    """The part of the Stripe gateway thin event handlers fetch through."""
+
+    def retrieve_thin_event(self, event_id: str, context: str | None = None) -> dict[str, Any]: ...
+
+    def retrieve_path(self, path: str, context: str | None = None) -> dict[str, Any]: ...
+
+
+class NoRelatedObject(ValueError):
+    """The handler fetches the related object, and the thin event names none."""
+
+
+# Thin event types are namespaced by API version (`v1.billing.meter...`, `v2.core...`);
+# snapshot types never are. Only a routing hint: the parsed envelope decides.
+THIN_TYPE_PREFIXES = ("v1.", "v2.")
+
+
+@dataclass(frozen=True)
+class Handlers:
+    """The dispatch tables and, for thin events, how to reach Stripe (built on first use)."""
+
+    registry: Mapping[str, Registration]
+    thin: Mapping[str, ThinRegistration]
+    gateway: Callable[[], ThinFetcher]
+
+
 def process_events(
     rt: Runtime,
     event_ids: Sequence[str],
     registry: Mapping[str, Registration] = REGISTRY,
+    thin_registry: Mapping[str, ThinRegistration] = THIN_REGISTRY,
+    gateway: Callable[[], ThinFetcher] = get_gateway,
 ) -> BatchOutcome:
     """Claim the claimable ids, then apply them: together if they can, else one by one.
+
+    Thin events always go one by one: their handler's fetch (through `gateway`, called
+    only when a thin event has a handler) happens before their transaction opens.
 
     The claimed events are first applied in one transaction (one BEGIN, one fenced finish,
     one COMMIT for the whole message). If anything in it goes wrong (a handler raises, a
@@ -62,10 +94,15 @@ def process_events(
         claimed = {c.event_id: c for c in event_log.claim(session, unique, token, utcnow(), lease)}
     outcome.skipped = [i for i in event_ids if i not in claimed]
     events = [claimed[i] for i in unique if i in claimed]
-    if len(events) > 1 and _apply_together(rt, events, token, registry, outcome):
-        return outcome
-    for event in events:
-        _process_one(rt, event, token, registry, outcome)
+    handlers = Handlers(registry, thin_registry, gateway)
+    thin = [e for e in events if e.type.startswith(THIN_TYPE_PREFIXES)]
+    if thin:
+        events = [e for e in events if not e.type.startswith(THIN_TYPE_PREFIXES)]
+    if not (len(events) > 1 and _apply_together(rt, events, token, registry, outcome)):
+        for event in events:
+            _process_one(rt, event, token, handlers, outcome)
+    for event in thin:
+        _process_one(rt, event, token, handlers, outcome)
     return outcome
 
 
@@ -78,11 +115,24 @@ def _context(event: event_log.Claimed) -> Any:
 def _apply(
     unit: Unit, envelope: EventEnvelope, registry: Mapping[str, Registration]
 ) -> EventStatus:
+    if envelope.thin:  # never here when routed as thin; the slow path fetches first
+        raise ValueError("a thin event cannot be applied without its fetch")
     registration = registry.get(envelope.type)
     if registration is None:
         return EventStatus.IGNORED
     registration.handler(unit, envelope)
     return EventStatus.PROCESSED
+
+
+def fetch_for(
+    fetcher: ThinFetcher, registration: ThinRegistration, envelope: EventEnvelope
+) -> dict[str, Any]:
+    """What a thin event's handler needs, fetched through the gateway (outside any transaction)."""
+    if registration.fetch is Fetch.EVENT:
+        return dict(fetcher.retrieve_thin_event(envelope.event_id, envelope.context))
+    if envelope.related_object is None:
+        raise NoRelatedObject(f"{envelope.type} has no related_object to fetch")
+    return dict(fetcher.retrieve_path(envelope.related_object.url, envelope.context))
 
 
 def _apply_together(
@@ -134,16 +184,26 @@ def _process_one(
     rt: Runtime,
     event: event_log.Claimed,
     token: str,
-    registry: Mapping[str, Registration],
+    handlers: Handlers,
     out: BatchOutcome,
 ) -> None:
     started = time.perf_counter()
     event_id = event.event_id
+    counts: Counts = {}
     with _context(event):
         try:
+            envelope = parse_envelope(event.raw_body)
+            thin = handlers.thin.get(envelope.type) if envelope.thin else None
+            fetched = fetch_for(handlers.gateway(), thin, envelope) if thin else {}
             with rt.sessions.begin() as session:
                 unit = Unit(session, rt.deps)  # no batch: every write goes straight through
-                status = _apply(unit, parse_envelope(event.raw_body), registry)
+                if thin is not None:
+                    counts = thin.handler(unit, envelope, fetched)
+                    status = EventStatus.PROCESSED
+                elif envelope.thin:  # a thin type no module handles
+                    status = EventStatus.IGNORED
+                else:
+                    status = _apply(unit, envelope, handlers.registry)
                 if not event_log.finish(session, event_id, token, status, utcnow()):
                     raise LeaseLost(event_id)
         except LeaseLost:
@@ -156,6 +216,7 @@ def _process_one(
             metrics.observe_processing(event.type, "failed", time.perf_counter() - started)
             return
         _succeeded(event, status, time.perf_counter() - started, out)
+        metrics.count_thin_codes(event.type, counts)  # after the commit, like the others
 
 
 def _succeeded(

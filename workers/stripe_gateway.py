@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import stripe
 
+from domain.envelope import is_api_path
 from domain.settings import Settings
 from workers.metrics import observe_stripe_call
 from workers.rate_limit import RateLimiter, limiter_for
@@ -155,14 +156,26 @@ class StripeGateway:
         self._limiter = limiter
 
     def _call(
-        self, op: Callable[..., Any], *args: Any, params: Obj | None = None, key: str | None = None
+        self,
+        op: Callable[..., Any],
+        *args: Any,
+        params: Obj | None = None,
+        key: str | None = None,
+        context: str | None = None,
     ) -> Obj:
-        self._limiter.acquire()
         options: dict[str, Any] = {"idempotency_key": key} if key else {}
-        endpoint = endpoint_name(op)
+        if context:
+            options["stripe_context"] = context
+        return self._invoke(
+            endpoint_name(op), lambda: op(*args, params=params or {}, options=options)
+        )
+
+    def _invoke(self, endpoint: str, call: Callable[[], Any]) -> Obj:
+        """One rate-limited call, timed and counted; a Stripe error becomes a StripeFailure."""
+        self._limiter.acquire()
         started = time.perf_counter()
         try:
-            result = op(*args, params=params or {}, options=options)
+            result = call()
         except stripe.StripeError as exc:
             failure = classify(exc)
             observe_stripe_call(
@@ -173,6 +186,9 @@ class StripeGateway:
             )
             raise failure from exc
         observe_stripe_call(endpoint, 200, time.perf_counter() - started, None)
+        if isinstance(result, stripe.StripeResponse):  # a raw request: the JSON as sent
+            body = result.data if isinstance(result.data, dict) else {}
+            return StripeResult(body, answered_at(result.headers))
         data = result.to_dict(for_json=True) if hasattr(result, "to_dict") else dict(result)
         response = getattr(result, "last_response", None)
         return StripeResult(data, answered_at(getattr(response, "headers", None)))
@@ -243,6 +259,19 @@ class StripeGateway:
     def list_events(self, params: Obj) -> Obj:
         """One page of `GET /v1/events` (newest first; `created`, `types`, `starting_after`)."""
         return self._call(self.v1.events.list, params=params)
+
+    def retrieve_thin_event(self, event_id: str, context: str | None = None) -> Obj:
+        """`GET /v2/core/events/{id}`: a thin event in full, with its `data`."""
+        return self._call(self._client.v2.core.events.retrieve, event_id, context=context)
+
+    def retrieve_path(self, path: str, context: str | None = None) -> Obj:
+        """`GET` an API path a thin event's `related_object.url` names (paths only, no host)."""
+        if not is_api_path(path):
+            raise ValueError("not a Stripe API path")
+        options = {"stripe_context": context} if context else {}
+        kind = path.split("/")[2] if path.count("/") >= 3 else "object"
+        endpoint = f"related_object.{kind}.retrieve"  # low cardinality: no ids in the label
+        return self._invoke(endpoint, lambda: self._client.raw_request("get", path, **options))
 
 
 class _HTTPXClient(stripe.HTTPXClient):  # type: ignore[misc]

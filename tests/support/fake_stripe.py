@@ -25,6 +25,7 @@ from domain.samples import new_id
 from tests.support.fake_stripe_api import FakeResources
 from tests.support.fake_stripe_events import EventLog
 from tests.support.fake_stripe_store import Clock, StripeHTTPError
+from tests.support.fake_stripe_thin import ThinEvents, send_thin_event
 
 API_KEY = "sk_test_fake_0123456789"
 
@@ -82,6 +83,7 @@ class FakeStripe:
         self.clock = Clock()
         self.events = EventLog(self.clock)
         self.resources = FakeResources(self.events.emit, self.clock)
+        self.thin = ThinEvents(self.clock)  # thin (v2) events, for GET /v2/core/events/{id}
         # Stripe dates every answer (HTTP `Date`, its own clock); a test can turn it off.
         self.send_date_header = True
         self.hang_seconds = hang_seconds
@@ -135,6 +137,13 @@ class FakeStripe:
                 return True
             time.sleep(0.05)
         return False
+
+    def send_thin_event(self, event: dict[str, Any]) -> int:
+        """Post a thin event (created with `self.thin`), signed, to the webhook endpoint set
+        by `send_webhooks_to`; returns the endpoint's HTTP status."""
+        assert self.events.webhook_url and self.events.webhook_secret, "send_webhooks_to first"
+        url, secret = self.events.webhook_url, self.events.webhook_secret
+        return send_thin_event(url, secret, event).status_code
 
     def list_events(self, query: dict[str, Any]) -> dict[str, Any]:
         """`GET /v1/events` (see `EventLog.list_events`)."""
@@ -195,6 +204,8 @@ class FakeStripe:
         if method == "GET" and path == "/v1/events":
             return 200, orjson.dumps(self.list_events(params)), {}
         try:
+            if method == "GET" and path.startswith("/v2/core/events/"):
+                return 200, orjson.dumps(self.thin.get(path.removeprefix("/v2/core/events/"))), {}
             with self.state.lock:
                 obj = self.resources.route(method, path, params)
         except StripeHTTPError as exc:
