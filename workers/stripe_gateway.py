@@ -155,10 +155,17 @@ class StripeGateway:
         self._limiter = limiter
 
     def _call(
-        self, op: Callable[..., Any], *args: Any, params: Obj | None = None, key: str | None = None
+        self,
+        op: Callable[..., Any],
+        *args: Any,
+        params: Obj | None = None,
+        key: str | None = None,
+        api_key: str | None = None,
     ) -> Obj:
         self._limiter.acquire()
         options: dict[str, Any] = {"idempotency_key": key} if key else {}
+        if api_key:  # e.g. a meter event session's token instead of the secret key
+            options["api_key"] = api_key
         endpoint = endpoint_name(op)
         started = time.perf_counter()
         try:
@@ -173,6 +180,8 @@ class StripeGateway:
             )
             raise failure from exc
         observe_stripe_call(endpoint, 200, time.perf_counter() - started, None)
+        if result is None:  # v2 endpoints that answer with an empty body
+            return StripeResult({}, None)
         data = result.to_dict(for_json=True) if hasattr(result, "to_dict") else dict(result)
         response = getattr(result, "last_response", None)
         return StripeResult(data, answered_at(getattr(response, "headers", None)))
@@ -244,6 +253,35 @@ class StripeGateway:
         """One page of `GET /v1/events` (newest first; `created`, `types`, `starting_after`)."""
         return self._call(self.v1.events.list, params=params)
 
+    # --- Billing Meters (usage reporting) ---------------------------------------------------
+
+    def create_meter_event_session(self) -> Obj:
+        """`POST /v2/billing/meter_event_session`: a token for the stream, valid 15 minutes."""
+        return self._call(self._client.v2.billing.meter_event_session.create)
+
+    def send_meter_event_stream(self, token: str, events: list[Obj]) -> None:
+        """`POST /v2/billing/meter_event_stream` (meter-events host), up to 100 events."""
+        self._call(
+            self._client.v2.billing.meter_event_stream.create,
+            params={"events": events},
+            api_key=token,
+        )
+
+    def create_meter_event(self, params: Obj, key: str) -> Obj:
+        """`POST /v1/billing/meter_events`: one event (the v1 fallback)."""
+        return self._call(self.v1.billing.meter_events.create, params=params, key=key)
+
+    def list_meters(self) -> list[Obj]:
+        page = self._call(self.v1.billing.meters.list, params={"limit": 100, "status": "active"})
+        return list(page.get("data", []))
+
+    def meter_event_summaries(self, meter_id: str, params: Obj) -> list[Obj]:
+        """`GET /v1/billing/meters/{id}/event_summaries` (customer, start_time, end_time)."""
+        page = self._call(
+            self.v1.billing.meters.event_summaries.list, meter_id, params={"limit": 100, **params}
+        )
+        return list(page.get("data", []))
+
 
 class _HTTPXClient(stripe.HTTPXClient):  # type: ignore[misc]
     """Stripe's httpx client, sending the form body as `content` (httpx deprecates `data=str`)."""
@@ -267,7 +305,10 @@ def make_gateway(settings: Settings, limiter: RateLimiter | None = None) -> Stri
     logging.getLogger("stripe").setLevel(logging.WARNING)
     client = stripe.StripeClient(
         key,
-        base_addresses={"api": settings.stripe_api_base.rstrip("/")},
+        base_addresses={
+            "api": settings.stripe_api_base.rstrip("/"),
+            "meter_events": settings.stripe_meter_events_base.rstrip("/"),
+        },
         max_network_retries=0,
         http_client=_HTTPXClient(
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)), allow_sync_methods=True
