@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, bindparam, func, select, update
+from sqlalchemy import Index, and_, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from domain.mirror.tables import BillingAccount
@@ -34,6 +34,9 @@ from domain.usage.reporting import (
 )
 
 PENDING = ReportStatus.PENDING.value
+
+# Claimed records are read back and marked by their identifier (migration 0014).
+REPORT_ID_INDEX = Index("ix_usage_records_report_id", UsageRecord.report_id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -202,3 +202,26 @@ def test_the_v1_fallback_reports_once(
     assert fake_stripe.meters.totals() == {("cus_a", METER): 7}
     assert {b.api for b in fake_stripe.meters.billed} == {"v1"}
     assert fake_stripe.calls("POST", "/v2/") == 0
+
+
+def test_the_sweeper_asks_for_a_report_every_interval_while_usage_is_pending(
+    runtime: Runtime,
+) -> None:
+    from workers.celery_app import REPORT_USAGE
+    from workers.meters import run
+
+    sent: list[str] = []
+
+    class App:
+        def send_task(self, name: str, **_: object) -> None:
+            sent.append(name)
+
+    app = App()
+    run._last_trigger[0] = 0.0
+    interval = runtime.settings.usage_report_interval_seconds
+    assert not run.trigger_report(runtime, app, now=10_000.0)  # type: ignore[arg-type]
+    with runtime.sessions.begin() as s:
+        usage(s, "acct_a", 1, utcnow())
+    assert not run.trigger_report(runtime, app, now=10_000.0 + interval / 2)  # type: ignore[arg-type]
+    assert run.trigger_report(runtime, app, now=10_000.0 + interval)  # type: ignore[arg-type]
+    assert sent == [REPORT_USAGE]
