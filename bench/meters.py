@@ -78,6 +78,8 @@ def run(database_url: str, records: int, per_account: int, events_per_request: i
             ],
             now,
         )
+    with engine.connect() as conn:  # fresh rows: give the planner the statistics it has live
+        conn.execute(text("ANALYZE usage_records, billing_accounts"))
     child = subprocess.Popen(
         [sys.executable, "-m", "bench.meters", "--serve-fake"],
         stdin=subprocess.PIPE,

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Index, and_, bindparam, func, select, update
+from sqlalchemy import Index, and_, bindparam, func, select, text, update
 from sqlalchemy.orm import Session
 
 from domain.mirror.tables import BillingAccount
@@ -90,78 +90,128 @@ def claim(
 
 
 def _write_claims(session: Session, groups: Sequence[Group]) -> None:
-    rows = [{"rid": rid, "report_id": g.identifier} for g in groups for rid in g.record_ids]
-    if not rows:
+    ids: list[str] = []
+    report_ids: list[str] = []
+    for group in groups:
+        identifier = group.identifier
+        ids += group.record_ids
+        report_ids += [identifier] * len(group.record_ids)
+    if not ids:
         return
-    table = USAGE_RECORDS
+    if session.get_bind().dialect.name == "postgresql":  # one statement, whatever the count
+        session.execute(
+            text(
+                "UPDATE usage_records SET report_id = v.report_id"
+                " FROM unnest(CAST(:ids AS text[]), CAST(:report_ids AS text[]))"
+                " AS v(id, report_id) WHERE usage_records.id = v.id"
+            ),
+            {"ids": ids, "report_ids": report_ids},
+        )
+        return
     stmt = (
-        update(table)
-        .where(table.c.id == bindparam("rid"))
+        update(USAGE_RECORDS)
+        .where(USAGE_RECORDS.c.id == bindparam("rid"))
         .values(report_id=bindparam("report_id"))
-        .execution_options(synchronize_session=False)
     )
-    session.connection().execute(stmt, rows)
+    session.connection().execute(
+        stmt, [{"rid": i, "report_id": r} for i, r in zip(ids, report_ids, strict=True)]
+    )
+
+
+def backlog_size(session: Session, limit: int) -> int:
+    """Claimed groups still pending (at most `limit` counted)."""
+    inner = (
+        select(USAGE_RECORDS.c.report_id)
+        .where(USAGE_RECORDS.c.report_status == PENDING, USAGE_RECORDS.c.report_id.is_not(None))
+        .group_by(USAGE_RECORDS.c.report_id)
+        .limit(limit)
+        .subquery()
+    )
+    return int(session.scalar(select(func.count()).select_from(inner)) or 0)
 
 
 def claimed_events(session: Session, bucket_seconds: int, limit: int) -> list[MeterEvent]:
-    """The claimed, still pending groups (one meter event each), oldest first."""
-    first = func.min(UsageRecord.occurred_at)
-    rows = session.execute(
-        select(
-            UsageRecord.report_id,
-            UsageRecord.account_ref,
-            UsageRecord.meter,
-            func.sum(UsageRecord.quantity),
-            first,
-            func.count(),
-            BillingAccount.stripe_customer_id,
-        )
-        .outerjoin(BillingAccount, BillingAccount.account_ref == UsageRecord.account_ref)
-        .where(UsageRecord.report_status == PENDING, UsageRecord.report_id.is_not(None))
-        .group_by(
-            UsageRecord.report_id,
-            UsageRecord.account_ref,
-            UsageRecord.meter,
-            BillingAccount.stripe_customer_id,
-        )
-        .order_by(first)
-        .limit(limit)
-    ).all()
-    return [
-        MeterEvent(
-            identifier=str(r[0]),
-            event_name=r[2],
-            customer=r[6],
-            value=int(r[3]),
-            timestamp=bucket_start(r[4], bucket_seconds),
-            record_count=int(r[5]),
-        )
-        for r in rows
-        if r[6] is not None  # the account lost its customer since the claim: wait
-    ]
+    """Up to `limit` claimed, still pending groups (one meter event each), oldest first.
 
-
-def mark_reported(session: Session, identifiers: Iterable[str], now: datetime) -> int:
-    """Stripe took these events: their records are reported (report_id stays the identifier)."""
-    ids = list(identifiers)
-    if not ids:
-        return 0
-    result = session.execute(
-        update(UsageRecord)
-        .where(UsageRecord.report_id.in_(ids), UsageRecord.report_status == PENDING)
-        .values(report_status=ReportStatus.REPORTED.value, reported_at=now, report_error=None)
-        .execution_options(synchronize_session=False)
+    Whole groups only: an event's value must be the sum of all its records, or a resend
+    under the same identifier would be deduplicated with a different value.
+    """
+    t = USAGE_RECORDS.c
+    pending_claimed = (t.report_status == PENDING, t.report_id.is_not(None))
+    first = func.min(t.occurred_at)
+    chosen = list(
+        session.scalars(
+            select(t.report_id)
+            .where(*pending_claimed)
+            .group_by(t.report_id)
+            .order_by(first, t.report_id)
+            .limit(limit)
+        )
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    members: dict[str, list[tuple[str, str, str, int, datetime, str | None]]] = {}
+    for part in range(0, len(chosen), 1000):
+        rows = session.execute(
+            select(
+                t.report_id,
+                t.id,
+                t.account_ref,
+                t.meter,
+                t.quantity,
+                t.occurred_at,
+                BillingAccount.stripe_customer_id,
+            )
+            .outerjoin(BillingAccount, BillingAccount.account_ref == t.account_ref)
+            .where(*pending_claimed, t.report_id.in_(chosen[part : part + 1000]))
+        ).all()
+        for row in rows:
+            members.setdefault(row[0], []).append(tuple(row[1:]))  # type: ignore[arg-type]
+    events = []
+    for identifier in chosen:
+        group = members.get(identifier)
+        if not group:
+            continue  # reported by another reporter in between
+        meter, customer = group[0][2], group[0][5]
+        if customer is None:
+            continue  # the account lost its customer since the claim: wait
+        events.append(
+            MeterEvent(
+                identifier=identifier,
+                event_name=meter,
+                customer=customer,
+                value=sum(int(m[3]) for m in group),
+                timestamp=bucket_start(min(m[4] for m in group), bucket_seconds),
+                record_ids=tuple(sorted(m[0] for m in group)),
+            )
+        )
+    return events
 
 
-def mark_rejected(session: Session, reasons: Mapping[str, str], now: datetime) -> int:
-    """Stripe refused these events for good: their records are rejected, with the reason."""
+def mark_reported(session: Session, events: Iterable[MeterEvent], now: datetime) -> int:
+    """Stripe took these events: their records are reported (report_id stays the identifier)."""
+    ids = [rid for event in events for rid in event.record_ids]
     count = 0
-    for identifier, reason in reasons.items():
+    for part in range(0, len(ids), 1000):
         result = session.execute(
             update(UsageRecord)
-            .where(UsageRecord.report_id == identifier, UsageRecord.report_status == PENDING)
+            .where(
+                UsageRecord.id.in_(ids[part : part + 1000]), UsageRecord.report_status == PENDING
+            )
+            .values(report_status=ReportStatus.REPORTED.value, reported_at=now, report_error=None)
+            .execution_options(synchronize_session=False)
+        )
+        count += int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return count
+
+
+def mark_rejected(
+    session: Session, rejected: Iterable[tuple[MeterEvent, str]], now: datetime
+) -> int:
+    """Stripe refused these events for good: their records are rejected, with the reason."""
+    count = 0
+    for event, reason in rejected:
+        result = session.execute(
+            update(UsageRecord)
+            .where(UsageRecord.id.in_(event.record_ids), UsageRecord.report_status == PENDING)
             .values(
                 report_status=ReportStatus.REJECTED.value,
                 reported_at=now,

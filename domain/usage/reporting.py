@@ -136,7 +136,11 @@ class MeterEvent:
     customer: str
     value: int
     timestamp: datetime
-    record_count: int
+    record_ids: tuple[str, ...]
+
+    @property
+    def record_count(self) -> int:
+        return len(self.record_ids)
 
     def v2(self) -> dict[str, Any]:
         """The event as `POST /v2/billing/meter_event_stream` takes it."""

@@ -81,7 +81,7 @@ def test_triage_rejects_too_old_and_long_unlinked_records_and_keeps_the_rest_wai
 
 
 def test_events_are_shaped_for_each_api_and_sent_100_at_a_time() -> None:
-    event = MeterEvent("usg_1", "api_calls", "cus_a", 7, T0, 3)
+    event = MeterEvent("usg_1", "api_calls", "cus_a", 7, T0, ("r1", "r2", "r3"))
     assert event.v2() == {
         "event_name": "api_calls",
         "identifier": "usg_1",

@@ -147,17 +147,20 @@ class MeterReporter:
     def report_once(self) -> ReportOutcome:
         cfg = self._config
         outcome = ReportOutcome()
-        with self._sessions.begin() as session:
-            claimed = report_store.claim(
-                session,
-                self._clock(),
-                cfg.bucket_seconds,
-                cfg.max_records,
-                cfg.unlinked_reject_after,
-            )
-        outcome.claimed_records = claimed.records
-        outcome.rejected_records += claimed.rejected
-        outcome.waiting_records = claimed.waiting
+        with self._sessions() as session:
+            backlog = report_store.backlog_size(session, cfg.max_records)
+        if backlog < cfg.max_records:  # claimed groups left by a failed pass go first
+            with self._sessions.begin() as session:
+                claimed = report_store.claim(
+                    session,
+                    self._clock(),
+                    cfg.bucket_seconds,
+                    cfg.max_records,
+                    cfg.unlinked_reject_after,
+                )
+            outcome.claimed_records = claimed.records
+            outcome.rejected_records += claimed.rejected
+            outcome.waiting_records = claimed.waiting
         with self._sessions() as session:
             events = report_store.claimed_events(session, cfg.bucket_seconds, cfg.max_records)
         size = cfg.events_per_request if cfg.api == "v2" else 1
@@ -170,7 +173,7 @@ class MeterReporter:
                     now = self._clock()
                     outcome.reported_records += report_store.mark_reported(session, accepted, now)
                     outcome.rejected_records += report_store.mark_rejected(session, rejected, now)
-                outcome.rejections.update(rejected)
+                outcome.rejections.update({e.identifier: why for e, why in rejected})
                 outcome.events_sent += len(accepted)
         except Transient as exc:
             outcome.transient_failure = str(exc)
@@ -190,8 +193,8 @@ class MeterReporter:
 
     def _send(
         self, batch: Sequence[MeterEvent], outcome: ReportOutcome
-    ) -> tuple[list[str], dict[str, str]]:
-        """Send one request's events: (identifiers accepted, identifier -> rejection reason).
+    ) -> tuple[list[MeterEvent], list[tuple[MeterEvent, str]]]:
+        """Send one request's events: (events accepted, (event, why) refused for good).
 
         A request refused for good is sent again one event per request, so one bad event
         does not take the other 99 down with it.
@@ -200,15 +203,15 @@ class MeterReporter:
             self._with_retries(lambda: self._request(batch), outcome)
         except StripeFailure as failure:
             if len(batch) == 1:
-                return [], {batch[0].identifier: str(failure)}
-            accepted: list[str] = []
-            rejected: dict[str, str] = {}
+                return [], [(batch[0], str(failure))]
+            accepted: list[MeterEvent] = []
+            rejected: list[tuple[MeterEvent, str]] = []
             for event in batch:
                 ok, bad = self._send([event], outcome)
                 accepted += ok
-                rejected |= bad
+                rejected += bad
             return accepted, rejected
-        return [e.identifier for e in batch], {}
+        return list(batch), []
 
     def _request(self, batch: Sequence[MeterEvent]) -> None:
         if self._config.api == "v1":
