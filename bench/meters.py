@@ -150,7 +150,7 @@ def main() -> None:
             f"{r['records_per_s']:,.0f}",
             f"{r['events_per_s']:,.0f}",
         )
-    console = Console()
+    console = Console(width=120)
     console.print(table)
     ratio = ours["records_per_s"] / baseline["records_per_s"]
     console.print(f"ours / baseline: {ratio:.1f}x records/s (target >= 5,000 records/s)")
