@@ -6,17 +6,19 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import select
 
+from domain.settings import Settings
 from domain.types import utcnow
 from domain.usage import report_store
 from domain.usage.records import UsageRecord
 from domain.usage.reporting import MeterEvent
 from tests.meters.conftest import METER, link, usage
 from tests.support.fake_stripe import FakeStripe
-from workers.meters.reporter import MeterReporter, SessionCache
+from workers.meters.reporter import MeterReporter, ReporterConfig, SessionCache
 from workers.runtime import Runtime
-from workers.stripe_gateway import StripeGateway
+from workers.stripe_gateway import StripeGateway, make_gateway
 
 Make = Callable[..., MeterReporter]
 
@@ -225,3 +227,21 @@ def test_the_sweeper_asks_for_a_report_every_interval_while_usage_is_pending(
     assert not run.trigger_report(runtime, app, now=10_000.0 + interval / 2)  # type: ignore[arg-type]
     assert run.trigger_report(runtime, app, now=10_000.0 + interval)  # type: ignore[arg-type]
     assert sent == [REPORT_USAGE]
+
+
+def test_a_revoked_token_is_renewed_and_a_wrong_key_keeps_usage_pending(
+    runtime: Runtime, fake_stripe: FakeStripe, make_reporter: Make, settings: Settings
+) -> None:
+    past = utcnow() - timedelta(minutes=10)
+    with runtime.sessions.begin() as s:
+        link(s, "acct_a", "cus_a")
+        usage(s, "acct_a", 2, past)
+    wrong = make_gateway(settings.model_copy(update={"stripe_api_key": SecretStr("sk_test_x")}))
+    outcome = MeterReporter(runtime.sessions, wrong, ReporterConfig()).report_once()
+    assert outcome.transient_failure and outcome.rejected_records == 0
+    assert {v[0] for v in statuses(runtime).values()} == {"pending"}
+    reporter = make_reporter()
+    reporter.session_cache._token = "revoked"  # a token Stripe does not know: 401, renewed
+    reporter.session_cache._expires_at = utcnow() + timedelta(minutes=10)
+    assert reporter.report_once().reported_records == 2
+    assert fake_stripe.meters.totals() == {("cus_a", METER): 2}

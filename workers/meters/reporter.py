@@ -30,6 +30,7 @@ log = structlog.get_logger("workers.meters")
 
 SESSION_RENEW_MARGIN = timedelta(minutes=2)  # a token this close to expiry is renewed first
 SESSION_EXPIRED = "temporary_session_expired"
+REJECTING_STATUSES = frozenset({400, 422})  # the only answers that reject usage for good
 
 
 class MeterGateway(Protocol):
@@ -223,7 +224,9 @@ class MeterReporter:
         try:
             self._gateway.send_meter_event_stream(self.session_cache.token(), payload)
         except StripeFailure as failure:
-            if failure.error.get("type") != SESSION_EXPIRED:
+            if failure.error.get("type") != SESSION_EXPIRED and (
+                failure.error.get("http_status") != 401
+            ):
                 raise
             self.session_cache.invalidate()  # expired early (clock skew, revoked): renew once
             self._gateway.send_meter_event_stream(self.session_cache.token(), payload)
@@ -240,7 +243,11 @@ class MeterReporter:
                 raise Transient(str(exc)) from exc
             except StripeFailure as failure:
                 if not failure.transient:
-                    raise
+                    if failure.error.get("http_status") in REJECTING_STATUSES:
+                        raise  # Stripe refused the events themselves
+                    # 401/403/404...: our key, session or URL is wrong, not the usage. Never
+                    # dead-letter billable usage for that: stop, and keep it pending.
+                    raise Transient(f"stopped, not the events' fault: {failure}") from failure
                 if self._policy.exhausted(attempt):
                     raise Transient(str(failure)) from failure
                 delay = self._policy.delay(attempt)
