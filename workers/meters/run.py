@@ -42,10 +42,13 @@ def has_pending(rt: Runtime) -> bool:
 
 
 def trigger_report(rt: Runtime, app: Celery, *, now: float | None = None) -> bool:
-    """Publish a report task every USAGE_REPORT_INTERVAL_SECONDS while usage is pending
-    (the sweeper calls this each pass, so the embedded default reports too)."""
+    """Publish a report task every USAGE_REPORT_INTERVAL_SECONDS while usage is pending and
+    STRIPE_API_KEY is set (the sweeper calls this each pass, so the embedded default reports
+    too)."""
     from workers.celery_app import REPORT_USAGE
 
+    if rt.settings.stripe_api_key is None:  # nowhere to report to (e.g. `billing dev` alone)
+        return False
     interval = rt.settings.usage_report_interval_seconds
     clock = time.monotonic() if now is None else now
     if clock - _last_trigger[0] < interval:
