@@ -23,6 +23,7 @@ from domain.settings import Settings
 from domain.types import utcnow
 from domain.usage import report_store
 from domain.usage.reporting import MAX_EVENTS_PER_REQUEST, MeterEvent, chunks
+from workers.metrics import count_usage_reports
 from workers.rate_limit import RateLimitTimeout
 from workers.stripe_gateway import Obj, StripeFailure
 
@@ -179,6 +180,7 @@ class MeterReporter:
         except Transient as exc:
             outcome.transient_failure = str(exc)
             log.warning("meters.report_interrupted", error=str(exc))
+        count_usage_reports(outcome.reported_records, outcome.rejected_records, outcome.requests)
         if outcome.claimed_records or outcome.events_sent or outcome.rejected_records:
             log.info(
                 "meters.reported",
