@@ -19,12 +19,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Index, and_, bindparam, func, select, text, update
+from sqlalchemy import Index, and_, bindparam, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from domain.mirror.tables import BillingAccount
 from domain.usage.records import USAGE_RECORDS, ReportStatus, UsageRecord
 from domain.usage.reporting import (
+    MAX_AGE,
     Group,
     MeterEvent,
     PendingUsage,
@@ -56,6 +57,23 @@ def claim(
 ) -> ClaimResult:
     """Group unclaimed pending records of closed buckets and write each group's identifier."""
     open_from = bucket_start(now, bucket_seconds)  # records at or after this are in open buckets
+    # Records of accounts without a customer are read only once they are to be rejected, so
+    # a pile of them waiting never starves the accounts that can be reported.
+    give_up = now - MAX_AGE  # older: rejected (too old, or unlinked for too long)
+    if unlinked_reject_after:
+        give_up = max(give_up, now - unlinked_reject_after)
+    unlinked = BillingAccount.stripe_customer_id.is_(None)
+    waiting = session.scalar(
+        select(func.count())
+        .select_from(UsageRecord)
+        .outerjoin(BillingAccount, BillingAccount.account_ref == UsageRecord.account_ref)
+        .where(
+            UsageRecord.report_status == PENDING,
+            UsageRecord.report_id.is_(None),
+            unlinked,
+            UsageRecord.occurred_at >= give_up,
+        )
+    )
     rows = session.execute(
         select(
             UsageRecord.id,
@@ -70,6 +88,7 @@ def claim(
             UsageRecord.report_status == PENDING,
             UsageRecord.report_id.is_(None),
             UsageRecord.occurred_at < open_from,
+            or_(~unlinked, UsageRecord.occurred_at < give_up),
         )
         .order_by(UsageRecord.occurred_at, UsageRecord.id)
         .limit(limit)
@@ -85,7 +104,7 @@ def claim(
         groups=len(groups),
         records=sum(len(g.record_ids) for g in groups),
         rejected=len(sorted_out.rejected),
-        waiting=sorted_out.waiting,
+        waiting=int(waiting or 0) + sorted_out.waiting,
     )
 
 

@@ -245,3 +245,15 @@ def test_a_revoked_token_is_renewed_and_a_wrong_key_keeps_usage_pending(
     reporter.session_cache._expires_at = utcnow() + timedelta(minutes=10)
     assert reporter.report_once().reported_records == 2
     assert fake_stripe.meters.totals() == {("cus_a", METER): 2}
+
+
+def test_waiting_usage_of_unlinked_accounts_never_starves_linked_ones(
+    runtime: Runtime, fake_stripe: FakeStripe, make_reporter: Make
+) -> None:
+    with runtime.sessions.begin() as s:
+        usage(s, "acct_new", 5, utcnow() - timedelta(hours=2), prefix="early")
+        link(s, "acct_a", "cus_a")
+        usage(s, "acct_a", 1, utcnow() - timedelta(minutes=10))
+    outcome = make_reporter(max_records=3).report_once()
+    assert outcome.reported_records == 1 and outcome.waiting_records == 5
+    assert fake_stripe.meters.totals() == {("cus_a", METER): 1}
