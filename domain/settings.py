@@ -95,10 +95,42 @@ class Settings(BaseSettings):
     command_max_attempts: int = Field(default=8, ge=1)
     command_wait_max_seconds: float = Field(default=30.0, ge=0)
 
+    # Usage reporting to Stripe Billing Meters.
+    stripe_meter_events_base: str = "https://meter-events.stripe.com"
+    usage_report_api: Literal["v2", "v1"] = "v2"
+    usage_bucket_seconds: int = Field(default=60, ge=1, le=86400)
+    usage_report_interval_seconds: float = Field(default=30.0, gt=0)
+    usage_report_max_records: int = Field(default=50_000, ge=1)
+    usage_report_retries: int = Field(default=3, ge=1)
+    usage_unlinked_reject_seconds: float = Field(default=3 * 86400.0, ge=0)
+    meter_ids: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
+
     @field_validator("stripe_webhook_secrets", "api_tokens", mode="before")
     @classmethod
     def _csv(cls, value: object) -> object:
         return _split_csv(value)
+
+    @field_validator("usage_bucket_seconds")
+    @classmethod
+    def _bucket(cls, value: int) -> int:
+        if 86400 % value:
+            raise ValueError("must divide a day (86400) so buckets never straddle two days")
+        return value
+
+    @field_validator("meter_ids", mode="before")
+    @classmethod
+    def _meter_ids(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        pairs: dict[str, str] = {}
+        for part in value.split(","):
+            if not part.strip():
+                continue
+            name, sep, meter_id = str(part).partition(":")
+            if not sep or not name.strip() or not meter_id.strip():
+                raise ValueError("each entry must be event_name:meter_id (e.g. api_calls:mtr_123)")
+            pairs[name.strip()] = meter_id.strip()
+        return pairs
 
     @field_validator("stripe_webhook_secrets")
     @classmethod

@@ -7,7 +7,8 @@ from sqlalchemy import text
 
 import domain.commands  # (registers the commands table on Base.metadata)
 import domain.mirror  # (registers the mirror tables on Base.metadata)
-import domain.usage.records  # noqa: F401  (registers the usage records table)
+import domain.usage.records
+import domain.usage.report_store  # noqa: F401  (its index on usage_records)
 from domain.db import make_engine
 from domain.models import Base
 from domain.settings import load_settings

@@ -15,6 +15,7 @@ PROCESS_EVENTS = "billing.process_events"
 SWEEP = "billing.sweep"
 DELIVER_NOTIFICATIONS = "billing.deliver_notifications"
 RUN_COMMANDS = "billing.run_commands"
+REPORT_USAGE = "billing.report_usage"
 
 
 def transport_options(settings: Settings) -> dict[str, Any]:
@@ -58,6 +59,7 @@ def make_celery(settings: Settings) -> Celery:
             RUN_COMMANDS: {"queue": "commands"},
             SWEEP: {"queue": "maintenance"},
             DELIVER_NOTIFICATIONS: {"queue": "maintenance"},
+            REPORT_USAGE: {"queue": "maintenance"},
         },
         task_serializer="json",
         accept_content=["json"],
@@ -76,6 +78,10 @@ def make_celery(settings: Settings) -> Celery:
         worker_enable_remote_control=False,
         beat_schedule={
             "sweep": {"task": SWEEP, "schedule": settings.sweeper_interval_seconds},
+            "report_usage": {
+                "task": REPORT_USAGE,
+                "schedule": settings.usage_report_interval_seconds,
+            },
         },
     )
     return app

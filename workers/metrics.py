@@ -51,6 +51,26 @@ NOTIFICATION_DELIVERIES = Counter(
     ["kind", "outcome"],
 )
 
+USAGE_REPORTS = Counter(
+    "billing_usage_records_reported_total",
+    "Usage records settled by the meter reporter: reported to Stripe, or rejected",
+    ["outcome"],
+)
+USAGE_REPORT_REQUESTS = Counter(
+    "billing_usage_report_requests_total",
+    "Meter event requests the reporter made (retries included)",
+)
+
+
+def count_usage_reports(reported: int, rejected: int, requests: int) -> None:
+    """One reporter pass settled: records reported and rejected, requests sent."""
+    if reported:
+        USAGE_REPORTS.labels("reported").inc(reported)
+    if rejected:
+        USAGE_REPORTS.labels("rejected").inc(rejected)
+    if requests:
+        USAGE_REPORT_REQUESTS.inc(requests)
+
 
 def observe_processing(event_type: str, outcome: str, seconds: float) -> None:
     """One event applied (processed / ignored / failed)."""

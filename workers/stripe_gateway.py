@@ -162,10 +162,13 @@ class StripeGateway:
         params: Obj | None = None,
         key: str | None = None,
         context: str | None = None,
+        api_key: str | None = None,
     ) -> Obj:
         options: dict[str, Any] = {"idempotency_key": key} if key else {}
         if context:
             options["stripe_context"] = context
+        if api_key:  # e.g. a meter event session's token instead of the secret key
+            options["api_key"] = api_key
         return self._invoke(
             endpoint_name(op), lambda: op(*args, params=params or {}, options=options)
         )
@@ -189,6 +192,8 @@ class StripeGateway:
         if isinstance(result, stripe.StripeResponse):  # a raw request: the JSON as sent
             body = result.data if isinstance(result.data, dict) else {}
             return StripeResult(body, answered_at(result.headers))
+        if result is None:  # v2 endpoints that answer with an empty body
+            return StripeResult({}, None)
         data = result.to_dict(for_json=True) if hasattr(result, "to_dict") else dict(result)
         response = getattr(result, "last_response", None)
         return StripeResult(data, answered_at(getattr(response, "headers", None)))
@@ -273,6 +278,35 @@ class StripeGateway:
         endpoint = f"related_object.{kind}.retrieve"  # low cardinality: no ids in the label
         return self._invoke(endpoint, lambda: self._client.raw_request("get", path, **options))
 
+    # --- Billing Meters (usage reporting) ---------------------------------------------------
+
+    def create_meter_event_session(self) -> Obj:
+        """`POST /v2/billing/meter_event_session`: a token for the stream, valid 15 minutes."""
+        return self._call(self._client.v2.billing.meter_event_session.create)
+
+    def send_meter_event_stream(self, token: str, events: list[Obj]) -> None:
+        """`POST /v2/billing/meter_event_stream` (meter-events host), up to 100 events."""
+        self._call(
+            self._client.v2.billing.meter_event_stream.create,
+            params={"events": events},
+            api_key=token,
+        )
+
+    def create_meter_event(self, params: Obj, key: str) -> Obj:
+        """`POST /v1/billing/meter_events`: one event (the v1 fallback)."""
+        return self._call(self.v1.billing.meter_events.create, params=params, key=key)
+
+    def list_meters(self) -> list[Obj]:
+        page = self._call(self.v1.billing.meters.list, params={"limit": 100, "status": "active"})
+        return list(page.get("data", []))
+
+    def meter_event_summaries(self, meter_id: str, params: Obj) -> list[Obj]:
+        """`GET /v1/billing/meters/{id}/event_summaries` (customer, start_time, end_time)."""
+        page = self._call(
+            self.v1.billing.meters.event_summaries.list, meter_id, params={"limit": 100, **params}
+        )
+        return list(page.get("data", []))
+
 
 class _HTTPXClient(stripe.HTTPXClient):  # type: ignore[misc]
     """Stripe's httpx client, sending the form body as `content` (httpx deprecates `data=str`)."""
@@ -296,7 +330,10 @@ def make_gateway(settings: Settings, limiter: RateLimiter | None = None) -> Stri
     logging.getLogger("stripe").setLevel(logging.WARNING)
     client = stripe.StripeClient(
         key,
-        base_addresses={"api": settings.stripe_api_base.rstrip("/")},
+        base_addresses={
+            "api": settings.stripe_api_base.rstrip("/"),
+            "meter_events": settings.stripe_meter_events_base.rstrip("/"),
+        },
         max_network_retries=0,
         http_client=_HTTPXClient(
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)), allow_sync_methods=True

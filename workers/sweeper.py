@@ -18,6 +18,7 @@ from domain.retry import RetryPolicy
 from domain.sweep import SweepResult, sweep
 from domain.types import utcnow
 from workers.enqueue import publish_commands, publish_delivery, publish_events
+from workers.meters.run import trigger_report
 from workers.metrics import count_lease_expiries
 from workers.runtime import Runtime
 
@@ -55,6 +56,7 @@ def sweep_once(rt: Runtime, app: Celery) -> SweepResult:
             dead=result.dead,
         )
     trigger_delivery(rt, app)
+    trigger_report(rt, app)  # usage to Stripe's meters, every USAGE_REPORT_INTERVAL_SECONDS
     return result
 
 

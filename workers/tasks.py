@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import structlog
 
-from workers.celery_app import DELIVER_NOTIFICATIONS, PROCESS_EVENTS, RUN_COMMANDS, SWEEP, app
+from workers.celery_app import (
+    DELIVER_NOTIFICATIONS,
+    PROCESS_EVENTS,
+    REPORT_USAGE,
+    RUN_COMMANDS,
+    SWEEP,
+    app,
+)
 from workers.commands.runner import run_commands
+from workers.meters.run import report_once
 from workers.notifier import deliver_due
 from workers.processor import process_events
 from workers.runtime import get_gateway, get_runtime
@@ -55,3 +63,9 @@ def deliver_notifications_task() -> None:
         retrying=len(outcome.retrying),
         dead=len(outcome.dead),
     )
+
+
+@app.task(name=REPORT_USAGE, acks_late=False)
+def report_usage_task() -> None:
+    """One meter reporting pass (the sweeper and Celery beat ask for it every interval)."""
+    report_once(get_runtime(), get_gateway())

@@ -10,7 +10,8 @@ from sqlalchemy import Table, func, select
 
 import domain.commands  # (registers the commands table)
 import domain.mirror  # (registers the notifications outbox table)
-import domain.usage.records  # noqa: F401  (registers the usage records table)
+import domain.usage.records
+import domain.usage.report_store  # noqa: F401  (its index on usage_records)
 from domain.event_log import DEAD, EVENTS, Executor
 from domain.models import Base, EventStatus
 

@@ -24,10 +24,12 @@ import orjson
 from domain.samples import new_id
 from tests.support.fake_stripe_api import FakeResources
 from tests.support.fake_stripe_events import EventLog
+from tests.support.fake_stripe_meters import MeterResources
 from tests.support.fake_stripe_store import Clock, StripeHTTPError
 from tests.support.fake_stripe_thin import ThinEvents, send_thin_event
 
 API_KEY = "sk_test_fake_0123456789"
+METER_EVENT_STREAM = "/v2/billing/meter_event_stream"  # on meter-events.stripe.com in Stripe
 
 
 def parse_form(pairs: list[tuple[str, str]]) -> dict[str, Any]:
@@ -145,6 +147,11 @@ class FakeStripe:
         url, secret = self.events.webhook_url, self.events.webhook_secret
         return send_thin_event(url, secret, event).status_code
 
+    @property
+    def meters(self) -> MeterResources:
+        """Billing Meters: `add_meter`, `totals()` and `billed` (what Stripe counted)."""
+        return self.resources.meters
+
     def list_events(self, query: dict[str, Any]) -> dict[str, Any]:
         """`GET /v1/events` (see `EventLog.list_events`)."""
         return self.events.list_events(query)
@@ -152,14 +159,21 @@ class FakeStripe:
     # --- request handling ----------------------------------------------------------------
 
     def handle(
-        self, method: str, path: str, params: dict[str, Any], key: str | None, authorized: bool
+        self,
+        method: str,
+        path: str,
+        params: dict[str, Any],
+        key: str | None,
+        authorized: bool,
+        bearer: str | None = None,
     ) -> tuple[int, bytes, dict[str, str]] | Fault:
         with self.state.lock:
             self.state.requests.append((method, path))
             fault = next((f for f in self.state.faults if f.applies_to(method, path)), None)
             if fault is not None:
                 self.state.faults.remove(fault)
-        if not authorized:
+        stream = method == "POST" and path == METER_EVENT_STREAM  # a session token, not the key
+        if not authorized and not stream:
             return _error(401, "invalid_request_error", "Invalid API Key provided", None)
         if fault is not None and fault.kind in ("429", "500"):
             headers = {}
@@ -170,7 +184,10 @@ class FakeStripe:
             status, kind = (429, "rate_limit_error") if fault.kind == "429" else (500, "api_error")
             code = "rate_limit" if status == 429 else None
             return _error(status, kind, f"fake {fault.kind}", code, headers)
-        answer = self._idempotent(method, path, params, key)
+        if stream:
+            answer = self._stream(bearer, params)
+        else:
+            answer = self._idempotent(method, path, params, key)
         return fault if fault is not None else answer
 
     def _idempotent(
@@ -197,6 +214,14 @@ class FakeStripe:
             if status < 500:
                 self.state.idempotency[key] = (fingerprint, status, body)
             return status, body, headers
+
+    def _stream(
+        self, bearer: str | None, params: dict[str, Any]
+    ) -> tuple[int, bytes, dict[str, str]]:
+        try:
+            return 200, orjson.dumps(self.resources.meters.stream(bearer, params)), {}
+        except StripeHTTPError as exc:
+            return _error(exc.status, exc.type, exc.message, exc.code, extra=exc.extra)
 
     def _execute(
         self, method: str, path: str, params: dict[str, Any]
@@ -229,6 +254,9 @@ def _error(
 def _handler(fake: FakeStripe) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body are two writes: without TCP_NODELAY, Nagle holds the body until
+        # the client's delayed ACK (~40 ms a request on keep-alive connections).
+        disable_nagle_algorithm = True
 
         def log_message(self, *args: Any) -> None:  # quiet test output
             return
@@ -245,14 +273,21 @@ def _handler(fake: FakeStripe) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length).decode() if length else ""
             pairs = parse_qsl(url.query, keep_blank_values=True)
-            pairs += parse_qsl(body, keep_blank_values=True)
+            json_body = (self.headers.get("Content-Type") or "").startswith("application/json")
+            if not json_body:
+                pairs += parse_qsl(body, keep_blank_values=True)
+            params = parse_form(pairs)
+            if json_body and body:  # the v2 API's JSON bodies
+                loaded = orjson.loads(body)
+                params.update(loaded if isinstance(loaded, dict) else {})
             auth = self.headers.get("Authorization", "")
             answer = fake.handle(
                 self.command,
                 url.path,
-                parse_form(pairs),
+                params,
                 self.headers.get("Idempotency-Key"),
                 authorized=auth == f"Bearer {API_KEY}",
+                bearer=auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else None,
             )
             if isinstance(answer, Fault):
                 if answer.kind == "hang":

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from tests.support.fake_stripe_billing import BillingResources
 from tests.support.fake_stripe_customers import CustomerResources
+from tests.support.fake_stripe_meters import MeterResources
 from tests.support.fake_stripe_store import Clock, Emit, Obj, ObjectStore, StripeHTTPError
 
 __all__ = ["FakeResources"]
@@ -19,7 +20,8 @@ class FakeResources(ObjectStore):
         super().__init__(emit, clock)
         self.customers = CustomerResources(self)
         self.billing = BillingResources(self)
-        self.routes = [*self.customers.routes(), *self.billing.routes()]
+        self.meters = MeterResources(self)
+        self.routes = [*self.customers.routes(), *self.billing.routes(), *self.meters.routes()]
 
     def route(self, method: str, path: str, params: Obj) -> Obj:
         """Run the endpoint for this request, or Stripe's 404 for an unknown URL."""

@@ -1,4 +1,4 @@
-"""Ops sub-commands of `billing`: dead letters, events, commands, backfill, stats."""
+"""Ops sub-commands of `billing`: dead letters, events, commands, backfill, stats, usage."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ def register_ops(cli: typer.Typer) -> None:
     from workers.ops_cli.dead_letters import app as dead_letters
     from workers.ops_cli.events import app as events
     from workers.ops_cli.stats import stats
+    from workers.ops_cli.usage import app as usage
 
     cli.add_typer(dead_letters, name="dead-letters")
     cli.add_typer(events, name="events")
     cli.add_typer(commands, name="commands")
     cli.command("backfill")(backfill)
     cli.command("stats")(stats)
+    cli.add_typer(usage, name="usage")

@@ -1,0 +1,1 @@
+"""Reporting usage records to Stripe Billing Meters, and reconciling what Stripe counted."""
