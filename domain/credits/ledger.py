@@ -1,0 +1,290 @@
+"""The ledger's writes and reads, in the caller's transaction.
+
+Every entry is inserted with `ON CONFLICT (entry_id) DO NOTHING`, and only a new entry
+moves the balance row, in the same transaction: the row is always the sum of the entries
+(tests rebuild it). The balance row is locked (`SELECT ... FOR UPDATE` on Postgres; on
+SQLite every transaction begins IMMEDIATE, which serialises writers) before a decision is
+taken from it, so concurrent consumers never overspend.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, func, select, update
+from sqlalchemy.orm import Session
+
+from domain.credits import rules
+from domain.credits.tables import BALANCES, ENTRIES, EntryKind, EntrySource
+from domain.event_log import dialect_insert
+from domain.usage.records import NewUsage, UsageSource, add_usage
+
+CONSUME_PREFIX = "consume:"
+OVERAGE_PREFIX = "overage:"
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumeOutcome:
+    """The gate's answer: 200 with `body`, or 402 (`allowed` False, nothing recorded)."""
+
+    allowed: bool
+    body: dict[str, Any]
+    replayed: bool = False  # the same id was answered before: this is that answer
+
+
+@dataclass(frozen=True, slots=True)
+class NewEntry:
+    """An entry to append (the balance row follows it)."""
+
+    entry_id: str
+    account_ref: str
+    kind: EntryKind
+    credits: int
+    source: EntrySource
+    reason: str | None = None
+    expires_at: datetime | None = None
+    subscription_id: str | None = None
+    overage: int = 0
+    answer: dict[str, Any] | None = None
+
+
+def _lock_balance(session: Session, account_ref: str) -> Row[Any] | None:
+    stmt = select(BALANCES).where(BALANCES.c.account_ref == account_ref).with_for_update()
+    return session.execute(stmt).first()
+
+
+def lock_or_create_balance(session: Session, account_ref: str, now: datetime) -> Row[Any]:
+    """The account's balance row, created at zero if missing, locked for this transaction."""
+    session.execute(
+        dialect_insert(session, BALANCES)
+        .values(
+            account_ref=account_ref,
+            balance=0,
+            payg=False,
+            granted=0,
+            consumed=0,
+            overage=0,
+            updated_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["account_ref"])
+    )
+    row = _lock_balance(session, account_ref)
+    assert row is not None
+    return row
+
+
+def _insert_entry(
+    session: Session,
+    entry: NewEntry,
+    period: tuple[datetime | None, datetime | None],
+    now: datetime,
+) -> bool:
+    stmt = (
+        dialect_insert(session, ENTRIES)
+        .values(
+            entry_id=entry.entry_id,
+            account_ref=entry.account_ref,
+            kind=entry.kind.value,
+            credits=entry.credits,
+            overage=entry.overage,
+            source=entry.source.value,
+            reason=entry.reason,
+            expires_at=entry.expires_at,
+            subscription_id=entry.subscription_id,
+            period_start=period[0],
+            period_end=period[1],
+            answer=entry.answer,
+            created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["entry_id"])
+        .returning(ENTRIES.c.id)
+    )
+    return session.execute(stmt).first() is not None
+
+
+def append(
+    session: Session,
+    entry: NewEntry,
+    now: datetime,
+    *,
+    period: tuple[datetime | None, datetime | None] | None = None,
+) -> bool:
+    """Append `entry` and move the (locked) balance; False if its entry_id was there already.
+
+    The entry counts in `period` (default: the account's current period); the balance row's
+    period totals move only for an entry of its current period.
+    """
+    row = lock_or_create_balance(session, entry.account_ref, now)
+    current = (row.period_start, row.period_end)
+    counted_in = period if period is not None else current
+    if not _insert_entry(session, entry, counted_in, now):
+        return False
+    values: dict[str, Any] = {"balance": BALANCES.c.balance + entry.credits, "updated_at": now}
+    if counted_in[0] == current[0]:
+        if entry.kind in (EntryKind.GRANT, EntryKind.ADJUST):
+            values["granted"] = BALANCES.c.granted + entry.credits
+        elif entry.kind is EntryKind.CONSUME:
+            values["consumed"] = BALANCES.c.consumed - entry.credits
+            values["overage"] = BALANCES.c.overage + entry.overage
+    session.execute(
+        update(BALANCES).where(BALANCES.c.account_ref == entry.account_ref).values(**values)
+    )
+    return True
+
+
+def start_period(
+    session: Session, account_ref: str, start: datetime, end: datetime | None, now: datetime
+) -> None:
+    """Move the account's current period (its totals restart at zero)."""
+    session.execute(
+        update(BALANCES)
+        .where(BALANCES.c.account_ref == account_ref)
+        .values(
+            period_start=start, period_end=end, granted=0, consumed=0, overage=0, updated_at=now
+        )
+    )
+
+
+def consume(
+    session: Session,
+    *,
+    consume_id: str,
+    account_ref: str,
+    credits: int,
+    meter: str | None,
+    now: datetime,
+) -> ConsumeOutcome:
+    """The gate: spend `credits` of the account, once per `consume_id`.
+
+    A shortfall with pay-as-you-go on (and a meter to bill through) is overage: what is left
+    is spent, the rest recorded on the entry and as an `overage:<id>` usage record, in this
+    transaction. Without pay-as-you-go it is a refusal and nothing is written.
+    """
+    entry_id = CONSUME_PREFIX + consume_id
+    row = _lock_balance(session, account_ref)
+    balance, payg = (row.balance, row.payg) if row is not None else (0, False)
+    decision = rules.decide_consume(balance, credits, payg=payg and meter is not None)
+    if not decision.allowed:
+        first = _answer_of(session, entry_id)
+        if first is not None:
+            return ConsumeOutcome(True, first, replayed=True)
+        return ConsumeOutcome(
+            False, {"remaining": decision.remaining, "overage": 0, "payg": bool(payg)}
+        )
+    answer = {"remaining": decision.remaining, "overage": decision.overage, "payg": bool(payg)}
+    assert row is not None  # allowed means a positive balance or payg: the row exists
+    inserted = _insert_entry(
+        session,
+        NewEntry(
+            entry_id=entry_id,
+            account_ref=account_ref,
+            kind=EntryKind.CONSUME,
+            credits=-decision.taken,
+            source=EntrySource.GATE,
+            overage=decision.overage,
+            answer=answer,
+        ),
+        (row.period_start, row.period_end),
+        now,
+    )
+    if not inserted:  # the same id, answered by a transaction that committed first
+        first = _answer_of(session, entry_id)
+        assert first is not None
+        return ConsumeOutcome(True, first, replayed=True)
+    session.execute(
+        update(BALANCES)
+        .where(BALANCES.c.account_ref == account_ref)
+        .values(
+            balance=BALANCES.c.balance - decision.taken,
+            consumed=BALANCES.c.consumed + decision.taken,
+            overage=BALANCES.c.overage + decision.overage,
+            updated_at=now,
+        )
+    )
+    if decision.overage:
+        assert meter is not None
+        usage = NewUsage(
+            id=OVERAGE_PREFIX + consume_id,
+            account_ref=account_ref,
+            meter=meter,
+            quantity=decision.overage,
+            occurred_at=now,
+            source=UsageSource.OVERAGE,
+        )
+        add_usage(session, [usage], now)
+    return ConsumeOutcome(True, answer)
+
+
+def _answer_of(session: Session, entry_id: str) -> dict[str, Any] | None:
+    stmt = select(ENTRIES.c.answer).where(ENTRIES.c.entry_id == entry_id)
+    found: dict[str, Any] | None = session.execute(stmt).scalar_one_or_none()
+    return found
+
+
+def set_payg(session: Session, account_ref: str, on: bool, now: datetime) -> None:
+    """Turn pay-as-you-go on or off for the account (the payg commands call this)."""
+    lock_or_create_balance(session, account_ref, now)
+    session.execute(
+        update(BALANCES)
+        .where(BALANCES.c.account_ref == account_ref)
+        .values(payg=on, updated_at=now)
+    )
+
+
+def balance_of(session: Session, account_ref: str) -> Row[Any] | None:
+    """The account's balance row (None: nothing was ever granted or consumed)."""
+    stmt = select(BALANCES).where(BALANCES.c.account_ref == account_ref)
+    return session.execute(stmt).first()
+
+
+def ledger_page(
+    session: Session, account_ref: str, *, limit: int, before: int | None
+) -> tuple[list[Row[Any]], int | None]:
+    """Entries newest first, `limit` at most, older than entry `before`; and the next cursor."""
+    stmt = select(ENTRIES).where(ENTRIES.c.account_ref == account_ref)
+    if before is not None:
+        stmt = stmt.where(ENTRIES.c.id < before)
+    rows = list(session.execute(stmt.order_by(ENTRIES.c.id.desc()).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (rows[-1].id if more else None)
+
+
+def period_granted(
+    session: Session,
+    *,
+    account_ref: str,
+    period_start: datetime,
+    subscription_id: str | None = None,
+) -> int:
+    """Credits the period allowance granted for a period (of one subscription, or all)."""
+    stmt = select(func.coalesce(func.sum(ENTRIES.c.credits), 0)).where(
+        ENTRIES.c.account_ref == account_ref,
+        ENTRIES.c.source == EntrySource.PERIOD.value,
+        ENTRIES.c.kind == EntryKind.GRANT.value,
+        ENTRIES.c.period_start == period_start,
+    )
+    if subscription_id is not None:
+        stmt = stmt.where(ENTRIES.c.subscription_id == subscription_id)
+    return int(session.execute(stmt).scalar_one())
+
+
+def rebuilt_balances(session: Session) -> dict[str, dict[str, int]]:
+    """Every account's balance and period totals recomputed from the ledger alone."""
+    out: dict[str, dict[str, int]] = {}
+    periods = {r.account_ref: r.period_start for r in session.execute(select(BALANCES))}
+    for e in session.execute(select(ENTRIES)):
+        totals = out.setdefault(
+            e.account_ref, {"balance": 0, "granted": 0, "consumed": 0, "overage": 0}
+        )
+        totals["balance"] += e.credits
+        if e.period_start != periods.get(e.account_ref):
+            continue
+        if e.kind in (EntryKind.GRANT.value, EntryKind.ADJUST.value):
+            totals["granted"] += e.credits
+        elif e.kind == EntryKind.CONSUME.value:
+            totals["consumed"] -= e.credits
+            totals["overage"] += e.overage
+    return out
