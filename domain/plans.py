@@ -55,6 +55,11 @@ class PlanCatalog:
         plan = self.by_price(price_id)
         return plan.credits_per_period if plan is not None else 0
 
+    @cached_property
+    def grants_credits(self) -> bool:
+        """Does any plan include credits (else period grants are skipped outright)?"""
+        return any(p.credits_per_period > 0 for p in self.plans)
+
     def by_price(self, price_id: str | None) -> Plan | None:
         """The plan sold under `price_id`, if any."""
         return self._index.get(price_id) if price_id else None

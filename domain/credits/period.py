@@ -16,7 +16,7 @@ duplicates grant nothing twice:
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -46,13 +46,32 @@ def _account_ref(session: Session, customer_id: str | None) -> str | None:
     return ref
 
 
+def grant_for_customer(
+    session: Session, customer_id: str | None, deps: Deps, now: datetime
+) -> None:
+    """After an account is linked to `customer_id`: grant its subscriptions' due allowances.
+
+    A subscription's events may come before the event linking its customer to an account
+    (checkout.session.completed, customer metadata): their grant waits for the link.
+    """
+    if customer_id is None or not deps.catalog.grants_credits:
+        return
+    # Imported here: the subscriptions family imports this module for its own grants.
+    from domain.mirror.families.subscriptions.tables import SUBSCRIPTIONS
+
+    stmt = select(SUBSCRIPTIONS).where(SUBSCRIPTIONS.c.stripe_customer_id == customer_id)
+    for sub in session.execute(stmt).mappings().all():
+        grant_for_subscription(session, dict(sub), deps, now)
+
+
 def grant_for_subscription(
     session: Session, row: dict[str, Any], deps: Deps, now: datetime
 ) -> None:
     """Grant the written subscription row's period allowance, if due and not granted yet."""
     start, end = row.get("current_period_start"), row.get("current_period_end")
     allowance = deps.catalog.credits_for(row.get("price_id"))
-    at = row.get("last_event_created") or now
+    created = row.get("last_event_created")  # the event's time (Unix seconds): replays agree
+    at = datetime.fromtimestamp(created, UTC) if isinstance(created, int) else now
     status = SubscriptionStatus(row["status"])
     if (
         allowance <= 0
