@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from domain.input_types import INT64_MAX, Ident, NoNul
 from domain.usage.records import METER_LENGTH
+from ingest.openapi import ErrorBody
 
 CONSUME_ID_LENGTH = 240  # stored as consume:<id> and overage:<id> in 255-character columns
 MAX_CREDITS = 10**12
@@ -41,11 +42,9 @@ class ConsumeAnswer(BaseModel):
     payg: bool
 
 
-class CreditsExhausted(BaseModel):
+class CreditsExhausted(ErrorBody):
     """402 `credits_exhausted`: the balance is short and pay-as-you-go is off; nothing spent."""
 
-    error: str
-    message: str
     remaining: int
     requested: int
     payg: bool
