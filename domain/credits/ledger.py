@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Row, func, select, update
+from sqlalchemy import Row, bindparam, exists, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from domain.credits import rules
@@ -75,13 +77,13 @@ def lock_or_create_balance(session: Session, account_ref: str, now: datetime) ->
     return row
 
 
-def _insert_entry(
+def _entry_insert(
     session: Session,
     entry: NewEntry,
     period: tuple[datetime | None, datetime | None],
     now: datetime,
-) -> bool:
-    stmt = (
+) -> Any:
+    return (
         dialect_insert(session, ENTRIES)
         .values(
             entry_id=entry.entry_id,
@@ -101,7 +103,15 @@ def _insert_entry(
         .on_conflict_do_nothing(index_elements=["entry_id"])
         .returning(ENTRIES.c.id)
     )
-    return session.execute(stmt).first() is not None
+
+
+def _insert_entry(
+    session: Session,
+    entry: NewEntry,
+    period: tuple[datetime | None, datetime | None],
+    now: datetime,
+) -> bool:
+    return session.execute(_entry_insert(session, entry, period, now)).first() is not None
 
 
 def append(
@@ -147,6 +157,56 @@ def start_period(
     )
 
 
+class _GateStatements:
+    """The gate's statements, built once with bound parameters (the hot path compiles and
+    builds nothing per request: SQLAlchemy's cache hits, psycopg prepares them)."""
+
+    def __init__(self, dialect: str) -> None:
+        self.lock = (
+            select(
+                BALANCES.c.balance, BALANCES.c.payg, BALANCES.c.period_start, BALANCES.c.period_end
+            )
+            .where(BALANCES.c.account_ref == bindparam("p_account"))
+            .with_for_update()
+        )
+        self.answer = select(ENTRIES.c.answer).where(ENTRIES.c.entry_id == bindparam("p_entry"))
+        columns = [
+            *("entry_id", "account_ref", "kind", "credits", "overage", "source", "reason"),
+            *("expires_at", "subscription_id", "period_start", "period_end", "answer"),
+        ]
+        values = {c: bindparam(f"p_{c}", type_=ENTRIES.c[c].type) for c in columns}
+        values["created_at"] = bindparam("p_now", type_=ENTRIES.c.created_at.type)
+        make_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        self.insert = (
+            make_insert(ENTRIES)
+            .values(values)
+            .on_conflict_do_nothing(index_elements=["entry_id"])
+            .returning(ENTRIES.c.id)
+        )
+        self.spend = (
+            update(BALANCES)
+            .where(BALANCES.c.account_ref == bindparam("p_account"))
+            .values(
+                balance=BALANCES.c.balance - bindparam("p_taken"),
+                consumed=BALANCES.c.consumed + bindparam("p_taken"),
+                overage=BALANCES.c.overage + bindparam("p_over"),
+                updated_at=bindparam("p_now", type_=BALANCES.c.updated_at.type),
+            )
+        )
+        # Postgres: the INSERT in a CTE of the UPDATE, one statement (one round trip).
+        inserted = self.insert.cte("inserted")
+        self.insert_and_spend = (
+            self.spend.where(exists(select(inserted.c.id)))
+            .returning(BALANCES.c.account_ref)
+            .add_cte(inserted)
+        )
+
+
+@cache
+def _gate(dialect: str) -> _GateStatements:
+    return _GateStatements(dialect)
+
+
 def consume(
     session: Session,
     *,
@@ -160,14 +220,17 @@ def consume(
 
     A shortfall with pay-as-you-go on (and a meter to bill through) is overage: what is left
     is spent, the rest recorded on the entry and as an `overage:<id>` usage record, in this
-    transaction. Without pay-as-you-go it is a refusal and nothing is written.
+    transaction. Without pay-as-you-go it is a refusal and nothing is written. Postgres: two
+    statements (lock; insert-and-spend); SQLite: three.
     """
+    dialect = session.get_bind().dialect.name
+    sql = _gate(dialect)
     entry_id = CONSUME_PREFIX + consume_id
-    row = _lock_balance(session, account_ref)
+    row = session.execute(sql.lock, {"p_account": account_ref}).first()
     balance, payg = (row.balance, row.payg) if row is not None else (0, False)
     decision = rules.decide_consume(balance, credits, payg=payg and meter is not None)
     if not decision.allowed:
-        first = _answer_of(session, entry_id)
+        first = session.execute(sql.answer, {"p_entry": entry_id}).scalar_one_or_none()
         if first is not None:
             return ConsumeOutcome(True, first, replayed=True)
         return ConsumeOutcome(
@@ -175,34 +238,33 @@ def consume(
         )
     answer = {"remaining": decision.remaining, "overage": decision.overage, "payg": bool(payg)}
     assert row is not None  # allowed means a positive balance or payg: the row exists
-    inserted = _insert_entry(
-        session,
-        NewEntry(
-            entry_id=entry_id,
-            account_ref=account_ref,
-            kind=EntryKind.CONSUME,
-            credits=-decision.taken,
-            source=EntrySource.GATE,
-            overage=decision.overage,
-            answer=answer,
-        ),
-        (row.period_start, row.period_end),
-        now,
-    )
-    if not inserted:  # the same id, answered by a transaction that committed first
-        first = _answer_of(session, entry_id)
-        assert first is not None
+    params = {
+        "p_entry_id": entry_id,
+        "p_account_ref": account_ref,
+        "p_kind": EntryKind.CONSUME.value,
+        "p_credits": -decision.taken,
+        "p_overage": decision.overage,
+        "p_source": EntrySource.GATE.value,
+        "p_reason": None,
+        "p_expires_at": None,
+        "p_subscription_id": None,
+        "p_period_start": row.period_start,
+        "p_period_end": row.period_end,
+        "p_answer": answer,
+        "p_now": now,
+        "p_account": account_ref,
+        "p_taken": decision.taken,
+        "p_over": decision.overage,
+    }
+    if dialect == "postgresql":
+        spent = session.execute(sql.insert_and_spend, params).first() is not None
+    else:
+        spent = session.execute(sql.insert, params).first() is not None
+        if spent:
+            session.execute(sql.spend, params)
+    if not spent:  # the same id, committed first by another transaction: its answer
+        first = session.execute(sql.answer, {"p_entry": entry_id}).scalar_one()
         return ConsumeOutcome(True, first, replayed=True)
-    session.execute(
-        update(BALANCES)
-        .where(BALANCES.c.account_ref == account_ref)
-        .values(
-            balance=BALANCES.c.balance - decision.taken,
-            consumed=BALANCES.c.consumed + decision.taken,
-            overage=BALANCES.c.overage + decision.overage,
-            updated_at=now,
-        )
-    )
     if decision.overage:
         assert meter is not None
         usage = NewUsage(
