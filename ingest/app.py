@@ -19,6 +19,7 @@ from domain.settings import Settings, load_settings, require_webhook_secrets
 from ingest.commands_api import create_command, get_command
 from ingest.credits_api import CREDITS_ROUTES
 from ingest.errors import EdgeErrorsMiddleware, http_exception
+from ingest.gate import GroupCommitGate
 from ingest.health import BrokerProbe, Readiness, database_check, healthz, readyz
 from ingest.metrics import database_gauges, metrics
 from ingest.openapi_cache import RenderedDocument, openapi_json
@@ -85,6 +86,15 @@ def create_app(settings: Settings | None = None, publish: PublishFn | None = Non
         writer = GroupCommitWriter(
             ingest_engine, threads=writer_threads, on_commit=publisher.submit
         )
+        # The credit gate commits concurrent consumes together (ingest/gate.py), on its own
+        # connections without the ping, like the writer.
+        gate_engine = (
+            engine
+            if cfg.is_sqlite
+            else make_engine(cfg.effective_database_url, pool_size=2, pre_ping=False)
+        )
+        gate = GroupCommitGate(gate_engine, threads=1 if cfg.is_sqlite else 2)
+        app.state.gate = gate
         app.state.settings = cfg
         app.state.engine = engine
         app.state.ingest_engine = ingest_engine
@@ -107,9 +117,11 @@ def create_app(settings: Settings | None = None, publish: PublishFn | None = Non
             yield
         finally:
             writer.close()
+            gate.close()
             publisher.close()
             broker_probe.close()
             ingest_engine.dispose()
+            gate_engine.dispose()
             engine.dispose()
 
     return Starlette(

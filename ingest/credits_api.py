@@ -1,9 +1,9 @@
 """The credit gate and usage ingest (`usage` scope) and the credit reads (`read` scope).
 
-`POST /v1/credits/consume` is on the product's request path: one transaction of a few
-statements (lock the balance row, append the entry, move the balance), run in the
-threadpool like the read API. `POST /v1/usage` stores a batch of up to 1,000 records in one
-multi-row INSERT. Both are idempotent by id.
+`POST /v1/credits/consume` is on the product's request path: two statements per consume
+(lock the balance row; append the entry and move the balance), committed together with
+the consumes that arrived meanwhile by the gate's threads (ingest/gate.py). `POST /v1/usage`
+stores a batch of up to 1,000 records in one multi-row INSERT. Both are idempotent by id.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from ingest.credits_models import (
     UsageRecordIn,
     UsageRequest,
 )
+from ingest.gate import Consume, GroupCommitGate
 from ingest.inputs import field_errors, parse_query, path_id, read_json, validate_body
 from ingest.openapi import Operation, document, path_param
 from ingest.responses import ORJSONResponse, error
@@ -112,21 +113,9 @@ document(
 async def consume_credits(request: Request) -> Response:
     """POST /v1/credits/consume."""
     body = validate_body(ConsumeRequest, await read_json(request, CONSUME_BODY_BYTES))
-    engine: Engine = request.app.state.engine
     meter = body.meter or request.app.state.plan_catalog.meter
-
-    def run() -> ledger.ConsumeOutcome:
-        with Session(engine) as session, session.begin():
-            return ledger.consume(
-                session,
-                consume_id=body.id,
-                account_ref=body.account_ref,
-                credits=body.credits,
-                meter=meter,
-                now=utcnow(),
-            )
-
-    outcome = await run_in_threadpool(run)
+    gate: GroupCommitGate = request.app.state.gate
+    outcome = await gate.consume(Consume(body.id, body.account_ref, body.credits, meter))
     if outcome.allowed:
         return ORJSONResponse(outcome.body)
     return error(

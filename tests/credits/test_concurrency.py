@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -13,6 +14,7 @@ from domain.credits.tables import ENTRIES
 from domain.db import make_engine
 from domain.types import utcnow
 from domain.usage.records import USAGE_RECORDS
+from ingest.gate import Consume, GroupCommitGate
 from tests.credits.support import assert_no_drift, grant
 from workers.runtime import Runtime
 
@@ -85,3 +87,32 @@ def test_the_same_id_concurrently_is_spent_once(runtime: Runtime) -> None:
     assert sum(not o.replayed for o in outcomes) == 1
     with runtime.sessions() as session:
         assert assert_no_drift(session)[ACCT]["balance"] == 997
+
+
+def test_the_group_commit_gate_serves_200_concurrent_requests_exactly(runtime: Runtime) -> None:
+    """The app's path: 200 requests at once through the gate's batches (two threads)."""
+    with runtime.sessions.begin() as session:
+        grant(session, ACCT, 150, "manual:1")
+        grant(session, "org_other", 30, "manual:2")
+    engine = make_engine(runtime.settings.effective_database_url, pool_size=2, pre_ping=False)
+    gate = GroupCommitGate(engine, threads=2)
+
+    async def all_at_once() -> list[ledger.ConsumeOutcome]:
+        return await asyncio.gather(
+            *(
+                gate.consume(Consume(f"g{n % 190}", ACCT if n % 4 else "org_other", 1, None))
+                for n in range(CONSUMERS)
+            )
+        )
+
+    try:
+        outcomes = asyncio.run(all_at_once())
+    finally:
+        gate.close()
+        engine.dispose()
+    with runtime.sessions() as session:
+        kept = assert_no_drift(session)
+    # 190 distinct ids (10 sent twice): 142 for ACCT, 48 for org_other, of which 30 fit.
+    spent = {ACCT: 150 - kept[ACCT]["balance"], "org_other": 30 - kept["org_other"]["balance"]}
+    assert spent == {ACCT: 142, "org_other": 30}
+    assert sum(o.allowed and not o.replayed for o in outcomes) == 172
