@@ -6,7 +6,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-import domain.credits  # noqa: F401  (registers the tables)
+import domain.credits
 import domain.usage.records  # noqa: F401
 from domain.credits import ledger
 from domain.db import make_engine
