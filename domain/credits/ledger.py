@@ -9,6 +9,7 @@ taken from it, so concurrent consumers never overspend.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -277,6 +278,117 @@ def consume(
         )
         add_usage(session, [usage], now)
     return ConsumeOutcome(True, answer)
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumeRequest:
+    """One consume of a batch (ingest.gate)."""
+
+    consume_id: str
+    account_ref: str
+    credits: int
+    meter: str | None
+
+
+class BatchRaced(Exception):
+    """An entry id of the batch was inserted meanwhile by another transaction (for another
+    account, whose row this batch did not lock): apply the batch's consumes one by one."""
+
+
+def consume_batch(
+    session: Session, requests: Sequence[ConsumeRequest], now: datetime
+) -> list[ConsumeOutcome]:
+    """Many consumes in one transaction, with a fixed number of statements whatever their count.
+
+    The same decisions as `consume`, in order: the batch's balance rows are locked at once
+    (in account order, so two batches never deadlock), the ids answered before are read
+    at once, each consume is decided in turn (a repeat of an id in the batch gets the first
+    answer), then one INSERT appends the entries, one UPDATE per account moves the balances
+    (executemany) and one INSERT stores the overage usage.
+    """
+    accounts = sorted({r.account_ref for r in requests})
+    lock = (
+        select(BALANCES.c.account_ref, BALANCES.c.balance, BALANCES.c.payg)
+        .add_columns(BALANCES.c.period_start, BALANCES.c.period_end)
+        .where(BALANCES.c.account_ref.in_(accounts))
+        .order_by(BALANCES.c.account_ref)
+        .with_for_update()
+    )
+    rows = {r.account_ref: r for r in session.execute(lock)}
+    ids = sorted({CONSUME_PREFIX + r.consume_id for r in requests})
+    answered: dict[str, dict[str, Any]] = {
+        entry_id: answer
+        for entry_id, answer in session.execute(
+            select(ENTRIES.c.entry_id, ENTRIES.c.answer).where(ENTRIES.c.entry_id.in_(ids))
+        )
+    }
+    balances = {a: (r.balance, r.payg) for a, r in rows.items()}
+    moved: dict[str, list[int]] = {}  # account -> [taken, overage]
+    outcomes: list[ConsumeOutcome] = []
+    entries: list[dict[str, Any]] = []
+    usage: list[NewUsage] = []
+    for req in requests:
+        entry_id = CONSUME_PREFIX + req.consume_id
+        if entry_id in answered:
+            outcomes.append(ConsumeOutcome(True, answered[entry_id], replayed=True))
+            continue
+        balance, payg = balances.get(req.account_ref, (0, False))
+        decision = rules.decide_consume(balance, req.credits, payg=payg and req.meter is not None)
+        if not decision.allowed:
+            body = {"remaining": decision.remaining, "overage": 0, "payg": bool(payg)}
+            outcomes.append(ConsumeOutcome(False, body))
+            continue
+        answer = {"remaining": decision.remaining, "overage": decision.overage, "payg": bool(payg)}
+        answered[entry_id] = answer
+        balances[req.account_ref] = (balance - decision.taken, payg)
+        totals = moved.setdefault(req.account_ref, [0, 0])
+        totals[0] += decision.taken
+        totals[1] += decision.overage
+        row = rows[req.account_ref]
+        entries.append(
+            {
+                "entry_id": entry_id,
+                "account_ref": req.account_ref,
+                "kind": EntryKind.CONSUME.value,
+                "credits": -decision.taken,
+                "overage": decision.overage,
+                "source": EntrySource.GATE.value,
+                "period_start": row.period_start,
+                "period_end": row.period_end,
+                "answer": answer,
+                "created_at": now,
+            }
+        )
+        if decision.overage:
+            assert req.meter is not None
+            usage.append(
+                NewUsage(
+                    OVERAGE_PREFIX + req.consume_id,
+                    req.account_ref,
+                    req.meter,
+                    decision.overage,
+                    now,
+                    UsageSource.OVERAGE,
+                )
+            )
+        outcomes.append(ConsumeOutcome(True, answer))
+    if entries:
+        stmt = (
+            dialect_insert(session, ENTRIES)
+            .on_conflict_do_nothing(index_elements=["entry_id"])
+            .returning(ENTRIES.c.entry_id)
+        )
+        if len(set(session.execute(stmt, entries).scalars())) != len(entries):
+            raise BatchRaced
+        session.execute(
+            _gate(session.get_bind().dialect.name).spend,
+            [
+                {"p_account": a, "p_taken": t, "p_over": o, "p_now": now}
+                for a, (t, o) in sorted(moved.items())
+            ],
+        )
+        add_usage(session, usage, now)
+    return outcomes
 
 
 def _answer_of(session: Session, entry_id: str) -> dict[str, Any] | None:
