@@ -87,13 +87,14 @@ def create_app(settings: Settings | None = None, publish: PublishFn | None = Non
             ingest_engine, threads=writer_threads, on_commit=publisher.submit
         )
         # The credit gate commits concurrent consumes together (ingest/gate.py), on its own
-        # connections without the ping, like the writer.
+        # connection without the ping, like the writer. One thread: while it commits, the
+        # next batch queues up (two threads would mostly wait on each other's row locks).
         gate_engine = (
             engine
             if cfg.is_sqlite
-            else make_engine(cfg.effective_database_url, pool_size=2, pre_ping=False)
+            else make_engine(cfg.effective_database_url, pool_size=1, pre_ping=False)
         )
-        gate = GroupCommitGate(gate_engine, threads=1 if cfg.is_sqlite else 2)
+        gate = GroupCommitGate(gate_engine, threads=1)
         app.state.gate = gate
         app.state.settings = cfg
         app.state.engine = engine
