@@ -423,12 +423,6 @@ def _spend_many(session: Session, moved: dict[str, list[int]], now: datetime) ->
     )
 
 
-def _answer_of(session: Session, entry_id: str) -> dict[str, Any] | None:
-    stmt = select(ENTRIES.c.answer).where(ENTRIES.c.entry_id == entry_id)
-    found: dict[str, Any] | None = session.execute(stmt).scalar_one_or_none()
-    return found
-
-
 def set_payg(session: Session, account_ref: str, on: bool, now: datetime) -> None:
     """Turn pay-as-you-go on or off for the account (the payg commands call this)."""
     lock_or_create_balance(session, account_ref, now)
