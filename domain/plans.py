@@ -1,4 +1,6 @@
-"""The plan catalog: which Stripe price is which tier and interval (TOML or JSON file)."""
+"""The plan catalog: which Stripe price is which tier and interval (TOML or JSON file), how
+many credits each includes per period, and the metered price pay-as-you-go overage is billed
+through (`payg_price_id`, with its meter's `event_name` as `meter`)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import orjson
 
 UNKNOWN_TIER = "unknown"
 INTERVALS = frozenset({"day", "week", "month", "year"})
+METER_MAX_LENGTH = 100  # Stripe's limit on a meter's event_name
 
 
 class CatalogError(ValueError):
@@ -28,6 +31,7 @@ class Plan:
     price_id: str
     amount: int
     currency: str
+    credits_per_period: int = 0  # credits granted at the start of each billing period
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +47,18 @@ class PlanCatalog:
     """All plans, indexed by price id."""
 
     plans: tuple[Plan, ...]
+    payg_price_id: str | None = None  # the metered price overage is billed through
+    meter: str | None = None  # the event_name of that price's meter
+
+    def credits_for(self, price_id: str | None) -> int:
+        """Credits a period of this price includes (0 for prices not in the catalog)."""
+        plan = self.by_price(price_id)
+        return plan.credits_per_period if plan is not None else 0
+
+    @cached_property
+    def grants_credits(self) -> bool:
+        """Does any plan include credits (else period grants are skipped outright)?"""
+        return any(p.credits_per_period > 0 for p in self.plans)
 
     def by_price(self, price_id: str | None) -> Plan | None:
         """The plan sold under `price_id`, if any."""
@@ -82,6 +98,7 @@ def parse_catalog(doc: dict[str, Any], source: str = "catalog") -> PlanCatalog:
                 price_id=str(entry["price_id"]),
                 amount=entry["amount"],
                 currency=str(entry["currency"]).lower(),
+                credits_per_period=entry.get("credits_per_period", 0),
             )
         except KeyError as exc:
             raise CatalogError(f"{where}: missing {exc.args[0]!r}") from None
@@ -92,11 +109,33 @@ def parse_catalog(doc: dict[str, Any], source: str = "catalog") -> PlanCatalog:
             raise CatalogError(f"{where}: amount must be a non-negative integer (cents)")
         if len(plan.currency) != 3:
             raise CatalogError(f"{where}: currency must be an ISO 4217 code")
+        credits = plan.credits_per_period
+        if isinstance(credits, bool) or not isinstance(credits, int) or credits < 0:
+            raise CatalogError(f"{where}: credits_per_period must be a non-negative integer")
         if plan.price_id in seen:
             raise CatalogError(f"{where}: duplicate price_id {plan.price_id!r}")
         seen.add(plan.price_id)
         plans.append(plan)
-    return PlanCatalog(tuple(plans))
+    payg_price_id, meter = _payg(doc, source, seen)
+    return PlanCatalog(tuple(plans), payg_price_id=payg_price_id, meter=meter)
+
+
+def _payg(doc: dict[str, Any], source: str, plan_prices: set[str]) -> tuple[str | None, str | None]:
+    """The metered price and its meter: both or neither (overage needs both)."""
+    price, meter = doc.get("payg_price_id"), doc.get("meter")
+    if price is None and meter is None:
+        return None, None
+    if price is None or meter is None:
+        raise CatalogError(f"{source}: payg_price_id and meter go together (give both or neither)")
+    if not isinstance(price, str) or not price.strip():
+        raise CatalogError(f"{source}: payg_price_id must be a Stripe price id")
+    if price in plan_prices:
+        raise CatalogError(f"{source}: payg_price_id {price!r} is also a plan's price_id")
+    if not isinstance(meter, str) or not meter.strip() or len(meter) > METER_MAX_LENGTH:
+        raise CatalogError(
+            f"{source}: meter must be the meter's event_name (1 to {METER_MAX_LENGTH} characters)"
+        )
+    return price, meter
 
 
 def load_catalog(path: Path | None = None) -> PlanCatalog:

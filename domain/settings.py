@@ -13,8 +13,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings import SettingsError as PydanticSettingsError
 
 DEFAULT_DATA_DIR = Path("var")
-Scope = Literal["commands", "read", "ops"]
-SCOPES: frozenset[str] = frozenset({"commands", "read", "ops"})
+Scope = Literal["commands", "read", "ops", "usage"]
+SCOPES: frozenset[str] = frozenset({"commands", "read", "ops", "usage"})
 
 
 class SettingsError(RuntimeError):
@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     api_tokens: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     plan_catalog: Path | None = None
     entitlement_grace_days: int = Field(default=7, ge=0)
+    # What a period's unused allowance does when the next period is granted: expires
+    # (`none`, the default) or stays on the balance (`all`).
+    credits_rollover: Literal["none", "all"] = "none"
 
     log_format: Literal["json", "console", "auto"] = "auto"
     log_level: str = "INFO"

@@ -17,7 +17,9 @@ from domain.logs import configure_logging
 from domain.plans import catalog_for
 from domain.settings import Settings, load_settings, require_webhook_secrets
 from ingest.commands_api import create_command, get_command
+from ingest.credits_api import CREDITS_ROUTES
 from ingest.errors import EdgeErrorsMiddleware, http_exception
+from ingest.gate import GroupCommitGate
 from ingest.health import BrokerProbe, Readiness, database_check, healthz, readyz
 from ingest.metrics import database_gauges, metrics
 from ingest.openapi_cache import RenderedDocument, openapi_json
@@ -84,6 +86,16 @@ def create_app(settings: Settings | None = None, publish: PublishFn | None = Non
         writer = GroupCommitWriter(
             ingest_engine, threads=writer_threads, on_commit=publisher.submit
         )
+        # The credit gate commits concurrent consumes together (ingest/gate.py), on its own
+        # connection without the ping, like the writer. One thread: while it commits, the
+        # next batch queues up (two threads would mostly wait on each other's row locks).
+        gate_engine = (
+            engine
+            if cfg.is_sqlite
+            else make_engine(cfg.effective_database_url, pool_size=1, pre_ping=False)
+        )
+        gate = GroupCommitGate(gate_engine, threads=1)
+        app.state.gate = gate
         app.state.settings = cfg
         app.state.engine = engine
         app.state.ingest_engine = ingest_engine
@@ -106,9 +118,11 @@ def create_app(settings: Settings | None = None, publish: PublishFn | None = Non
             yield
         finally:
             writer.close()
+            gate.close()
             publisher.close()
             broker_probe.close()
             ingest_engine.dispose()
+            gate_engine.dispose()
             engine.dispose()
 
     return Starlette(
@@ -125,6 +139,7 @@ def create_app(settings: Settings | None = None, publish: PublishFn | None = Non
             Route("/v1/commands", create_command, methods=["POST"]),
             Route("/v1/commands/{id}", get_command, methods=["GET"]),
             Route("/v1/plans", list_plans, methods=["GET"]),
+            *CREDITS_ROUTES,
         ],
         middleware=[Middleware(EdgeErrorsMiddleware)],
         exception_handlers={HTTPException: http_exception},

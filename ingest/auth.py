@@ -1,4 +1,5 @@
-"""Bearer-token auth with scopes (`commands`, `read`, `ops`) for the product and ops APIs."""
+"""Bearer-token auth with scopes (`commands`, `read`, `ops`, `usage`) for the product and ops
+APIs."""
 
 from __future__ import annotations
 

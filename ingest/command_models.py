@@ -74,6 +74,7 @@ class PlanView(BaseModel):
     amount: int
     currency: str
     price_id: str
+    credits_per_period: int = Field(description="credits granted at the start of each period")
 
 
 class PlanList(BaseModel):

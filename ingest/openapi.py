@@ -219,7 +219,7 @@ def build_document(
                 "bearer": {
                     "type": "http",
                     "scheme": "bearer",
-                    "description": "API_TOKENS; scopes commands, read, ops",
+                    "description": "API_TOKENS; scopes commands, read, ops, usage",
                 }
             },
         },

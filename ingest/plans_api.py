@@ -35,6 +35,7 @@ async def list_plans(request: Request) -> Response:
                     "amount": p.amount,
                     "currency": p.currency,
                     "price_id": p.price_id,
+                    "credits_per_period": p.credits_per_period,
                 }
                 for p in catalog.plans
             ]

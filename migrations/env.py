@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import text
 
 import domain.commands  # (registers the commands table on Base.metadata)
+import domain.credits  # (registers the credit ledger tables)
 import domain.mirror  # (registers the mirror tables on Base.metadata)
 import domain.usage.records
 import domain.usage.report_store  # noqa: F401  (its index on usage_records)

@@ -24,6 +24,8 @@ ERROR = "#/components/schemas/ErrorBody"
 INVALID = "#/components/schemas/ValidationErrorBody"
 # Readiness answers 503 with its own report (which dependency failed), by design.
 OWN_ERROR_BODIES = {("/readyz", "get", "503")}
+# The gate's 402 is ErrorBody plus the balance (ingest.credits_models.CreditsExhausted).
+OWN_ERROR_BODIES |= {("/v1/credits/consume", "post", "402")}
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -37,7 +38,11 @@ _gateway: tuple[int, StripeGateway] | None = None
 def build_runtime(settings: Settings) -> Runtime:
     # The plan catalog is read here, once: handlers get it passed in (a bad PLAN_CATALOG
     # stops the worker, as it stops the web app, instead of failing events one by one).
-    deps = Deps(catalog=catalog_for(settings.plan_catalog))
+    deps = Deps(
+        catalog=catalog_for(settings.plan_catalog),
+        grace=timedelta(days=settings.entitlement_grace_days),
+        rollover=settings.credits_rollover == "all",
+    )
     # Worker writes are re-derivable from the durable event log (ingest commits synchronously):
     # a crash that loses the last few commits just makes those events run again, and every
     # effect is idempotent (stamped mirror rows, unique outbox keys, Stripe idempotency keys).

@@ -6,10 +6,12 @@ which refuses `\u0000`, and sent to Stripe.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     AnyHttpUrl,
+    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -195,6 +197,21 @@ class InvoicePreview(PlanChoice):
     subscription_id: SubscriptionId | None = None
 
 
+class CreditsGrant(Params):
+    """Grant credits by hand (a goodwill gesture, a correction), with a reason (audited)."""
+
+    credits: int = Field(strict=True, ge=1, le=10**12)
+    reason: Annotated[str, Field(min_length=1, max_length=500), NoNul]
+    expires_at: AwareDatetime | None = None
+
+    @field_validator("expires_at")
+    @classmethod
+    def _future(cls, value: AwareDatetime | None) -> AwareDatetime | None:
+        if value is not None and value <= datetime.now(UTC):
+            raise ValueError("must be in the future")
+        return value
+
+
 PARAMS: dict[str, type[Params]] = {
     "customer.ensure": CustomerEnsure,
     "customer.update_billing_details": CustomerUpdateBillingDetails,
@@ -208,6 +225,7 @@ PARAMS: dict[str, type[Params]] = {
     "payment_method.set_default": PaymentMethodRef,
     "setup_intent.create": SetupIntentCreate,
     "invoice.preview": InvoicePreview,
+    "credits.grant": CreditsGrant,
 }
 
 

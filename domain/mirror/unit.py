@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
@@ -18,6 +19,8 @@ class Deps:
     """What handlers need from their process, passed in (never read from the environment)."""
 
     catalog: PlanCatalog
+    grace: timedelta = timedelta(days=7)  # ENTITLEMENT_GRACE_DAYS (credits' period grants)
+    rollover: bool = False  # CREDITS_ROLLOVER=all: unused allowance stays at period end
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Table, func, select
 
 import domain.commands  # (registers the commands table)
+import domain.credits  # (registers the credit ledger tables)
 import domain.mirror  # (registers the notifications outbox table)
 import domain.usage.records
 import domain.usage.report_store  # noqa: F401  (its index on usage_records)

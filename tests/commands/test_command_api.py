@@ -255,6 +255,7 @@ def test_plans_are_the_catalog_in_cents(api: TestClient) -> None:
         "amount": 2900,
         "currency": "eur",
         "price_id": "price_pro_month",
+        "credits_per_period": 4000,
     }
 
 

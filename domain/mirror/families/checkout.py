@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import BigInteger, String, Table
 from sqlalchemy.orm import Mapped, mapped_column
 
+from domain.credits.period import grant_for_customer
 from domain.envelope import EventEnvelope
 from domain.mirror.accounts import fill_blank_account_fields, link_account
 from domain.mirror.families._family import Family, Incoming, Refs, Row
@@ -134,6 +135,8 @@ def link_checkout_account(unit: Unit, view: CheckoutView, now: datetime) -> None
     if account is not None:
         details = {"email": view.email, "name": view.name, "currency": view.currency}
         fill_blank_account_fields(unit.session, account, details, now)
+        # Credits its subscriptions' events could not grant before the link.
+        grant_for_customer(unit.session, view.customer_id, unit.deps, now)
 
 
 def checkout_notices(view: CheckoutView, incoming: Incoming[None]) -> list[Notice]:

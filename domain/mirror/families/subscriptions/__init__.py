@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from domain.credits.period import grant_for_subscription
 from domain.envelope import EventEnvelope
 from domain.mirror.families._family import Family, Refs
 from domain.mirror.families._read import Child, Listing, ReadShape
@@ -35,9 +36,11 @@ def subscription_refs(view: SubscriptionView, event: EventEnvelope) -> Refs:
 
 
 def write_subscription(unit: Unit, change: SubscriptionChange, now: datetime) -> None:
-    """Upsert the subscription, then make its item rows exactly the event's items."""
+    """Upsert the subscription, then make its item rows exactly the event's items; then
+    grant the period's credits the row says are due (domain.credits.period, idempotent)."""
     upsert_stamped(unit, SUBSCRIPTIONS, change.row, now)
     replace_children(unit, ITEMS, "subscription_id", change.row["id"], change.items, now)
+    grant_for_subscription(unit.session, change.row, unit.deps, now)
 
 
 ITEM_SHAPE = ReadShape(
