@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from domain.commands.params import PaygToggle
 from domain.commands.sweep import sweep_commands
@@ -16,6 +16,7 @@ from domain.credits import ledger
 from domain.credits.tables import EntryKind, EntrySource
 from domain.settings import Settings, load_settings
 from domain.types import utcnow
+from domain.usage.records import USAGE_RECORDS
 from tests.commands.conftest import AUTH, Commands
 from tests.commands.test_speaking_subscription import subscribe
 from tests.commands.webhooks import deliver, latest
@@ -214,5 +215,11 @@ def test_the_gate_answers_overage_once_payg_is_on(
     assert status == 402 and body["error"] == "credits_exhausted"
     assert commands.run("payg.enable")["status"] == "succeeded"
     assert consume("c2", balance + 5) == (200, {"remaining": 0, "overage": 5, "payg": True})
+    with runtime.sessions() as session:  # the overage, waiting for the usage reporter
+        usage = session.execute(
+            select(USAGE_RECORDS).where(USAGE_RECORDS.c.id == "overage:c2")
+        ).one()
+    assert (usage.account_ref, usage.quantity, usage.meter) == ("acct_1", 5, "api_credits")
+    assert (usage.source, usage.report_status) == ("overage", "pending")
     assert commands.run("payg.disable")["status"] == "succeeded"
     assert consume("c3", 1)[0] == 402
