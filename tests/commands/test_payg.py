@@ -223,3 +223,12 @@ def test_the_gate_answers_overage_once_payg_is_on(
     assert (usage.source, usage.report_status) == ("overage", "pending")
     assert commands.run("payg.disable")["status"] == "succeeded"
     assert consume("c3", 1)[0] == 402
+
+
+def test_the_api_accepts_the_payg_types_with_no_params(commands: Commands) -> None:
+    for type_ in ("payg.enable", "payg.disable"):
+        accepted = commands.post(type_)
+        assert accepted.status_code == 202, accepted.text
+        refused = commands.post(type_, on=True)
+        assert refused.status_code == 422, refused.text
+        assert "params.on" in {f["field"] for f in refused.json()["fields"]}
