@@ -49,6 +49,15 @@ def payg_items(fake: FakeStripe, sub_id: str) -> list[dict[str, Any]]:
     return [i for i in items if i["price"]["id"] == PAYG_PRICE]
 
 
+def mirror_prices(rt: Runtime, sub_id: str) -> list[str | None]:
+    with rt.sessions() as session:
+        rows = session.execute(
+            text("SELECT price_id FROM subscription_items WHERE subscription_id = :s ORDER BY id"),
+            {"s": sub_id},
+        ).scalars()
+        return sorted(rows, key=str)
+
+
 def payg_flag(rt: Runtime, account_ref: str = "acct_1") -> bool | None:
     with rt.sessions() as session:
         row = ledger.balance_of(session, account_ref)
@@ -67,6 +76,8 @@ def test_enable_adds_the_metered_item_once_and_sets_the_flag(
     assert [i["id"] for i in items] == [result["item_id"]]
     assert items[0]["quantity"] is None  # no quantity sent for a metered price
     assert payg_flag(runtime) is True
+    # The mirror shows the item at once (before the subscription's webhook).
+    assert mirror_prices(runtime, subscribed) == [PAYG_PRICE, "price_pro_month"]
     again = commands.run("payg.enable")  # a second command finds the item already there
     assert again["status"] == "succeeded" and again["result"]["added"] is False
     assert again["result"]["item_id"] == result["item_id"]
@@ -134,6 +145,7 @@ def test_disable_removes_the_item_and_is_idempotent(
     assert payg_items(fake_stripe, subscribed) == []
     assert len(fake_stripe.resources.objects[subscribed]["items"]["data"]) == 1  # the plan
     assert payg_flag(runtime) is False
+    assert mirror_prices(runtime, subscribed) == ["price_pro_month"]
     again = commands.run("payg.disable")  # no item: just the flag
     assert again["status"] == "succeeded" and again["result"]["removed_item_ids"] == []
     assert fake_stripe.calls("DELETE", "/v1/subscription_items") == 1

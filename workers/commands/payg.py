@@ -23,7 +23,14 @@ from sqlalchemy.orm import Session
 
 from domain.commands.params import PaygToggle
 from domain.credits import ledger
-from workers.commands.context import ExecContext, LocalWrite, Outcome, command_error, ref_id
+from workers.commands.context import (
+    ExecContext,
+    LocalWrite,
+    MirrorWrite,
+    Outcome,
+    command_error,
+    ref_id,
+)
 from workers.commands.customers import ensure_customer
 from workers.stripe_gateway import Obj, StripeFailure
 
@@ -61,6 +68,7 @@ def enable(ctx: ExecContext, p: PaygToggle) -> Outcome:
     customer_id, _ = ensure_customer(ctx)
     subscription = _subscription(ctx, customer_id)
     existing = payg_items(subscription, price_id)
+    mirror: list[MirrorWrite] = []
     if existing:
         item_id, added = str(existing[0]["id"]), False
     else:
@@ -69,6 +77,13 @@ def enable(ctx: ExecContext, p: PaygToggle) -> Outcome:
             {"subscription": subscription["id"], "price": price_id}, key=ctx.key("payg_item")
         )
         item_id, added = str(item["id"]), True
+        # The item's answer is not the subscription: fetch it, so the mirror shows it at once.
+        mirror.append(
+            MirrorWrite(
+                "customer.subscription.updated",
+                ctx.gateway.retrieve_subscription(subscription["id"]),
+            )
+        )
     log.info("payg.enabled", subscription_id=subscription["id"], item_id=item_id, added=added)
     return Outcome(
         {
@@ -79,6 +94,7 @@ def enable(ctx: ExecContext, p: PaygToggle) -> Outcome:
             "item_id": item_id,
             "added": added,
         },
+        mirror,
         local=[_flag(ctx.account_ref, True)],
     )
 
@@ -95,6 +111,7 @@ def disable(ctx: ExecContext, p: PaygToggle) -> Outcome:
     customer_id = ctx.customer_id()
     subscription_id: str | None = None
     removed: list[str] = []
+    mirror: list[MirrorWrite] = []
     if price_id is not None and customer_id is not None:
         try:
             subscription = _subscription(ctx, customer_id)
@@ -110,6 +127,9 @@ def disable(ctx: ExecContext, p: PaygToggle) -> Outcome:
                     if not _missing(failure):
                         raise
                 removed.append(str(item["id"]))
+            if removed:
+                after = ctx.gateway.retrieve_subscription(subscription["id"])
+                mirror.append(MirrorWrite("customer.subscription.updated", after))
     log.info("payg.disabled", subscription_id=subscription_id, removed=len(removed))
     return Outcome(
         {
@@ -118,5 +138,6 @@ def disable(ctx: ExecContext, p: PaygToggle) -> Outcome:
             "price_id": price_id,
             "removed_item_ids": removed,
         },
+        mirror,
         local=[_flag(ctx.account_ref, False)],
     )
