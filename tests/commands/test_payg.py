@@ -244,3 +244,17 @@ def test_the_api_accepts_the_payg_types_with_no_params(commands: Commands) -> No
         refused = commands.post(type_, on=True)
         assert refused.status_code == 422, refused.text
         assert "params.on" in {f["field"] for f in refused.json()["fields"]}
+
+
+def test_payg_items_match_the_price_as_an_id_or_an_expanded_object() -> None:
+    subscription = {
+        "items": {
+            "data": [
+                {"id": "si_plan", "price": {"id": "price_pro_month"}},
+                {"id": "si_payg", "price": {"id": PAYG_PRICE}},
+                {"id": "si_old", "price": PAYG_PRICE},
+            ]
+        }
+    }
+    assert [i["id"] for i in payg.payg_items(subscription, PAYG_PRICE)] == ["si_payg", "si_old"]
+    assert payg.payg_items({"items": None}, PAYG_PRICE) == []
