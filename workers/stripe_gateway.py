@@ -238,6 +238,13 @@ class StripeGateway:
     def cancel_subscription(self, subscription_id: str, params: Obj, key: str) -> Obj:
         return self._call(self.v1.subscriptions.cancel, subscription_id, params=params, key=key)
 
+    def create_subscription_item(self, params: Obj, key: str) -> Obj:
+        return self._call(self.v1.subscription_items.create, params=params, key=key)
+
+    def delete_subscription_item(self, item_id: str, params: Obj | None = None) -> Obj:
+        """DELETE is idempotent by nature (Stripe ignores keys on it): a second one is a 404."""
+        return self._call(self.v1.subscription_items.delete, item_id, params=params)
+
     def create_schedule(self, params: Obj, key: str) -> Obj:
         return self._call(self.v1.subscription_schedules.create, params=params, key=key)
 

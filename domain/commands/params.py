@@ -212,6 +212,10 @@ class CreditsGrant(Params):
         return value
 
 
+class PaygToggle(Params):
+    """Pay-as-you-go on or off for the command's account (no params: the account is enough)."""
+
+
 PARAMS: dict[str, type[Params]] = {
     "customer.ensure": CustomerEnsure,
     "customer.update_billing_details": CustomerUpdateBillingDetails,
@@ -226,6 +230,8 @@ PARAMS: dict[str, type[Params]] = {
     "setup_intent.create": SetupIntentCreate,
     "invoice.preview": InvoicePreview,
     "credits.grant": CreditsGrant,
+    "payg.enable": PaygToggle,
+    "payg.disable": PaygToggle,
 }
 
 

@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from domain.samples import example_object, new_id
-from tests.support.fake_stripe_store import MONTH, Obj, ObjectStore, Route, as_bool, invalid, route
+from tests.support.fake_stripe_store import (
+    MONTH,
+    Obj,
+    ObjectStore,
+    Route,
+    as_bool,
+    invalid,
+    missing,
+    route,
+)
 
 DURATION_INTERVALS = ("day", "week", "month", "year")
 
@@ -53,6 +62,8 @@ class BillingResources:
             route("GET", r"/v1/subscriptions/(\w+)", self.get_subscription),
             route("POST", r"/v1/subscriptions/(\w+)", self.update_subscription),
             route("DELETE", r"/v1/subscriptions/(\w+)", self.cancel_subscription),
+            route("POST", r"/v1/subscription_items", self.create_item),
+            route("DELETE", r"/v1/subscription_items/(\w+)", self.delete_item),
             route("POST", r"/v1/subscription_schedules", self.create_schedule),
             route("POST", r"/v1/subscription_schedules/(\w+)", self.update_schedule),
             route("POST", r"/v1/invoices/create_preview", self.preview_invoice),
@@ -176,6 +187,63 @@ class BillingResources:
         sub.update(status="canceled", canceled_at=now, ended_at=now)
         self.store.emit("customer.subscription.deleted", dict(sub), None)
         return sub
+
+    def create_item(self, p: Obj) -> Obj:
+        """Add a price to a subscription (a metered price refuses a quantity, like Stripe)."""
+        sub = self.store.get(p.get("subscription", ""), "subscription")
+        price = p.get("price", "")
+        if not price.startswith("price_"):
+            raise invalid(f"No such price: '{price}'", "resource_missing", param="price")
+        if any(i["price"]["id"] == price for i in sub["items"]["data"]):
+            raise invalid(
+                "Cannot add multiple subscription items with the same plan", param="price"
+            )
+        metered = price in self.store.metered_prices
+        if metered and "quantity" in p:
+            raise invalid(
+                "Quantity should not be specified where usage_type is `metered`.", param="quantity"
+            )
+        first = sub["items"]["data"][0]
+        item = {
+            **first,
+            "id": new_id("si"),
+            "created": self.store.clock.now(),
+            "quantity": None if metered else int(p.get("quantity", 1)),
+        }
+        self._set_price(item, price)
+        item["price"]["recurring"] = {
+            **item["price"]["recurring"],
+            "usage_type": "metered" if metered else "licensed",
+        }
+        previous = {"items": {"data": [dict(i) for i in sub["items"]["data"]]}}
+        sub["items"]["data"].append(item)
+        self.store.created["subscription_item"] += 1
+        self.store.emit("customer.subscription.updated", dict(sub), previous)
+        return {**item, "object": "subscription_item"}
+
+    def delete_item(self, p: Obj, item_id: str) -> Obj:
+        """Remove an item (a second delete is Stripe's 404); `clear_usage` only for legacy."""
+        sub = next(
+            (
+                s
+                for s in self.store.objects.values()
+                if s.get("object") == "subscription"
+                and any(i["id"] == item_id for i in s["items"]["data"])
+            ),
+            None,
+        )
+        if sub is None:
+            raise missing("subscription_item", item_id)
+        if "clear_usage" in p:  # meter-based prices have no usage records to clear
+            raise invalid(
+                "With `billing_mode.type=flexible` set on a subscription, the following "
+                "parameters are not supported: clear_usage.",
+                param="clear_usage",
+            )
+        previous = {"items": {"data": [dict(i) for i in sub["items"]["data"]]}}
+        sub["items"]["data"] = [i for i in sub["items"]["data"] if i["id"] != item_id]
+        self.store.emit("customer.subscription.updated", dict(sub), previous)
+        return {"id": item_id, "object": "subscription_item", "deleted": True}
 
     def create_schedule(self, p: Obj) -> Obj:
         sub = self.store.get(p.get("from_subscription", ""), "subscription")

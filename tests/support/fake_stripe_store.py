@@ -89,6 +89,7 @@ class ObjectStore:
         self.objects: dict[str, Obj] = {}
         self.created: collections.Counter[str] = collections.Counter()
         self.prices: dict[str, int] = {}
+        self.metered_prices: set[str] = set()  # usage_type=metered: no quantity
 
     def new(self, resource: str, prefix: str, **fields: Any) -> Obj:
         """A new object from Stripe's own example of `resource`, with these fields."""

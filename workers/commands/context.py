@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -37,12 +38,20 @@ class MirrorWrite:
     previous_attributes: Obj | None = None
 
 
+LocalWrite = Callable[[Session, datetime], None]
+
+
 @dataclass
 class Outcome:
-    """The command's result for the product, and the mirror writes that go with it."""
+    """The command's result for the product, and the mirror writes that go with it.
+
+    `local` writes run in the transaction that records the result (after the lease check),
+    so our own state (e.g. the pay-as-you-go flag) changes exactly when the command succeeds.
+    """
 
     result: Obj
     mirror: list[MirrorWrite] = field(default_factory=list)
+    local: list[LocalWrite] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from workers.commands import credits, customers, payment_methods, sessions, subscriptions
+from workers.commands import credits, customers, payg, payment_methods, sessions, subscriptions
 from workers.commands.context import Executor
 
 EXECUTORS: dict[str, Executor] = {
@@ -19,4 +19,6 @@ EXECUTORS: dict[str, Executor] = {
     "payment_method.detach": payment_methods.detach,
     "payment_method.set_default": payment_methods.set_default,
     "credits.grant": credits.grant,
+    "payg.enable": payg.enable,
+    "payg.disable": payg.disable,
 }

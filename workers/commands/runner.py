@@ -141,7 +141,10 @@ def _record_success(
             log.warning("command.lease_lost")
             return
         apply_results(Unit(session, rt.deps), command_id, result.mirror)
-        store.succeed(session, command_id, attempt, result.result, utcnow())
+        now = utcnow()
+        for write in result.local:
+            write(session, now)
+        store.succeed(session, command_id, attempt, result.result, now)
     out.succeeded.append(command_id)
     log.info("command.succeeded")
 
