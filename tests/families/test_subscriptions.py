@@ -44,7 +44,8 @@ def test_both_shapes_parse_to_the_same_period(shape: ApiShape) -> None:
     assert (view.current_period_start, view.current_period_end) == tuple(
         datetime.fromtimestamp(t, UTC) for t in PERIOD
     )
-    assert view.primary_item is not None and view.primary_item.price_id == "price_pro_month"
+    item = view.plan_item()
+    assert item is not None and item.price_id == "price_pro_month"
     assert (view.customer_id, view.status, view.currency) == ("cus_1", "active", "eur")
 
 
@@ -173,3 +174,28 @@ def test_a_price_change_is_a_plan_change_with_the_old_tier() -> None:
     )
     assert previous_price_id({"plan": {"id": "price_old"}}) == "price_old"  # pre-2025
     assert inc.deps is DEPS
+
+
+def test_the_pay_as_you_go_item_is_never_taken_for_the_plan() -> None:
+    """Stripe may list the metered item first; the plan is still the plan."""
+    obj = f.subscription("sub_1", "cus_1", "active")
+    plan_item = obj["items"]["data"][0]
+    metered = {**plan_item, "id": "si_payg", "price": {**plan_item["price"], "id": "price_payg"}}
+    obj["items"]["data"] = [metered, plan_item]
+    view = parse_subscription(obj, f.api_version(ApiShape.CURRENT))
+    assert view.plan_item("price_payg").price_id == "price_pro_month"  # type: ignore[union-attr]
+    assert view.plan_item().price_id == "price_payg"  # type: ignore[union-attr]  # no catalog price
+    previous = {"items": {"data": [metered, plan_item]}}
+    assert previous_price_id(previous, "price_payg") == "price_pro_month"
+
+
+def test_a_subscription_with_the_metered_item_first_keeps_its_plan_tier() -> None:
+    payg = DEPS.catalog.payg_price_id
+    assert payg is not None  # the bundled catalog sells pay-as-you-go
+    obj = f.subscription("sub_1", "cus_1", "active")
+    plan_item = obj["items"]["data"][0]
+    metered = {**plan_item, "id": "si_payg", "price": {**plan_item["price"], "id": payg}}
+    obj["items"]["data"] = [metered, plan_item]
+    result = decide(subscriptions.FAMILY, envelope("customer.subscription.updated", obj))
+    assert (result.row["price_id"], result.row["plan_tier"]) == ("price_pro_month", "pro")
+    assert len(result.items) == 2  # both items are still mirrored

@@ -70,7 +70,7 @@ def _item_row(item: ItemView, subscription_id: str, catalog: PlanCatalog, stamp:
 def subscription_transition(view: SubscriptionView, incoming: Incoming[None]) -> SubscriptionChange:
     """The subscription's new row and items; tier and interval from the plan catalog."""
     catalog, stamp = incoming.deps.catalog, incoming.stamp
-    primary = view.primary_item
+    primary = view.plan_item(catalog.payg_price_id)
     plan = catalog.lookup(
         primary.price_id if primary else None, primary.interval if primary else None
     )
@@ -116,7 +116,7 @@ NOT_YET_ACTIVE = frozenset(
 
 
 def _payload(view: SubscriptionView, catalog: PlanCatalog) -> dict[str, Any]:
-    item = view.primary_item
+    item = view.plan_item(catalog.payg_price_id)
     plan = catalog.lookup(item.price_id if item else None, item.interval if item else None)
     return {
         "subscription_id": view.id,
@@ -148,7 +148,7 @@ def subscription_notices(view: SubscriptionView, incoming: Incoming[None]) -> li
     if _activated(event_type, view, previous):
         notices.append(Notice(NotificationKind.SUBSCRIPTION_ACTIVATED, payload))
     if event_type == "customer.subscription.updated":
-        before = previous_price_id(dict(previous))
+        before = previous_price_id(dict(previous), catalog.payg_price_id)
         now = payload["price_id"]
         if before is not None and now is not None and before != now:
             old = catalog.lookup(before)

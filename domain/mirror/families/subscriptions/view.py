@@ -83,10 +83,12 @@ class SubscriptionView:
     shape: ApiShape
     raw: dict[str, Any] = field(repr=False)
 
-    @property
-    def primary_item(self) -> ItemView | None:
-        """The first item: the plan the product sells (add-ons come after it)."""
-        return self.items[0] if self.items else None
+    def plan_item(self, payg_price_id: str | None = None) -> ItemView | None:
+        """The item of the plan the product sells: the first one that is not the
+        pay-as-you-go metered price (Stripe does not promise to list that one last)."""
+        return next((i for i in self.items if i.price_id != payg_price_id), None) or next(
+            iter(self.items), None
+        )
 
 
 def subscription_shape(obj: dict[str, Any], api_version: str | None) -> ApiShape:
@@ -133,9 +135,11 @@ def parse_subscription(obj: dict[str, Any], api_version: str | None = None) -> S
     )
 
 
-def previous_price_id(previous: dict[str, Any]) -> str | None:
-    """The price before an update, from previous_attributes (items, or legacy `plan`)."""
-    items = list_data(previous.get("items"))
+def previous_price_id(previous: dict[str, Any], payg_price_id: str | None = None) -> str | None:
+    """The plan's price before an update, from previous_attributes (items, or legacy `plan`);
+    the pay-as-you-go metered item is not the plan."""
+    items = [parse_item(i) for i in list_data(previous.get("items"))]
     if items:
-        return parse_item(items[0]).price_id
+        plan = next((i for i in items if i.price_id != payg_price_id), items[0])
+        return plan.price_id
     return ref_id(previous.get("plan")) or ref_id(previous.get("price"))
