@@ -55,3 +55,13 @@ def test_result_ids_sort_around_stripe_event_ids() -> None:
     for evt in ("evt_0", "evt_zzzzzzzzzzzzzzzzzzzzzzzz", "evt_1QxYz"):
         assert undated < evt < dated
     assert Stamp(T, 0, undated) < Stamp(T, 0, "evt_0") < Stamp(T, 0, dated)
+
+
+def test_of_two_results_in_one_second_the_later_answer_wins_whatever_the_command_ids() -> None:
+    """payg.enable then payg.disable within one second: the removal must show."""
+    first = command_result_stamp("cmd_zzz", 0, T, None, received_us=T * 1_000_000 + 10)
+    second = command_result_stamp("cmd_aaa", 0, T, None, received_us=T * 1_000_000 + 900_000)
+    earlier = customer_stamp("customer.updated", *first)
+    later = customer_stamp("customer.updated", *second)
+    assert supersedes(later, earlier) and not supersedes(earlier, later)
+    assert first[1] > "evt_zzzzzzzz"  # still after Stripe's ids of its second

@@ -75,9 +75,11 @@ class StripeResult(dict[str, Any]):
     true`): a replay's Date is the replay's, while its body is the state of the first call.
     """
 
-    def __init__(self, data: Obj, answered_at: int | None) -> None:
+    def __init__(self, data: Obj, answered_at: int | None, received_us: int | None = None) -> None:
         super().__init__(data)
         self.answered_at = answered_at
+        # Our clock when the answer arrived (µs): orders two answers of one Stripe second.
+        self.received_us = received_us
 
 
 def answered_at(headers: Mapping[str, str] | None) -> int | None:
@@ -189,14 +191,15 @@ class StripeGateway:
             )
             raise failure from exc
         observe_stripe_call(endpoint, 200, time.perf_counter() - started, None)
+        received = time.time_ns() // 1000
         if isinstance(result, stripe.StripeResponse):  # a raw request: the JSON as sent
             body = result.data if isinstance(result.data, dict) else {}
-            return StripeResult(body, answered_at(result.headers))
+            return StripeResult(body, answered_at(result.headers), received)
         if result is None:  # v2 endpoints that answer with an empty body
-            return StripeResult({}, None)
+            return StripeResult({}, None, received)
         data = result.to_dict(for_json=True) if hasattr(result, "to_dict") else dict(result)
         response = getattr(result, "last_response", None)
-        return StripeResult(data, answered_at(getattr(response, "headers", None)))
+        return StripeResult(data, answered_at(getattr(response, "headers", None)), received)
 
     @property
     def v1(self) -> Any:

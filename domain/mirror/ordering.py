@@ -58,7 +58,11 @@ UNDATED_RESULT_PREFIX = ""  # the command id itself: `cmd_...` < `evt_...`
 
 
 def command_result_stamp(
-    command_id: str, n: int, answered_at: int | None, object_created: int | None
+    command_id: str,
+    n: int,
+    answered_at: int | None,
+    object_created: int | None,
+    received_us: int | None = None,
 ) -> tuple[int, str]:
     """(`created`, event id) for the `n`th object a command got back, applied to the mirror.
 
@@ -68,9 +72,14 @@ def command_result_stamp(
     the object's own `created`, the earliest it can be, and an id that loses ties: it still
     shows over the object's creation event (an update outranks a creation in one second) and
     on objects the mirror does not have yet, but never over an update webhook.
+
+    `received_us` (our clock when the answer arrived, in microseconds) orders two dated
+    results of one second: the later answer is the later state (payg.enable then
+    payg.disable), whichever command id sorts first.
     """
     if answered_at is not None:
-        return answered_at, f"{DATED_RESULT_PREFIX}{command_id}.{n}"
+        order = f"{received_us:016d}." if received_us is not None else ""
+        return answered_at, f"{DATED_RESULT_PREFIX}{order}{command_id}.{n}"
     return object_created or 0, f"{UNDATED_RESULT_PREFIX}{command_id}.{n}"
 
 

@@ -4,7 +4,8 @@ Each object goes through the same handler (ordering rule, locks, transitions) as
 Stripe sends for it, under the stamp of `domain.mirror.ordering.command_result_stamp`: the
 second Stripe answered in (its `Date` header), so the result shows at once over every
 webhook created before the change, and the webhooks that follow agree with it or supersede
-it. Without a usable Date (none, or an idempotent replay) the stamp is the object's own
+it; two results of one second are ordered by when their answers arrived. Without a usable
+Date (none, or an idempotent replay) the stamp is the object's own
 `created` with an id that loses ties: safe, never over an update webhook.
 """
 
@@ -31,10 +32,14 @@ def apply_results(
         data: dict[str, object] = {"object": write.obj}
         if write.previous_attributes is not None:
             data["previous_attributes"] = write.previous_attributes
-        answered = write.obj.answered_at if isinstance(write.obj, StripeResult) else None
+        result = write.obj if isinstance(write.obj, StripeResult) else None
         created = write.obj.get("created")
         stamp_created, event_id = command_result_stamp(
-            command_id, n, answered, created if isinstance(created, int) else None
+            command_id,
+            n,
+            result.answered_at if result else None,
+            created if isinstance(created, int) else None,
+            result.received_us if result else None,
         )
         envelope = EventEnvelope(
             event_id=event_id,
