@@ -210,7 +210,9 @@ def deliveries(draw: st.DrawFn) -> Delivery:
     else:
         header = None
     if header is not None:
-        headers["Stripe-Signature"] = header.encode("utf-8")
+        # Leading/trailing spaces are not part of a field value on the wire (HTTP strips
+        # them; httpx refuses to send them), so the server can only ever see the rest.
+        headers["Stripe-Signature"] = header.strip(" \t").encode("utf-8")
     return Delivery(headers, body, signed, body_kind)
 
 
@@ -277,9 +279,17 @@ def _nul_in_event_id() -> Delivery:
     return Delivery(_signed(body), body, signed=True, body_kind=EDGE)
 
 
+def _blank_signature() -> Delivery:
+    """What a `Stripe-Signature: ` of spaces arrives as: an empty value."""
+    return Delivery(
+        {"Content-Type": b"application/json", "Stripe-Signature": b""}, b"", False, INVALID
+    )
+
+
 @pytest.mark.parametrize(
     "make",
     [
+        pytest.param(_blank_signature, id="blank-signature"),
         pytest.param(_non_ascii_v1, id="non-ascii-v1"),
         pytest.param(_nul_in_event_id, id="nul-in-event-id"),
     ],
@@ -289,5 +299,4 @@ def test_what_the_fuzzer_found(
 ) -> None:
     """The examples hypothesis found, pinned so they run every time."""
     delivery = make()
-    assert delivery.headers["Stripe-Signature"].startswith(b"t=")
     check(delivery, fuzz_server[0], pg_engine)
