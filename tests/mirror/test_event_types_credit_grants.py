@@ -150,3 +150,29 @@ def test_the_read_route_lists_the_accounts_grants(runtime: Runtime, client: Test
     assert "raw" not in first and "stripe_customer_id" not in first
     voided = client.get(f"/v1/accounts/{ACCT}/credit-grants?status=voided", headers=AUTH)
     assert voided.json()["data"] == []
+
+
+@pytest.mark.parametrize("reverse", [False, True], ids=["in_order", "reversed"])
+def test_the_lifecycle_ends_voided_with_the_credits_taken_back(
+    runtime: Runtime, reverse: bool
+) -> None:
+    from tests.mirror.lifecycle import LIFECYCLES
+    from tests.mirror.lifecycle_credit_grants import ACCT as LIFE_ACCT
+    from tests.mirror.lifecycle_credit_grants import GRANT, credit_grants_lifecycle
+
+    assert LIFECYCLES["credit_grants"] is credit_grants_lifecycle
+    events = credit_grants_lifecycle(ApiShape.CURRENT)
+    # The account link first (a grant seen before the link is mirrored only).
+    apply(runtime, events[0], *(reversed(events[1:]) if reverse else events[1:]))
+    row = one(runtime.engine, "SELECT * FROM credit_grants WHERE id = :g", g=GRANT)
+    assert (row["status"], row["name"]) == ("voided", "Renamed")
+    found = rows(
+        runtime.engine,
+        "SELECT entry_id, credits FROM credit_entries WHERE account_ref = :a ORDER BY id",
+        a=LIFE_ACCT,
+    )
+    assert found == [
+        {"entry_id": f"stripe_grant:{GRANT}", "credits": 300},
+        {"entry_id": f"stripe_grant:{GRANT}:void", "credits": -300},
+    ]
+    no_drift(runtime)
