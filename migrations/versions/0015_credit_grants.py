@@ -48,11 +48,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_credit_grants")),
     )
     op.create_index("ix_credit_grants_stripe_customer_id", "credit_grants", ["stripe_customer_id"])
-    # The expiry step looks for due grants: expiring grant entries by their expiry.
-    op.create_index("ix_credit_entries_expires_at", "credit_entries", ["expires_at"])
+    # The expiry step looks for due grants: manual and Stripe grant entries by their expiry.
+    op.create_index("ix_credit_entries_expiring", "credit_entries", ["source", "expires_at"])
 
 
 def downgrade() -> None:
-    op.drop_index("ix_credit_entries_expires_at", table_name="credit_entries")
+    op.drop_index("ix_credit_entries_expiring", table_name="credit_entries")
     op.drop_index("ix_credit_grants_stripe_customer_id", table_name="credit_grants")
     op.drop_table("credit_grants")
