@@ -154,8 +154,8 @@ def apply_stripe_grant(
 ) -> None:
     """Follow a Stripe credit grant (as the mirror now holds it) on the ledger, once.
 
-    Nothing happens until its customer is linked to an account (a grant mirrored before
-    the link is not granted later: see docs/credits.md).
+    Nothing happens until its customer is linked to an account; the link then calls
+    `grant_for_customer_grants`.
     """
     account_ref = _account_of(session, customer_id)
     if account_ref is None:
@@ -191,3 +191,30 @@ def apply_stripe_grant(
         ),
         now,
     )
+
+
+def grant_for_customer_grants(session: Session, customer_id: str | None, now: datetime) -> None:
+    """After an account is linked to `customer_id`: its mirrored Stripe grants' credits.
+
+    A grant's events may come before the event linking its customer to an account; what
+    they could not grant then is granted (or granted and taken back, when voided) now.
+    """
+    if customer_id is None:
+        return
+    # Imported here: the credit grants family imports this module for its writes.
+    from domain.mirror.families.credit_grants import CREDIT_GRANTS
+
+    c = CREDIT_GRANTS.c
+    stmt = select(c.id, c.credits, c.voided_at, c.expires_at).where(
+        c.stripe_customer_id == customer_id, c.credits.is_not(None)
+    )
+    for row in session.execute(stmt).all():
+        apply_stripe_grant(
+            session,
+            grant_id=row.id,
+            customer_id=customer_id,
+            credits=row.credits,
+            voided=row.voided_at is not None,
+            expires_at=row.expires_at,
+            now=now,
+        )

@@ -16,7 +16,8 @@ and its customer is linked to an account, the write also appends a ledger `grant
 `stripe_grant:<grant id>` (source `stripe_grant`); a voided grant then takes back what is
 unspent with one `adjust` entry `stripe_grant:<grant id>:void` (docs/credits.md, "Stripe
 credit grants"). Both are idempotent by their ids, and follow the row as written (the
-newest state), so replays and reordering grant once.
+newest state), so replays and reordering grant once. A grant seen before its customer's
+account link gives its credits at the link (domain.credits.grants.grant_for_customer_grants).
 
 The read API lists them per account (`GET /v1/accounts/{account_ref}/credit-grants`).
 """
