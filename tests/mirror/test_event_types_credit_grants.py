@@ -176,3 +176,16 @@ def test_the_lifecycle_ends_voided_with_the_credits_taken_back(
         {"entry_id": f"stripe_grant:{GRANT}:void", "credits": -300},
     ]
     no_drift(runtime)
+
+
+@pytest.mark.parametrize("event_type", TYPES)
+def test_stripes_example_events_are_processed(runtime: Runtime, event_type: str) -> None:
+    from domain.samples import build_event
+    from tests.mirror.test_stripe_examples import VERSIONS, status_of
+
+    for n, version in enumerate(VERSIONS.values()):
+        event = build_event(event_type, created=1_750_000_000 + n, api_version=version)
+        apply(runtime, event)  # asserts neither failed nor ignored
+        assert status_of(runtime, event["id"]) == "processed"
+    row = one(runtime.engine, "SELECT id, amount, currency, credits FROM credit_grants")
+    assert row == {"id": "obj_123", "amount": 111972721, "currency": None, "credits": None}
