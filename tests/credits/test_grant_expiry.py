@@ -5,6 +5,7 @@ balance row always equals the ledger."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -199,3 +200,28 @@ def test_a_stripe_grant_expires_and_a_later_void_takes_nothing_twice(runtime: Ru
         assert expired_entries(session) == [("expired:stripe_grant:credgr_e", -200)]
         assert balance(session) == 1000
         assert_no_drift(session)
+
+
+def test_the_expiry_step_on_sqlite(tmp_path: Path) -> None:
+    """The embedded default: the same query (the `expired:` prefix concatenated in SQL)."""
+    import domain.mirror  # noqa: F401  (every table on Base.metadata)
+    from domain.db import make_engine
+    from domain.models import Base
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'billing.db'}")
+    Base.metadata.create_all(engine)
+    try:
+        now = utcnow()
+        with Session(engine) as session, session.begin():
+            grant(session, ACCT, 10, "manual:base")
+            manual(session, "manual:q", 25, now - timedelta(seconds=1), now - timedelta(days=1))
+            spend(session, "consume:q", 5, now - timedelta(hours=1))
+        for _ in range(2):
+            with Session(engine) as session, session.begin():
+                grants.expire_due_grants(session, now)
+        with Session(engine) as session:
+            assert expired_entries(session) == [("expired:manual:q", -20)]
+            assert balance(session) == 10
+            assert_no_drift(session)
+    finally:
+        engine.dispose()
