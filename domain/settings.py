@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     # What a period's unused allowance does when the next period is granted: expires
     # (`none`, the default) or stays on the balance (`all`).
     credits_rollover: Literal["none", "all"] = "none"
+    # How often the sweeper expires manual and Stripe grants whose expires_at passed.
+    credits_expiry_interval_seconds: float = Field(default=60.0, gt=0)
 
     log_format: Literal["json", "console", "auto"] = "auto"
     log_level: str = "INFO"

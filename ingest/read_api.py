@@ -19,6 +19,7 @@ from domain.mirror.delivery import list_notifications, notification_body
 from domain.mirror.families import (
     ACCOUNT,
     ADDED,
+    credit_grants,
     credit_notes,
     invoices,
     listing_of,
@@ -177,5 +178,6 @@ READ_ROUTES = [
     family_route(payments.FAMILY),
     family_route(payments.REFUNDS_FAMILY),
     family_route(payments.DISPUTES_FAMILY),
+    family_route(credit_grants.FAMILY),
     Route("/v1/notifications", get_notifications, methods=["GET"]),
 ]

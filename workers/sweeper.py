@@ -17,6 +17,7 @@ from domain.mirror.delivery import has_due
 from domain.retry import RetryPolicy
 from domain.sweep import SweepResult, sweep
 from domain.types import utcnow
+from workers.credits_expiry import maybe_expire
 from workers.enqueue import publish_commands, publish_delivery, publish_events
 from workers.meters.run import trigger_report
 from workers.metrics import count_lease_expiries
@@ -57,6 +58,7 @@ def sweep_once(rt: Runtime, app: Celery) -> SweepResult:
         )
     trigger_delivery(rt, app)
     trigger_report(rt, app)  # usage to Stripe's meters, every USAGE_REPORT_INTERVAL_SECONDS
+    maybe_expire(rt)  # expired manual and Stripe grants, every CREDITS_EXPIRY_INTERVAL_SECONDS
     return result
 
 

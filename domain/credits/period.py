@@ -24,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from domain.credits import ledger, rules
+from domain.credits.grants import grant_for_customer_grants
 from domain.credits.tables import EntryKind, EntrySource
 from domain.mirror.statuses import SubscriptionStatus
 from domain.mirror.tables import BillingAccount
@@ -54,7 +55,10 @@ def grant_for_customer(
     A subscription's events may come before the event linking its customer to an account
     (checkout.session.completed, customer metadata): their grant waits for the link.
     """
-    if customer_id is None or not deps.catalog.grants_credits:
+    if customer_id is None:
+        return
+    grant_for_customer_grants(session, customer_id, now)  # its Stripe credit grants'
+    if not deps.catalog.grants_credits:
         return
     # Imported here: the subscriptions family imports this module for its own grants.
     from domain.mirror.families.subscriptions.tables import SUBSCRIPTIONS

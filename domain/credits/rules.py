@@ -93,3 +93,14 @@ def entitled_for_grant(
         created=None,
     )
     return is_entitled(facts, at, grace)
+
+
+def grant_remaining(credits: int, spent_since: int, taken_back: int, balance: int) -> int:
+    """What is left of a grant that expires (or is voided): what an `expire` entry takes.
+
+    Consumption after the grant is counted against it first (the credits that end soonest
+    are spent first, in the customer's favour), and what was taken back already (an expiry
+    or a void) is not taken twice; never more than the balance, never negative.
+    """
+    left = credits - max(spent_since, 0) - max(taken_back, 0)
+    return max(min(left, balance), 0)

@@ -54,6 +54,7 @@ class CreditEntry(Base):
     __table_args__ = (
         Index("ix_credit_entries_account", "account_ref", "id"),
         Index("ix_credit_entries_subscription", "subscription_id", "period_start"),
+        Index("ix_credit_entries_expiring", "source", "expires_at"),  # the expiry step (0015)
     )
 
 

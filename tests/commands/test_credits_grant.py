@@ -40,3 +40,28 @@ def test_a_grant_needs_positive_credits_a_reason_and_a_future_expiry(commands: C
         answer = commands.post("credits.grant", "acct_1", **params)
         assert answer.status_code == 422, answer.text
         assert field in {f["field"] for f in answer.json()["fields"]}
+
+
+def test_a_manual_grant_expires_at_its_expires_at(commands: Commands, db: Engine) -> None:
+    from sqlalchemy.orm import Session
+
+    from domain.credits.grants import expire_due_grants
+    from tests.credits.support import assert_no_drift
+
+    expires = datetime.now(UTC) + timedelta(days=30)
+    done = commands.run(
+        "credits.grant", credits=500, reason="promo", expires_at=expires.isoformat()
+    )
+    commands.run("credits.grant", credits=100, reason="no expiry")
+    with Session(db) as session, session.begin():
+        assert expire_due_grants(session, datetime.now(UTC)) == 0  # not yet
+        assert expire_due_grants(session, expires + timedelta(seconds=1)) == 1
+    with db.connect() as conn:
+        rows = conn.execute(
+            text("SELECT entry_id, kind, credits FROM credit_entries WHERE kind = 'expire'")
+        ).all()
+        balance = conn.execute(text("SELECT balance FROM credit_balances")).scalar_one()
+    assert [tuple(r) for r in rows] == [(f"expired:manual:{done['id']}", "expire", -500)]
+    assert balance == 100
+    with Session(db) as session:
+        assert_no_drift(session)

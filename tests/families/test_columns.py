@@ -20,6 +20,7 @@ from domain.mirror.tables import BillingAccount
 from ingest.read_models import Address, CustomerOut
 from tests.families.support import decide, envelope
 from tests.mirror import factory as f
+from tests.mirror import factory_credit_grants as fg
 from tests.mirror import factory_customer as fc
 from tests.mirror import factory_invoices as fi
 from tests.mirror import factory_payments as fpay
@@ -90,6 +91,10 @@ SAMPLES: dict[str, tuple[Any, Any]] = {
     "mandates": (envelope("mandate.updated", fs.mandate("mandate_1", "pm_1", "active")), None),
     "setup-intents": (
         envelope("setup_intent.succeeded", fs.setup_intent("seti_1", "cus_1", "succeeded")),
+        None,
+    ),
+    "credit-grants": (
+        envelope("billing.credit_grant.created", fg.credit_grant("credgr_1", "cus_1")),
         None,
     ),
 }

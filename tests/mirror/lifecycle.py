@@ -11,6 +11,7 @@ from typing import Any
 
 from domain.mirror.stripe_json import ApiShape
 from tests.mirror import factory as f
+from tests.mirror.lifecycle_credit_grants import credit_grants_lifecycle
 from tests.mirror.lifecycle_customer import customer_lifecycle
 from tests.mirror.lifecycle_invoices import invoices_lifecycle
 from tests.mirror.lifecycle_payments import payments_lifecycle
@@ -109,4 +110,5 @@ LIFECYCLES: dict[str, Lifecycle] = {
     "invoices": invoices_lifecycle,
     "sources": sources_lifecycle,
     "payments": payments_lifecycle,
+    "credit_grants": credit_grants_lifecycle,
 }

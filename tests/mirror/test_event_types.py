@@ -61,6 +61,7 @@ def test_dispatch_table_covers_the_issue() -> None:
         | {f"checkout.session.async_payment_{t}" for t in ("succeeded", "failed")}
         | {"customer.created", "customer.updated", "customer.deleted"}
         | set(ISSUE_TYPES)  # issue 11's table
+        | {"billing.credit_grant.created", "billing.credit_grant.updated"}  # issue 12
     )
     assert set(REGISTRY) == expected
 

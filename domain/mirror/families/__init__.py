@@ -13,6 +13,7 @@ from typing import Any
 
 from domain.mirror.families import (
     checkout,
+    credit_grants,
     credit_notes,
     customers,
     discounts,
@@ -56,6 +57,7 @@ FAMILIES: tuple[Family[Any, Any, Any], ...] = (
     sources.FAMILY,
     mandates.FAMILY,
     setup_intents.FAMILY,
+    credit_grants.FAMILY,
 )
 
 

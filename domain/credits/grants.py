@@ -1,0 +1,220 @@
+"""Grants with an end: manual grants' expiry and Stripe Billing credit grants on the ledger.
+
+- `expire_due_grants`: a periodic step (the sweeper's) that writes one `expire` entry,
+  `expired:<grant entry id>`, for what is left of each manual or Stripe grant whose
+  `expires_at` has passed (`rules.grant_remaining`: never more than the balance).
+- `apply_stripe_grant`: a Stripe credit grant with `metadata.credits` grants that many
+  product credits once (`stripe_grant:<grant id>`); voided, it takes back what is left
+  (`stripe_grant:<grant id>:void`, an `adjust`).
+
+Both run in the caller's transaction and are idempotent by their entry ids.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import structlog
+from sqlalchemy import func, literal, select
+from sqlalchemy.orm import Session
+
+from domain.credits import ledger, rules
+from domain.credits.tables import ENTRIES, EntryKind, EntrySource
+from domain.mirror.tables import BillingAccount
+
+log = structlog.get_logger("domain.credits")
+
+EXPIRED_PREFIX = "expired:"
+VOID_SUFFIX = ":void"
+STRIPE_GRANT_PREFIX = "stripe_grant:"
+# The sources whose `expires_at` the expiry step enforces (a period's allowance expires
+# when the next period is granted: domain.credits.period).
+EXPIRING_SOURCES = (EntrySource.MANUAL.value, EntrySource.STRIPE_GRANT.value)
+MAX_CREDITS = 10**12
+
+
+def grant_credits(metadata: Any) -> int | None:
+    """The product credits a Stripe grant's metadata names (`credits`), or None.
+
+    Stripe metadata values are strings: a positive integer ("500") counts; anything else
+    (absent, "0", "-5", "1.5", "lots") means the grant is mirrored only.
+    """
+    if not isinstance(metadata, dict):
+        return None
+    value = metadata.get("credits")
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, str) and value.strip().isdigit():
+        number = int(value.strip())
+    else:
+        return None
+    return number if 0 < number <= MAX_CREDITS else None
+
+
+def _account_of(session: Session, customer_id: str | None) -> str | None:
+    if customer_id is None:
+        return None
+    stmt = select(BillingAccount.account_ref).where(
+        BillingAccount.stripe_customer_id == customer_id
+    )
+    ref: str | None = session.execute(stmt).scalars().first()
+    return ref
+
+
+def _entry(session: Session, entry_id: str) -> Any:
+    return session.execute(select(ENTRIES).where(ENTRIES.c.entry_id == entry_id)).first()
+
+
+def _remaining(session: Session, grant: Any, balance: int) -> int:
+    """What is left of `grant` (a ledger row): its credits less what was consumed after it
+    and what was taken back already (expired or voided), never more than `balance`."""
+    e = ENTRIES.c
+    spent = session.execute(
+        select(func.coalesce(func.sum(-e.credits), 0)).where(
+            e.account_ref == grant.account_ref,
+            e.kind == EntryKind.CONSUME.value,
+            e.id > grant.id,
+        )
+    ).scalar_one()
+    taken = session.execute(
+        select(func.coalesce(func.sum(-e.credits), 0)).where(
+            e.entry_id.in_([EXPIRED_PREFIX + grant.entry_id, grant.entry_id + VOID_SUFFIX])
+        )
+    ).scalar_one()
+    return rules.grant_remaining(grant.credits, int(spent), int(taken), balance)
+
+
+def expire_grant(session: Session, grant: Any, now: datetime) -> int:
+    """Write the expiry of one grant entry (locks the balance); the credits it took."""
+    balance = ledger.lock_or_create_balance(session, grant.account_ref, now)
+    amount = _remaining(session, grant, balance.balance)
+    new = ledger.append(
+        session,
+        ledger.NewEntry(
+            entry_id=EXPIRED_PREFIX + grant.entry_id,
+            account_ref=grant.account_ref,
+            kind=EntryKind.EXPIRE,
+            credits=-amount,
+            source=EntrySource(grant.source),
+            reason=f"expired grant {grant.entry_id}",
+        ),
+        now,
+    )
+    return amount if new else 0
+
+
+def due_grants(session: Session, now: datetime, limit: int) -> list[Any]:
+    """Manual and Stripe grant entries whose expiry passed and that have no expire entry."""
+    e = ENTRIES.c
+    done = ENTRIES.alias("done")
+    stmt = (
+        select(ENTRIES)
+        .where(
+            e.kind == EntryKind.GRANT.value,
+            e.source.in_(EXPIRING_SOURCES),
+            e.expires_at.is_not(None),
+            e.expires_at <= now,
+            ~select(done.c.id)
+            .where(done.c.entry_id == literal(EXPIRED_PREFIX) + e.entry_id)
+            .exists(),
+        )
+        .order_by(e.expires_at, e.id)
+        .limit(limit)
+    )
+    return list(session.execute(stmt).all())
+
+
+def expire_due_grants(session: Session, now: datetime, limit: int = 500) -> int:
+    """One pass of the expiry step: expire up to `limit` due grants; how many were expired.
+
+    Every due grant gets its `expired:` entry (0 credits when nothing is left), so a pass
+    never picks the same grant twice.
+    """
+    grants = due_grants(session, now, limit)
+    taken = 0
+    for grant in grants:
+        taken += expire_grant(session, grant, now)
+    if grants:
+        log.info("credits.grants_expired", grants=len(grants), credits=taken)
+    return len(grants)
+
+
+def apply_stripe_grant(
+    session: Session,
+    *,
+    grant_id: str,
+    customer_id: str | None,
+    credits: int,
+    voided: bool,
+    expires_at: datetime | None,
+    now: datetime,
+) -> None:
+    """Follow a Stripe credit grant (as the mirror now holds it) on the ledger, once.
+
+    Nothing happens until its customer is linked to an account; the link then calls
+    `grant_for_customer_grants`.
+    """
+    account_ref = _account_of(session, customer_id)
+    if account_ref is None:
+        return
+    entry_id = STRIPE_GRANT_PREFIX + grant_id
+    ledger.append(
+        session,
+        ledger.NewEntry(
+            entry_id=entry_id,
+            account_ref=account_ref,
+            kind=EntryKind.GRANT,
+            credits=credits,
+            source=EntrySource.STRIPE_GRANT,
+            reason=f"Stripe credit grant {grant_id}",
+            expires_at=expires_at,
+        ),
+        now,
+    )
+    if not voided:
+        return
+    grant = _entry(session, entry_id)
+    balance = ledger.lock_or_create_balance(session, account_ref, now)
+    amount = _remaining(session, grant, balance.balance)
+    ledger.append(
+        session,
+        ledger.NewEntry(
+            entry_id=entry_id + VOID_SUFFIX,
+            account_ref=account_ref,
+            kind=EntryKind.ADJUST,
+            credits=-amount,
+            source=EntrySource.STRIPE_GRANT,
+            reason=f"Stripe credit grant {grant_id} voided",
+        ),
+        now,
+    )
+
+
+def grant_for_customer_grants(session: Session, customer_id: str | None, now: datetime) -> None:
+    """After an account is linked to `customer_id`: its mirrored Stripe grants' credits.
+
+    A grant's events may come before the event linking its customer to an account; what
+    they could not grant then is granted (or granted and taken back, when voided) now.
+    """
+    if customer_id is None:
+        return
+    # Imported here: the credit grants family imports this module for its writes.
+    from domain.mirror.families.credit_grants import CREDIT_GRANTS
+
+    c = CREDIT_GRANTS.c
+    stmt = select(c.id, c.credits, c.voided_at, c.expires_at).where(
+        c.stripe_customer_id == customer_id, c.credits.is_not(None)
+    )
+    for row in session.execute(stmt).all():
+        apply_stripe_grant(
+            session,
+            grant_id=row.id,
+            customer_id=customer_id,
+            credits=row.credits,
+            voided=row.voided_at is not None,
+            expires_at=row.expires_at,
+            now=now,
+        )
