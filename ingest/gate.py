@@ -14,11 +14,6 @@ retried in a transaction of its own.
 
 from __future__ import annotations
 
-import asyncio
-import queue
-import threading
-from dataclasses import dataclass
-
 import structlog
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
@@ -27,74 +22,36 @@ from sqlalchemy.orm import Session
 from domain.credits import ledger
 from domain.types import utcnow
 from ingest.errors import is_outage
+from ingest.group_commit import GroupCommit, Pending
 
 log = structlog.get_logger("ingest.gate")
-_STOP = object()
 
 
 Consume = ledger.ConsumeRequest
 
 
-@dataclass(slots=True)
-class _Pending:
-    consume: Consume
-    future: asyncio.Future[ledger.ConsumeOutcome]
-    loop: asyncio.AbstractEventLoop
-
-
-class GroupCommitGate:
+class GroupCommitGate(GroupCommit[Consume, ledger.ConsumeOutcome]):
     """Applies consumes in batches from `threads` gate threads."""
 
     def __init__(self, engine: Engine, *, threads: int = 2, max_batch: int = 200) -> None:
         self._engine = engine
-        self._max_batch = max_batch
-        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
-        self._threads = [
-            threading.Thread(target=self._run, name=f"credit-gate-{i}", daemon=True)
-            for i in range(threads)
-        ]
-        for thread in self._threads:
-            thread.start()
+        super().__init__(name="credit-gate", threads=threads, max_batch=max_batch)
 
     async def consume(self, consume: Consume) -> ledger.ConsumeOutcome:
         """The committed outcome of `consume` (or the exception that stopped it)."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[ledger.ConsumeOutcome] = loop.create_future()
-        self._queue.put(_Pending(consume, future, loop))
-        return await future
+        return await self.submit(consume)
 
-    def close(self) -> None:
-        for _ in self._threads:
-            self._queue.put(_STOP)
-        for thread in self._threads:
-            thread.join(timeout=10)
-
-    def _run(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is _STOP:
-                return
-            batch = [item]
-            while len(batch) < self._max_batch:
-                try:
-                    nxt = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is _STOP:
-                    self._queue.put(_STOP)
-                    break
-                batch.append(nxt)
-            self._commit(batch)  # type: ignore[arg-type]
-
-    def _apply(self, batch: list[_Pending]) -> list[ledger.ConsumeOutcome]:
+    def _apply(
+        self, batch: list[Pending[Consume, ledger.ConsumeOutcome]]
+    ) -> list[ledger.ConsumeOutcome]:
         """One transaction; a connection the server dropped is replaced and tried once more."""
         for attempt in (1, 2):
             try:
                 with Session(self._engine) as session, session.begin():
                     now = utcnow()
                     if len(batch) > 1:
-                        return ledger.consume_batch(session, [p.consume for p in batch], now)
-                    c = batch[0].consume
+                        return ledger.consume_batch(session, [p.item for p in batch], now)
+                    c = batch[0].item
                     one = ledger.consume(
                         session,
                         consume_id=c.consume_id,
@@ -110,7 +67,7 @@ class GroupCommitGate:
                 log.warning("gate.reconnecting", error_type=type(exc.orig).__name__)
         raise AssertionError("unreachable")
 
-    def _commit(self, batch: list[_Pending]) -> None:
+    def _commit(self, batch: list[Pending[Consume, ledger.ConsumeOutcome]]) -> None:
         try:
             outcomes = self._apply(batch)
         except Exception as exc:
@@ -119,21 +76,14 @@ class GroupCommitGate:
                 for pending in batch:
                     self._commit([pending])
                 return
-            log.error("gate.consume_failed", count=len(batch), error_type=type(exc).__name__)
+            log.error(
+                "gate.consume_failed",
+                count=len(batch),
+                error_type=type(exc).__name__,
+                exc_info=exc,
+            )
             for pending in batch:
-                pending.loop.call_soon_threadsafe(_set_exception, pending.future, exc)
+                pending.fail(exc)
             return
         for pending, outcome in zip(batch, outcomes, strict=True):
-            pending.loop.call_soon_threadsafe(_set_result, pending.future, outcome)
-
-
-def _set_result(
-    future: asyncio.Future[ledger.ConsumeOutcome], value: ledger.ConsumeOutcome
-) -> None:
-    if not future.done():
-        future.set_result(value)
-
-
-def _set_exception(future: asyncio.Future[ledger.ConsumeOutcome], exc: Exception) -> None:
-    if not future.done():
-        future.set_exception(exc)
+            pending.answer(outcome)

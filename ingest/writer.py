@@ -1,18 +1,13 @@
-"""Group commit: concurrent webhook requests share one INSERT and one durable COMMIT.
+"""Group commit of webhooks: concurrent requests share one INSERT and one durable COMMIT.
 
-Each request hands its verified event to a writer thread and awaits a future; the thread
-drains whatever has queued up meanwhile, inserts it in one statement and commits, then
-answers every waiting request. Under load one fsync covers many events; when idle a lone
-event is committed immediately. An ack is still given only after its row is committed.
+Each request hands its verified event to a writer thread (`ingest.group_commit`), which
+inserts whatever has queued up meanwhile in one statement and commits, then answers every
+waiting request. An ack is still given only after its row is committed.
 """
 
 from __future__ import annotations
 
-import asyncio
-import queue
-import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import structlog
 from sqlalchemy import Engine
@@ -22,18 +17,9 @@ from domain import event_log
 from domain.event_log import NewEvent
 from domain.types import utcnow
 from ingest.errors import is_outage
+from ingest.group_commit import GroupCommit, Pending
 
 log = structlog.get_logger("ingest.writer")
-
-
-@dataclass(slots=True)
-class _Pending:
-    event: NewEvent
-    future: asyncio.Future[bool]
-    loop: asyncio.AbstractEventLoop
-
-
-_STOP = object()
 
 
 class StoreFailed(Exception):
@@ -46,7 +32,7 @@ def _failure(exc: Exception) -> StoreFailed:
     return failure
 
 
-class GroupCommitWriter:
+class GroupCommitWriter(GroupCommit[NewEvent, bool]):
     """Stores events in batches from `threads` writer threads; `store` says whether it was new."""
 
     def __init__(
@@ -58,53 +44,20 @@ class GroupCommitWriter:
         on_commit: Callable[[list[str]], None] | None = None,
     ) -> None:
         self._engine = engine
-        self._max_batch = max_batch
         self._on_commit = on_commit
-        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
-        self._threads = [
-            threading.Thread(target=self._run, name=f"group-commit-{i}", daemon=True)
-            for i in range(threads)
-        ]
-        for thread in self._threads:
-            thread.start()
+        super().__init__(name="group-commit", threads=threads, max_batch=max_batch)
 
     async def store(self, event: NewEvent) -> bool:
         """Commit `event` durably; True if new, False for a duplicate id; else StoreFailed."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[bool] = loop.create_future()
-        self._queue.put(_Pending(event, future, loop))
-        return await future
-
-    def close(self) -> None:
-        for _ in self._threads:
-            self._queue.put(_STOP)
-        for thread in self._threads:
-            thread.join(timeout=10)
-
-    def _run(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is _STOP:
-                return
-            batch = [item]
-            while len(batch) < self._max_batch:
-                try:
-                    nxt = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is _STOP:
-                    self._queue.put(_STOP)
-                    break
-                batch.append(nxt)
-            self._commit(batch)  # type: ignore[arg-type]
+        return await self.submit(event)
 
     def _insert(self, events: list[NewEvent]) -> set[str]:
         return _insert_once_more_on_disconnect(self._engine, events)
 
-    def _commit(self, batch: list[_Pending]) -> None:
+    def _commit(self, batch: list[Pending[NewEvent, bool]]) -> None:
         unique: dict[str, NewEvent] = {}
         for pending in batch:
-            unique.setdefault(pending.event.envelope.event_id, pending.event)
+            unique.setdefault(pending.item.envelope.event_id, pending.item)
         failed: dict[str, StoreFailed] = {}
         try:
             new_ids = self._insert(list(unique.values()))
@@ -126,14 +79,14 @@ class GroupCommitWriter:
                 new_ids, failed = set(), {event_id: _failure(exc) for event_id in unique}
         answered: set[str] = set()
         for pending in batch:
-            event_id = pending.event.envelope.event_id
+            event_id = pending.item.envelope.event_id
             if event_id in failed:
-                pending.loop.call_soon_threadsafe(_set_exception, pending.future, failed[event_id])
+                pending.fail(failed[event_id])
                 continue
             # Within a batch only the first delivery of an id counts as new.
             is_new = event_id in new_ids and event_id not in answered
             answered.add(event_id)
-            pending.loop.call_soon_threadsafe(_set_result, pending.future, is_new)
+            pending.answer(is_new)
         if new_ids and self._on_commit is not None:
             self._on_commit(sorted(new_ids))
 
@@ -175,13 +128,3 @@ def _insert_once_more_on_disconnect(engine: Engine, events: list[NewEvent]) -> s
                 raise
             log.warning("ingest.reconnecting", error_type=type(exc.orig).__name__)
     raise AssertionError("unreachable")
-
-
-def _set_result(future: asyncio.Future[bool], value: bool) -> None:
-    if not future.done():
-        future.set_result(value)
-
-
-def _set_exception(future: asyncio.Future[bool], exc: Exception) -> None:
-    if not future.done():
-        future.set_exception(exc)

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from domain.credits import ledger, rules
 from domain.credits.tables import ENTRIES, EntryKind, EntrySource
-from domain.mirror.tables import BillingAccount
+from domain.mirror.accounts import account_ref_of
 
 log = structlog.get_logger("domain.credits")
 
@@ -52,16 +52,6 @@ def grant_credits(metadata: Any) -> int | None:
     else:
         return None
     return number if 0 < number <= MAX_CREDITS else None
-
-
-def _account_of(session: Session, customer_id: str | None) -> str | None:
-    if customer_id is None:
-        return None
-    stmt = select(BillingAccount.account_ref).where(
-        BillingAccount.stripe_customer_id == customer_id
-    )
-    ref: str | None = session.execute(stmt).scalars().first()
-    return ref
 
 
 def _entry(session: Session, entry_id: str) -> Any:
@@ -157,7 +147,7 @@ def apply_stripe_grant(
     Nothing happens until its customer is linked to an account; the link then calls
     `grant_for_customer_grants`.
     """
-    account_ref = _account_of(session, customer_id)
+    account_ref = account_ref_of(session, customer_id)
     if account_ref is None:
         return
     entry_id = STRIPE_GRANT_PREFIX + grant_id

@@ -26,8 +26,8 @@ from sqlalchemy.orm import Session
 from domain.credits import ledger, rules
 from domain.credits.grants import grant_for_customer_grants
 from domain.credits.tables import EntryKind, EntrySource
+from domain.mirror.accounts import account_ref_of
 from domain.mirror.statuses import SubscriptionStatus
-from domain.mirror.tables import BillingAccount
 from domain.mirror.unit import Deps
 
 log = structlog.get_logger("domain.credits")
@@ -35,16 +35,6 @@ log = structlog.get_logger("domain.credits")
 
 def period_entry_id(subscription_id: str, period_start: datetime) -> str:
     return f"period:{subscription_id}:{int(period_start.timestamp())}"
-
-
-def _account_ref(session: Session, customer_id: str | None) -> str | None:
-    if customer_id is None:
-        return None
-    stmt = select(BillingAccount.account_ref).where(
-        BillingAccount.stripe_customer_id == customer_id
-    )
-    ref: str | None = session.execute(stmt).scalars().first()
-    return ref
 
 
 def grant_for_customer(
@@ -83,7 +73,7 @@ def grant_for_subscription(
         or not rules.entitled_for_grant(status, start, at, deps.grace)
     ):
         return
-    account_ref = _account_ref(session, row.get("stripe_customer_id"))
+    account_ref = account_ref_of(session, row.get("stripe_customer_id"))
     if account_ref is None:  # not linked yet: the subscription's next event grants
         return
     grant_period(

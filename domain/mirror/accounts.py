@@ -151,3 +151,12 @@ def fill_blank_account_fields(session: Session, account: Row, values: Row, now: 
     blanks = {k: v for k, v in values.items() if v is not None and account.get(k) is None}
     if blanks:
         _update_account(session, account["id"], blanks, now)
+
+
+def account_ref_of(session: Session, customer_id: str | None) -> str | None:
+    """The product's account_ref linked to this Stripe customer, if any."""
+    if customer_id is None:
+        return None
+    stmt = select(ACCOUNTS.c.account_ref).where(ACCOUNTS.c.stripe_customer_id == customer_id)
+    ref: str | None = session.execute(stmt).scalars().first()
+    return ref
