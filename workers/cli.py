@@ -117,7 +117,7 @@ def dev(
     import uvicorn
 
     from ingest.server import uvicorn_options
-    from workers.dev import embedded_environment, spawn, stop_all
+    from workers.dev import DEV_SCOPES, embedded_environment, spawn, stop_all
 
     if os.environ.get("DATABASE_URL") or os.environ.get("BROKER_URL"):
         console.print(
@@ -137,7 +137,7 @@ def dev(
     console.print(f"\n[bold]billing dev[/bold] on {url}  (data in {env['BILLING_DATA_DIR']})")
     console.print(f"  webhook URL     {url}/webhooks/stripe")
     console.print(f"  webhook secret  {secret_note}")
-    console.print(f"  API token       {generated['api_token']}  (scopes commands+read+ops)")
+    console.print(f"  API token       {generated['api_token']}  (scopes {DEV_SCOPES})")
     console.print(
         f"  try             billing send-event invoice.paid --url {url}/webhooks/stripe"
         f" --data-dir {data_dir}\n"

@@ -10,6 +10,9 @@ from pathlib import Path
 
 import orjson
 
+# The development token may do everything: the product's calls and on-call's.
+DEV_SCOPES = "commands+read+ops+usage"
+
 
 def dev_secrets(data_dir: Path) -> dict[str, str]:
     """Secrets generated once per data directory, so they survive a restart."""
@@ -34,7 +37,7 @@ def embedded_environment(data_dir: Path) -> tuple[dict[str, str], dict[str, str]
         env.pop(external, None)
     env["BILLING_DATA_DIR"] = str(data_dir.resolve())
     env.setdefault("STRIPE_WEBHOOK_SECRETS", generated["webhook_secret"])
-    env.setdefault("API_TOKENS", f"dev:{generated['api_token']}:commands+read+ops")
+    env.setdefault("API_TOKENS", f"dev:{generated['api_token']}:{DEV_SCOPES}")
     env.setdefault("SWEEPER_INTERVAL_SECONDS", "1")
     env.setdefault("SWEEPER_GRACE_SECONDS", "10")
     env.setdefault("RETRY_BASE_SECONDS", "2")
