@@ -48,7 +48,7 @@ TYPES = (
 )
 DAYS = 100
 START = datetime(2026, 6, 1, tzinfo=UTC)
-console = Console()
+console = Console(width=110)  # wide enough that no table row wraps
 
 
 _ID = re.compile(r"^([a-z]+)_[A-Za-z0-9]{8,}$")
