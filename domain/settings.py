@@ -68,7 +68,7 @@ class Settings(BaseSettings):
     retention_days: int = 90
     archive_dir: Path | None = None
     prune_interval_seconds: float = Field(default=3600.0, gt=0)
-    prune_batch_size: int = Field(default=5000, ge=1, le=50_000)
+    prune_batch_size: int = Field(default=5000, ge=1, le=20_000)  # SQLite: <= 32,766 parameters
 
     log_format: Literal["json", "console", "auto"] = "auto"
     log_level: str = "INFO"
