@@ -92,7 +92,16 @@ def prune(
         files: set[str] = set()
         after: Cursor | None = None
         while True:
-            batch, counts, written = _one_batch(engine, config, cutoff, after)
+            try:
+                batch, counts, written = _one_batch(engine, config, cutoff, after)
+            except OSError as exc:  # the archive refused the write: that batch rolled back
+                log.error(
+                    "retention.archive_failed",
+                    error_type=type(exc).__name__,
+                    error=exc.strerror,
+                    pruned_before=result.deleted.total,
+                )
+                raise
             if not batch:
                 break
             after = (batch[-1].received_at, batch[-1].event_id)

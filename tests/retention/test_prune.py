@@ -138,3 +138,50 @@ def test_pruned_payloads_are_archived_per_receive_day_and_readable(
         assert record["raw_body"] == bodies[event_id]  # byte for byte
         assert record["status"] == spec.status
     assert find_event(archive, "evt_missing") is None
+
+
+def test_a_crash_between_archive_and_commit_loses_nothing_and_rerun_tolerates_it(
+    log_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    archive = tmp_path / "archive"
+    seeded = seed(log_engine, [Spec(P, 100) for _ in range(5)])
+
+    def crash(*_: object) -> None:
+        raise KeyboardInterrupt  # the process dies after the archive's fsync
+
+    monkeypatch.setattr("workers.prune.retention.delete_events", crash)
+    with pytest.raises(KeyboardInterrupt):
+        prune(log_engine, config(archive, batch=3), now=NOW)
+    assert event_ids(log_engine) == set(seeded)  # rolled back: nothing deleted
+    assert len(archive_lines(archive)) == 3  # but the first batch is archived
+    monkeypatch.undo()
+
+    result = prune(log_engine, config(archive, batch=3), now=NOW)
+    assert result.deleted.total == 5 and event_ids(log_engine) == set()
+    lines = [str(r["event_id"]) for r in archive_lines(archive)]
+    assert len(lines) == 8 and set(lines) == set(seeded)  # three archived twice, none lost
+    assert all(find_event(archive, e) for e in seeded)
+
+
+def test_an_unwritable_archive_deletes_nothing(log_engine: Engine, tmp_path: Path) -> None:
+    seeded = seed(log_engine, [Spec(P, 100), Spec(P, 100)])
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    with pytest.raises(OSError):
+        prune(log_engine, config(blocker / "archive"), now=NOW)
+    assert event_ids(log_engine) == set(seeded)
+
+
+def test_a_batch_skips_rows_another_transaction_holds(db: Engine) -> None:
+    from sqlalchemy import text
+
+    seeded = list(seed(db, [Spec(P, 100), Spec(P, 100), Spec(P, 100)]))
+    with db.connect() as other:
+        other.execute(
+            text("SELECT 1 FROM stripe_events WHERE event_id = :e FOR UPDATE"), {"e": seeded[0]}
+        )  # a force replay holding the row
+        result = prune(db, config(), now=NOW)  # does not wait for it
+        assert result.deleted.total == 2
+        other.rollback()
+    assert event_ids(db) == {seeded[0]}
+    assert prune(db, config(), now=NOW).deleted.total == 1  # the next run takes it

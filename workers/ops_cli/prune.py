@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from workers.ops_cli.render import JSON_OPTION, emit_json, engine, out, table
+from workers.ops_cli.render import JSON_OPTION, emit_json, engine, err, out, table
 from workers.prune import PruneConfig, PruneResult
 from workers.prune import prune as run_prune
 
@@ -28,7 +28,15 @@ def prune(
     Never an unfinished or dead event, nor one replayed or dead-lettered within the
     horizon. With ARCHIVE_DIR set, raw payloads are archived (gzip JSON-lines per day) first.
     """
-    result = run_prune(engine(), prune_config(), dry_run=dry_run)
+    config = prune_config()
+    try:
+        result = run_prune(engine(), config, dry_run=dry_run)
+    except OSError as exc:
+        err.print(
+            f"[red]could not write the archive in {config.archive_dir}: {exc.strerror}; "
+            "the batch being archived was not deleted (batches before it were)[/red]"
+        )
+        raise typer.Exit(1) from None
     if as_json:
         emit_json(result.as_dict())
         return
