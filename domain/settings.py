@@ -15,6 +15,8 @@ from pydantic_settings import SettingsError as PydanticSettingsError
 DEFAULT_DATA_DIR = Path("var")
 Scope = Literal["commands", "read", "ops", "usage"]
 SCOPES: frozenset[str] = frozenset({"commands", "read", "ops", "usage"})
+# Stripe retries a webhook for 3 days and a backfill lists 30 days back; a margin on top.
+MIN_RETENTION_DAYS = 35
 
 
 class SettingsError(RuntimeError):
@@ -60,6 +62,13 @@ class Settings(BaseSettings):
     credits_rollover: Literal["none", "all"] = "none"
     # How often the sweeper expires manual and Stripe grants whose expires_at passed.
     credits_expiry_interval_seconds: float = Field(default=60.0, gt=0)
+
+    # Event log retention: finished events received more than RETENTION_DAYS ago are pruned
+    # (raw payloads archived to ARCHIVE_DIR first, when set).
+    retention_days: int = 90
+    archive_dir: Path | None = None
+    prune_interval_seconds: float = Field(default=3600.0, gt=0)
+    prune_batch_size: int = Field(default=5000, ge=1, le=20_000)  # SQLite: <= 32,766 parameters
 
     log_format: Literal["json", "console", "auto"] = "auto"
     log_level: str = "INFO"
@@ -121,6 +130,22 @@ class Settings(BaseSettings):
         if 86400 % value:
             raise ValueError("must divide a day (86400) so buckets never straddle two days")
         return value
+
+    @field_validator("retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        if value < MIN_RETENTION_DAYS:
+            raise ValueError(
+                f"must be at least {MIN_RETENTION_DAYS} (got {value}): Stripe retries a delivery "
+                "for 3 days and a backfill reaches 30 days back, so an event pruned sooner "
+                "could come back and be stored as new"
+            )
+        return value
+
+    @field_validator("archive_dir", mode="before")
+    @classmethod
+    def _archive_dir(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("meter_ids", mode="before")
     @classmethod
