@@ -31,7 +31,9 @@ from workers.ops_cli.render import (
     when,
 )
 
-app = typer.Typer(help="Inspect stored events and re-run them.", no_args_is_help=True)
+app = typer.Typer(
+    help="Inspect stored events and re-run them.", no_args_is_help=True, rich_markup_mode=None
+)
 
 
 @app.command("list")
@@ -42,13 +44,24 @@ def list_(
         str | None, typer.Option(help="Received at or after: 2h, 30m, 7d or an ISO date/time.")
     ] = None,
     source: Annotated[str | None, typer.Option(help="webhook, backfill, ...")] = None,
-    limit: Annotated[int, typer.Option(min=1, max=1000, help="Rows.")] = 50,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="Rows per page.")] = 50,
+    after: Annotated[
+        str | None,
+        typer.Option(help="Next page: the events listed after this event id (older ones)."),
+    ] = None,
     as_json: Annotated[bool, JSON_OPTION] = False,
 ) -> None:
-    """List events, newest first."""
+    """List events, newest first, a page at a time (`next:` gives the next page's command)."""
     flt = EventFilter(status, event_type, since_option(since), source)
     with engine().connect() as conn:
-        rows = queries.list_events(conn, flt, limit=limit)
+        before = None
+        if after is not None:
+            anchor = queries.get_event(conn, after, with_history=False)
+            if anchor is None:
+                err.print(f"[red]no event {after!r} (--after)[/red]")
+                raise typer.Exit(1)
+            before = (anchor["received_at"], anchor["event_id"])
+        rows = queries.list_events(conn, flt, limit=limit, before=before)
     if as_json:
         emit_json(rows)
         return
@@ -70,6 +83,8 @@ def list_(
             ),
         )
     )
+    if len(rows) == limit:
+        err.print(f"next: billing events list --after {rows[-1]['event_id']} (same filters)")
 
 
 def archive_dir() -> Path | None:
