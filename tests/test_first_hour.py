@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+import structlog
 import typer
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
@@ -70,6 +71,16 @@ def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr
     return lines[0]
+
+
+@pytest.fixture(autouse=True)
+def _in_process_logs() -> Iterator[None]:
+    """In-process CLI runs must not point logging at CliRunner's streams (closed afterwards):
+    with structlog already configured, the CLI leaves logging alone."""
+    saved = structlog.get_config()
+    structlog.configure(logger_factory=structlog.stdlib.LoggerFactory())
+    yield
+    structlog.configure(**saved)
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Annotated, Any
 
+import structlog
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -61,8 +62,10 @@ def _root(
     for name, value in dev_defaults(os.environ, data_dir).items():
         os.environ.setdefault(name, value)
     # Tables and JSON go to stdout; only warnings and errors are logged (to stderr) meanwhile.
-    settings = load_settings()
-    configure_logging(settings.log_format, "WARNING")
+    # (Unless logging is set up already: an embedding program or a test owns it then.)
+    if not structlog.is_configured():
+        log_format = os.environ.get("LOG_FORMAT", "auto").lower()
+        configure_logging(log_format if log_format in {"json", "console"} else "auto", "WARNING")
 
 
 @cli.command()
@@ -304,14 +307,14 @@ def send_event(
     from domain.scenarios import SCENARIOS, SINGLE, scenario_events, single_event
 
     if list_:
-        out.print("scenarios (billing send-event NAME --account REF):")
+        typer.echo("scenarios (billing send-event NAME --account REF):")
         for name, (description, steps) in SCENARIOS.items():
-            out.print(f"  {name:20} {description}")
-            out.print(f"  {'':20} {' -> '.join(step.event_type for step in steps)}")
-        out.print("event types with the account's own objects:")
+            typer.echo(f"  {name:20} {description}")
+            typer.echo(f"  {'':20} {' -> '.join(step.event_type for step in steps)}")
+        typer.echo("event types with the account's own objects:")
         for event_type in SINGLE:
-            out.print(f"  {event_type}")
-        out.print("any other type: Stripe's example object, with the account's customer")
+            typer.echo(f"  {event_type}")
+        typer.echo("any other type: Stripe's example object, with the account's customer")
         return
     if what is None:
         raise typer.BadParameter("give a scenario, an event type or a JSON file (or --list)")
@@ -382,7 +385,8 @@ def _post_event(url: str, secret: str, body: bytes) -> None:
         raise CliError(
             f"could not reach {url}: {type(exc).__name__}; is the service running?"
         ) from None
-    out.print(f"{label}: {response.status_code} {response.text}", markup=False, highlight=False)
+    # Plain echo, not rich: a line per event that scripts can split, never wrapped.
+    typer.echo(f"{label}: {response.status_code} {response.text}")
     if response.status_code >= 300:
         raise typer.Exit(1)
 
