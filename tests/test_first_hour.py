@@ -137,6 +137,21 @@ def test_serve_without_secrets_is_one_line(home: Path, elsewhere: Path) -> None:
     assert "STRIPE_WEBHOOK_SECRETS" in line
 
 
+def test_unreachable_or_unmigrated_databases_are_one_line(
+    home: Path, elsewhere: Path, tmp_path: Path
+) -> None:
+    dead = f"postgres://someone:hunter2@127.0.0.1:{free_port()}/app"
+    line = one_line_error(
+        billing("migrate", cwd=elsewhere, env=newcomer_env(home, DATABASE_URL=dead))
+    )
+    assert "DATABASE_URL" in line and "connection refused" in line and "hunter2" not in line
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    env = newcomer_env(home, DATABASE_URL=f"sqlite:///{empty}")
+    line = one_line_error(billing("stats", cwd=elsewhere, env=env))
+    assert "has no tables; run `billing migrate`" in line
+
+
 def test_database_url_forms() -> None:
     for given in ("postgres://u@db.example:5432/app", "postgresql://u@db.example:5432/app"):
         url = load_settings(database_url=given).database_url
@@ -360,6 +375,8 @@ def test_the_readme_demo_from_another_directory_then_kill_9(
         assert {r["event_id"] for r in orjson.loads(older.stdout)} == set(ids[:-2])
         stats = billing("stats", cwd=elsewhere, env=env)
         assert "oldest unprocessed event: none" in stats.stdout, stats.stdout
+        for tool in (check, page, older, stats):  # tools log warnings and errors only
+            assert '"level":"info"' not in tool.stderr.replace(" ", ""), tool.stderr
         assert list(elsewhere.iterdir()) == []
         # kill -9: the worker and the sweeper go with it.
         pid = dev.popen.pid
