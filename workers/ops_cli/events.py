@@ -12,6 +12,7 @@ from rich.panel import Panel
 from domain.models import EventStatus
 from domain.ops import queries
 from domain.ops.filters import EventFilter
+from domain.settings import load_settings
 from workers.ops_cli.render import (
     DRY_RUN_OPTION,
     JSON_OPTION,
@@ -88,9 +89,8 @@ def list_(
 
 
 def archive_dir() -> Path | None:
-    from workers.runtime import get_runtime
-
-    return get_runtime().settings.archive_dir
+    # Settings only: reading the archive needs no database (nor creates one).
+    return load_settings().archive_dir
 
 
 @app.command()
