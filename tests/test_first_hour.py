@@ -152,6 +152,16 @@ def test_unreachable_or_unmigrated_databases_are_one_line(
     assert "has no tables; run `billing migrate`" in line
 
 
+def test_check_names_a_never_migrated_database_in_words(tmp_path: Path) -> None:
+    from workers.checks import _database
+
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    result = _database(load_settings(database_url=f"sqlite:///{empty}"))
+    assert not result.ok and "None" not in result.detail
+    assert "none (never migrated)" in result.detail and result.hint == "run `billing migrate`"
+
+
 def test_database_url_forms() -> None:
     for given in ("postgres://u@db.example:5432/app", "postgresql://u@db.example:5432/app"):
         url = load_settings(database_url=given).database_url
