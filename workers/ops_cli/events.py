@@ -12,6 +12,7 @@ from rich.panel import Panel
 from domain.models import EventStatus
 from domain.ops import queries
 from domain.ops.filters import EventFilter
+from domain.settings import load_settings
 from workers.ops_cli.render import (
     DRY_RUN_OPTION,
     JSON_OPTION,
@@ -31,7 +32,9 @@ from workers.ops_cli.render import (
     when,
 )
 
-app = typer.Typer(help="Inspect stored events and re-run them.", no_args_is_help=True)
+app = typer.Typer(
+    help="Inspect stored events and re-run them.", no_args_is_help=True, rich_markup_mode=None
+)
 
 
 @app.command("list")
@@ -42,13 +45,24 @@ def list_(
         str | None, typer.Option(help="Received at or after: 2h, 30m, 7d or an ISO date/time.")
     ] = None,
     source: Annotated[str | None, typer.Option(help="webhook, backfill, ...")] = None,
-    limit: Annotated[int, typer.Option(min=1, max=1000, help="Rows.")] = 50,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="Rows per page.")] = 50,
+    after: Annotated[
+        str | None,
+        typer.Option(help="Next page: the events listed after this event id (older ones)."),
+    ] = None,
     as_json: Annotated[bool, JSON_OPTION] = False,
 ) -> None:
-    """List events, newest first."""
+    """List events, newest first, a page at a time (`next:` gives the next page's command)."""
     flt = EventFilter(status, event_type, since_option(since), source)
     with engine().connect() as conn:
-        rows = queries.list_events(conn, flt, limit=limit)
+        before = None
+        if after is not None:
+            anchor = queries.get_event(conn, after, with_history=False)
+            if anchor is None:
+                err.print(f"[red]no event {after!r} (--after)[/red]")
+                raise typer.Exit(1)
+            before = (anchor["received_at"], anchor["event_id"])
+        rows = queries.list_events(conn, flt, limit=limit, before=before)
     if as_json:
         emit_json(rows)
         return
@@ -70,12 +84,13 @@ def list_(
             ),
         )
     )
+    if len(rows) == limit:
+        err.print(f"next: billing events list --after {rows[-1]['event_id']} (same filters)")
 
 
 def archive_dir() -> Path | None:
-    from workers.runtime import get_runtime
-
-    return get_runtime().settings.archive_dir
+    # Settings only: reading the archive needs no database (nor creates one).
+    return load_settings().archive_dir
 
 
 @app.command()

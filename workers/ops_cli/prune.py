@@ -6,15 +6,13 @@ from typing import Annotated
 
 import typer
 
-from workers.ops_cli.render import JSON_OPTION, emit_json, engine, err, out, table
+from workers.ops_cli.render import JSON_OPTION, emit_json, engine, err, out, runtime, table
 from workers.prune import PruneConfig, PruneResult
 from workers.prune import prune as run_prune
 
 
 def prune_config() -> PruneConfig:
-    from workers.runtime import get_runtime
-
-    return PruneConfig.from_settings(get_runtime().settings)
+    return PruneConfig.from_settings(runtime().settings)
 
 
 def prune(
