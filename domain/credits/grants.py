@@ -31,9 +31,8 @@ EXPIRED_PREFIX = "expired:"
 VOID_SUFFIX = ":void"
 STRIPE_GRANT_PREFIX = "stripe_grant:"
 CREDITS_INFIX = ":credits:"
-# The sources whose `expires_at` the expiry step enforces (a period's allowance expires
+# The expiry step enforces manual and Stripe grants' expiry (a period's allowance expires
 # when the next period is granted: domain.credits.period).
-EXPIRING_SOURCES = (EntrySource.MANUAL.value, EntrySource.STRIPE_GRANT.value)
 MAX_CREDITS = 10**12
 
 
