@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from domain.ops.usage_replay import NothingSelected, UsageReplayService
-from domain.usage.rejected import RejectedFilter, list_rejected
+from domain.usage.rejected import RejectedFilter, RejectedUsage, list_rejected
 from ingest.auth import require_scope
 from ingest.inputs import InvalidInput, parse_body, parse_query
 from ingest.ops_api import actor
@@ -34,15 +34,14 @@ async def list_rejected_usage(request: Request) -> Response:
     q = parse_query(RejectedUsageQuery, request)
     flt = RejectedFilter(q.account_ref, q.meter, q.reason_contains)
 
-    def page() -> list[dict[str, object]]:
+    def page() -> list[RejectedUsage]:
         with Session(request.app.state.engine) as session:
-            rows = list_rejected(session, flt, limit=q.limit, after=q.cursor)
-        return [r.as_dict() for r in rows]
+            return list_rejected(session, flt, limit=q.limit, after=q.cursor)
 
     rows = await run_in_threadpool(page)
     last = rows[-1] if len(rows) == q.limit else None
-    nxt = encode_rejected_cursor(last["rejected_at"], last["id"]) if last else None  # type: ignore[arg-type]
-    return ORJSONResponse({"data": rows, "next_cursor": nxt})
+    nxt = encode_rejected_cursor(last.rejected_at, last.id) if last and last.rejected_at else None
+    return ORJSONResponse({"data": [r.as_dict() for r in rows], "next_cursor": nxt})
 
 
 @require_scope("ops")
