@@ -235,6 +235,8 @@ def test_the_cli_replays_through_the_same_audited_service(
             "fixed",
             2,
         )
+        none = runner.invoke(cli, ["usage", "replay", "--meter", "storage"])
+        assert none.exit_code == 0 and "nothing matches" in none.stdout and len(audits(db)) == 1
         dead = runner.invoke(cli, ["usage", "dead", "--reason-contains", "too_old", "--json"])
         assert dead.exit_code == 0 and '"u1"' in dead.stdout and '"u5"' not in dead.stdout
     finally:

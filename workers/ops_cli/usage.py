@@ -122,6 +122,9 @@ def replay(
     everything = not record_ids and flt.is_empty
     if not record_ids and not dry_run:
         preview = service.replay(actor(), flt=flt, everything=everything, dry_run=True)
+        if not preview.count:
+            out.print("nothing matches: no usage record replayed")
+            return
         what = ", ".join(f"{m}: {n}" for m, n in preview.by_meter.items()) or "none"
         confirm(f"replay {preview.count} rejected usage record(s) ({what})?", yes)
     result = service.replay(
