@@ -23,6 +23,7 @@ import typer
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
+import ingest.app
 from domain.data_dir import resolve_data_dir
 from domain.plans import load_catalog
 from domain.sample_account import SampleAccount
@@ -218,8 +219,13 @@ def test_serve_can_wait_for_the_database_and_names_its_host(home: Path, elsewher
 
 
 def test_serve_warns_at_start_up_and_readyz_says_why(
-    settings: Settings, capsys: pytest.CaptureFixture[str]
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The app's own logger, rendered as in production: stderr capture would depend on which
+    # test configured (and cached) structlog first.
+    captured = structlog.testing.CapturingLogger()
+    rendered = structlog.wrap_logger(captured, processors=[structlog.processors.JSONRenderer()])
+    monkeypatch.setattr(ingest.app, "log", rendered)
     port = free_port()
     cfg = settings.model_copy(
         update={"database_url": f"postgresql+psycopg://someone:hunter2@127.0.0.1:{port}/x"}
@@ -230,9 +236,8 @@ def test_serve_warns_at_start_up_and_readyz_says_why(
     assert (
         ready.json()["checks"]["database"] == "unavailable: OperationalError (connection refused)"
     )
-    logged = capsys.readouterr().err
-    warning = [line for line in logged.splitlines() if "database.unreachable_at_startup" in line]
-    assert len(warning) == 1, logged
+    warning = [c.args[0] for c in captured.calls if "database.unreachable_at_startup" in c.args[0]]
+    assert len(warning) == 1, captured.calls
     assert f"127.0.0.1:{port}" in warning[0] and "hunter2" not in warning[0]
 
 
