@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, text
+import orjson
+from sqlalchemy import Engine, insert, text
 from starlette.testclient import TestClient
 
+from domain.event_log import DEAD, EVENTS
+from domain.ops.attempts import ATTEMPTS
 from tests.mirror import factory as f
 from tests.ops.support import dead_letters, runtime_with
 from tests.read.support import Pipeline
@@ -99,3 +103,86 @@ def event_statuses(engine: Engine, ids: list[str]) -> dict[str, str]:
             {"ids": ids},
         )
         return {e: s for e, s in rows}
+
+
+TRACEBACK = """Traceback (most recent call last):
+  File "/app/workers/processor.py", line 212, in _apply
+    registration.handler(unit, event)
+  File "/app/domain/mirror/families/invoices.py", line 188, in apply_invoice
+    plan = unit.catalog.plan_for(view.price_id)
+  File "/app/domain/plans.py", line 97, in plan_for
+    raise UnknownPrice(f"no plan in the catalog for price {{price_id}}")
+domain.plans.UnknownPrice: no plan in the catalog for price {price}
+"""
+
+
+def realistic_history(engine: Engine, now: datetime) -> None:
+    """An hour of traffic like production's: ~600 processed events spread over the hour,
+    failed attempts, and two issues (12 invoices on an unknown price, 5 lock timeouts)."""
+    events, dead, attempts = [], [], []
+
+    def add(n: int, event_type: str, minute: int, status: str, obj: str) -> str:
+        event_id = f"evt_1Q{n:06d}Hist{minute:02d}"
+        body = {"id": event_id, "type": event_type, "data": {"object": {"id": obj}}}
+        events.append(
+            {
+                "event_id": event_id,
+                "type": event_type,
+                "api_version": "2025-03-31.basil",
+                "livemode": True,
+                "object_type": event_type.split(".")[0],
+                "object_id": obj,
+                "event_created": int((now - timedelta(minutes=minute)).timestamp()),
+                "raw_body": orjson.dumps(body).decode(),
+                "source": "webhook",
+                "received_at": now - timedelta(minutes=minute, seconds=n % 50),
+                "status": status,
+                "attempts": 1 if status == "processed" else 8,
+                "processed_at": now - timedelta(minutes=minute) if status == "processed" else None,
+            }
+        )
+        return event_id
+
+    n = 0
+    for minute in range(60):
+        for _ in range(6 + (minute * 7) % 13):
+            n += 1
+            add(n, ("invoice.paid", "customer.subscription.updated")[n % 2], minute, "processed",
+                f"in_1Q{n:06d}")  # fmt: skip
+    for i in range(17):
+        n += 1
+        minute = 3 + i * 3
+        if i < 12:
+            price = f"price_1Q{i:04d}Legacy"
+            event_id = add(n, "invoice.paid", minute, "dead", f"in_1QDead{i:04d}")
+            error = ("UnknownPrice", f"no plan in the catalog for price {price}")
+            trace = TRACEBACK.format(price=price)
+        else:
+            event_id = add(n, "customer.subscription.updated", minute, "dead", f"sub_1Q{i:04d}")
+            error = ("LockTimeout", f"canceling statement due to lock timeout on sub_1Q{i:04d}")
+            trace = f"Traceback (most recent call last):\n  ...\nLockTimeout: {error[1]}\n"
+        failed = now - timedelta(minutes=minute)
+        dead.append(
+            {
+                "event_id": event_id,
+                "failed_at": failed,
+                "attempts": 8,
+                "error_type": error[0],
+                "error_message": error[1],
+                "traceback": trace,
+            }
+        )
+        for attempt in range(1, 9):
+            attempts.append(
+                {
+                    "event_id": event_id,
+                    "attempt": attempt,
+                    "failed_at": failed - timedelta(minutes=min(8 - attempt, minute)),
+                    "error_type": error[0],
+                    "message": error[1],
+                }
+            )
+    with engine.begin() as conn:
+        conn.execute(insert(EVENTS), events)
+        conn.execute(insert(DEAD), dead)
+        conn.execute(insert(ATTEMPTS), attempts)
