@@ -138,6 +138,7 @@ def dev(
     console.print(f"  webhook URL     {url}/webhooks/stripe")
     console.print(f"  webhook secret  {secret_note}")
     console.print(f"  API token       {generated['api_token']}  (scopes {DEV_SCOPES})")
+    console.print(f"  ops console     {url}/ops  (sign in with the API token)")
     console.print(
         f"  try             billing send-event invoice.paid --url {url}/webhooks/stripe"
         f" --data-dir {data_dir}\n"

@@ -45,9 +45,10 @@ SECTIONS: tuple[tuple[str, Any, tuple[str, ...]], ...] = (
 def _state(session: Session, account_ref: str, grace_days: int) -> dict[str, Any] | None:
     account = reads.find_account(session, account_ref)
     balance = ledger.balance_of(session, account_ref)
-    if account is None and balance is None:
-        return None
     customer = account.stripe_customer_id if account else None
+    history = timeline(session.connection(), account_ref, customer)
+    if account is None and balance is None and not history:
+        return None  # nothing anywhere names this account
     billing = None
     if account is not None:
         now = utcnow()
@@ -63,13 +64,12 @@ def _state(session: Session, account_ref: str, grace_days: int) -> dict[str, Any
             rows = reads.list_all(session, listing, customer, status=None)[:ROWS]
         shown = [[(c, r._mapping.get(c)) for c in columns if c in r._mapping] for r in rows]
         sections.append({"title": title, "rows": shown})
-    conn = session.connection()
     return {
         "customer_id": customer,
         "billing": billing,
         "sections": sections,
         "credits": balance,
-        "timeline": timeline(conn, account_ref, customer),
+        "timeline": history,
     }
 
 

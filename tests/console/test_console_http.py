@@ -269,3 +269,14 @@ def test_bad_input_gets_a_page_not_a_500(signed_in: TestClient) -> None:
         assert signed_in.get(path).status_code == 404, path
     big = signed_in.post("/ops/logout", content=b"a=" + b"x" * 20_000)
     assert big.status_code == 413
+
+
+def test_an_account_known_only_by_its_commands_still_has_a_timeline(
+    signed_in: TestClient, db: Engine
+) -> None:
+    body = {"type": "customer.ensure", "account_ref": "org_new", "params": {}}
+    headers = {"Authorization": f"Bearer {API_TOKEN}", "Idempotency-Key": "new-1"}
+    command_id = signed_in.post("/v1/commands", json=body, headers=headers).json()["id"]
+    page = signed_in.get("/ops/accounts/org_new")
+    assert page.status_code == 200 and command_id in page.text
+    assert "not linked yet" in page.text
