@@ -86,6 +86,13 @@ def _to_login(request: Request) -> Response:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     if request.method != "GET":
         target = request.url.path
+    if request.headers.get("hx-request") == "true":
+        # An htmx poll after the session ended: reload the whole page to the sign-in form,
+        # rather than swapping the form into the fragment.
+        target = request.headers.get("hx-current-url", "/ops")
+        target = safe_next("/" + target.split("/", 3)[-1] if "://" in target else target)
+        url = f"/ops/login?next={quote(target, safe='/')}"
+        return Response(status_code=200, headers={"HX-Redirect": url})
     return RedirectResponse(f"/ops/login?next={quote(target, safe='/')}", status_code=303)
 
 

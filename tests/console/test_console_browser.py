@@ -202,6 +202,7 @@ def test_events_and_commands_pages(live: Live, page: Page) -> None:
     expect(page.get_by_test_id("payload")).to_contain_text("[redacted]")
     shot(page, "event")
     page.goto(live.url("/ops/commands?status=dead"))
+    shot(page, "commands")
     page.locator("[data-testid=commands] a").first.click()
     expect(page.get_by_test_id("command-status")).to_have_text("dead")
     page.fill("input[name=reason]", "Stripe is back")

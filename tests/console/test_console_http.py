@@ -64,6 +64,13 @@ def test_every_page_redirects_to_sign_in_without_a_session(client: TestClient, p
     assert answer.headers["location"].startswith("/ops/login?next=/ops")
 
 
+def test_an_htmx_poll_without_a_session_reloads_the_page_to_sign_in(client: TestClient) -> None:
+    headers = {"HX-Request": "true", "HX-Current-URL": "http://testserver/ops/replays/7"}
+    answer = client.get("/ops/overview/live", headers=headers, follow_redirects=False)
+    assert answer.status_code == 200 and answer.text == ""
+    assert answer.headers["hx-redirect"] == "/ops/login?next=/ops/replays/7"
+
+
 def test_a_post_without_a_session_redirects_and_changes_nothing(
     client: TestClient, seeded: Seeded, db: Engine
 ) -> None:
@@ -280,3 +287,14 @@ def test_an_account_known_only_by_its_commands_still_has_a_timeline(
     page = signed_in.get("/ops/accounts/org_new")
     assert page.status_code == 200 and command_id in page.text
     assert "not linked yet" in page.text
+
+
+def test_dead_letters_resolve_in_bulk_like_one_by_one(seeded: Seeded, db: Engine) -> None:
+    from domain.ops.queries import resolve_dead_letter, resolve_dead_letters
+
+    with db.connect() as conn:
+        first_id = conn.execute(text("SELECT min(id) FROM dead_letters")).scalar_one()
+        refs = [str(first_id), *seeded.fixable, "evt_unknown", "99999999999", "bad\x00id", "7"]
+        bulk = resolve_dead_letters(conn, refs)
+        assert bulk == {ref: resolve_dead_letter(conn, ref) for ref in refs}
+    assert bulk[str(first_id)] is not None and bulk["evt_unknown"] is None
