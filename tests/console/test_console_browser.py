@@ -173,6 +173,17 @@ def test_replay_a_group_with_a_reason(live: Live, page: Page) -> None:
     assert reason == "legacy prices added to the catalog"
     dead = scalar(live.engine, "SELECT count(*) FROM stripe_events WHERE status = 'dead'")
     assert dead == 9  # the other groups are untouched
+    # The page polls the progress (htmx, every 2 s): a worker finishing them shows up live.
+    with live.engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE stripe_events SET status = 'processed' WHERE event_id IN"
+                " (SELECT event_id FROM replay_audit_events WHERE audit_id = :a)"
+            ),
+            {"a": audit_id},
+        )
+    expect(page.get_by_test_id("progress-state")).to_have_text("all finished.", timeout=8_000)
+    expect(page.get_by_test_id("progress-processed")).to_have_text("12")
 
 
 def test_account_timeline(live: Live, page: Page) -> None:
