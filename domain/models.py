@@ -109,6 +109,9 @@ class StripeEvent(Base):
             sqlite_where=text("status = 'retrying'"),
         ),
         Index("ix_stripe_events_type_received", "type", "received_at"),
+        # Ops lists events newest first (keyset on received_at, event_id) and the console
+        # counts them per minute: both read a range of this index, not the table.
+        Index("ix_stripe_events_received", "received_at", "event_id"),
     )
 
 
@@ -147,7 +150,10 @@ class EventAttempt(Base):
     error_type: Mapped[str] = mapped_column(String(255))
     message: Mapped[str] = mapped_column(Text)
 
-    __table_args__ = (Index("ix_event_attempts_event_id", "event_id", "id"),)
+    __table_args__ = (
+        Index("ix_event_attempts_event_id", "event_id", "id"),
+        Index("ix_event_attempts_failed_at", "failed_at"),  # failures per minute (console)
+    )
 
 
 class ReplayAudit(Base):

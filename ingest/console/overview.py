@@ -2,8 +2,8 @@
 
 The numbers come from the same queries as `billing stats` (domain.ops.stats, without the
 per-type scan) and the readiness probes; the fragment is what htmx refreshes every 5 s.
-The per-minute counts scan the last hour of events, so one snapshot is shared for
-METRICS_CACHE_SECONDS by every viewer of this process.
+One snapshot is shared for METRICS_CACHE_SECONDS by every viewer of this process, and the
+per-minute counts of settled minutes are kept (domain.ops.throughput.ThroughputCache).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from domain.ops.stats import collect
-from domain.ops.throughput import Throughput, throughput
+from domain.ops.throughput import Throughput, ThroughputCache
 from domain.types import utcnow
 from ingest.console.pages import page, render, run_read
 
@@ -53,9 +53,9 @@ def chart(data: Throughput) -> list[Bar]:
     return bars
 
 
-def _snapshot(conn: Any) -> dict[str, Any]:
+def _snapshot(conn: Any, counts: ThroughputCache) -> dict[str, Any]:
     now = utcnow()
-    return {"stats": collect(conn, now, by_type=False), "throughput": throughput(conn, now)}
+    return {"stats": collect(conn, now, by_type=False), "throughput": counts.throughput(conn, now)}
 
 
 async def _context(request: Request) -> dict[str, Any]:
@@ -63,7 +63,10 @@ async def _context(request: Request) -> dict[str, Any]:
     ttl = state.settings.metrics_cache_seconds
     cached = getattr(state, "console_snapshot", None)
     if cached is None or time.monotonic() - cached[0] >= ttl:
-        snap = await run_in_threadpool(run_read, request, _snapshot)
+        counts = getattr(state, "console_throughput", None)
+        if counts is None:
+            counts = state.console_throughput = ThroughputCache()
+        snap = await run_in_threadpool(run_read, request, lambda c: _snapshot(c, counts))
         state.console_snapshot = cached = (time.monotonic(), snap)
     snap = cached[1]
     health = await state.readiness.run()

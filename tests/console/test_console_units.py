@@ -6,7 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
+from sqlalchemy import Engine, insert
 
+from domain.event_log import EVENTS
 from domain.ops.issues import group, group_key, normalise
 from domain.ops.throughput import MINUTES, Throughput
 from ingest.console.events import shown_payload
@@ -93,3 +95,29 @@ def test_shown_payload_hides_personal_text_and_keeps_ids() -> None:
 )
 def test_safe_next_stays_in_the_console(target: str | None, expected: str) -> None:
     assert safe_next(target) == expected
+
+
+def test_the_throughput_cache_counts_settled_minutes_once(db: Engine) -> None:
+    from domain.ops.throughput import ThroughputCache, throughput
+
+    now = datetime.now(UTC)
+    raw = orjson.dumps({"id": "evt_x", "type": "t", "data": {"object": {}}}).decode()
+    rows = [
+        {"event_id": f"evt_t{i}", "type": "t", "event_created": 1, "raw_body": raw,
+         "received_at": now - timedelta(minutes=i % 10), "status": "processed", "attempts": 1,
+         "livemode": False, "source": "webhook"}
+        for i in range(50)
+    ]  # fmt: skip
+    with db.begin() as conn:
+        conn.execute(insert(EVENTS), rows)
+    cache = ThroughputCache()
+    with db.connect() as conn:
+        first = cache.throughput(conn, now)
+        assert sum(first.events) == 50 and first.events[-10:] == [5] * 10
+        assert first == throughput(conn, now)
+        with db.begin() as write:  # a late row in a settled minute is not counted again
+            late = {**rows[0], "event_id": "evt_late", "received_at": now - timedelta(minutes=5)}
+            write.execute(insert(EVENTS), [late])
+        again = cache.throughput(conn, now)
+        assert again.events == first.events
+        assert sum(throughput(conn, now).events) == 51
