@@ -58,17 +58,17 @@ def shown_payload(raw: str) -> list[tuple[int, str, str]]:
     return lines
 
 
-def _customer_of(conn: Any, account_ref: str) -> tuple[bool, str | None]:
-    row = conn.execute(
+def _customer_of(conn: Any, account_ref: str) -> str | None:
+    """The account's Stripe customer id (None: no such account, or not linked yet)."""
+    return conn.execute(
         select(BillingAccount.stripe_customer_id).where(BillingAccount.account_ref == account_ref)
-    ).first()
-    return (row is not None, row[0] if row else None)
+    ).scalar_one_or_none()
 
 
 def _search(conn: Any, q: dict[str, str]) -> list[dict[str, Any]]:
     status = q["status"] or None
     if q["account"]:
-        _, customer = _customer_of(conn, q["account"])
+        customer = _customer_of(conn, q["account"])
         entries = reversed(account_events(conn, q["account"], customer))
         return [
             {

@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from typing import Literal
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.requests import Request
@@ -79,14 +80,21 @@ def current(request: Request) -> Session | None:
     return Session(name, sid) if has_ops_scope(settings, name) else None
 
 
-def _cookie(request: Request, response: Response, key: str, value: str, max_age: int) -> None:
+def _cookie(
+    request: Request,
+    response: Response,
+    key: str,
+    value: str,
+    max_age: int,
+    samesite: Literal["lax", "strict"],
+) -> None:
     response.set_cookie(
         key,
         value,
         max_age=max_age,
         path="/ops",
         httponly=True,
-        samesite="strict",
+        samesite=samesite,
         secure=request.url.scheme == "https",
     )
 
@@ -96,7 +104,9 @@ def start(request: Request, response: Response, name: str) -> Session:
     settings: Settings = request.app.state.settings
     session = Session(name, secrets.token_urlsafe(16))
     value = _serializer(settings).dumps({"n": session.name, "s": session.sid})
-    _cookie(request, response, SESSION_COOKIE, value, settings.ops_session_seconds)
+    # Lax: a link from an alert or a chat opens the page signed in; every change is a POST
+    # with a CSRF token, which a cross-site form cannot have.
+    _cookie(request, response, SESSION_COOKIE, value, settings.ops_session_seconds, "lax")
     response.delete_cookie(LOGIN_COOKIE, path="/ops")
     return session
 
@@ -110,5 +120,5 @@ def login_nonce(request: Request, response: Response) -> str:
     nonce = request.cookies.get(LOGIN_COOKIE)
     if not nonce or len(nonce) > 64:
         nonce = secrets.token_urlsafe(16)
-    _cookie(request, response, LOGIN_COOKIE, nonce, LOGIN_SECONDS)
+    _cookie(request, response, LOGIN_COOKIE, nonce, LOGIN_SECONDS, "strict")
     return nonce
