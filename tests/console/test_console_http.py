@@ -176,6 +176,8 @@ def test_overview_shows_backlog_dead_counts_and_health(
     assert 'data-testid="dead-commands"><a href="/ops/commands?status=dead">1</a>' in page.text
     assert 'data-testid="health-database">ok<' in page.text
     assert 'hx-trigger="every 5s"' in page.text and "<svg" in page.text
+    assert 'data-testid="events-last-hour">9<' in page.text  # 5 of the account + 4 dead
+    assert 'data-testid="failures-last-hour">4<' in page.text  # one failed attempt each
     live = signed_in.get("/ops/overview/live")
     assert live.status_code == 200 and "<html" not in live.text and "dead letters" in live.text
     assert signed_in.get("/ops/static/htmx.min.js").status_code == 200
