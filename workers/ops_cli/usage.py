@@ -15,12 +15,17 @@ from workers.ops_cli.render import (
     emit_json,
     err,
     out,
+    runtime,
     since_option,
     table,
     when,
 )
 
-app = typer.Typer(help="Report usage to Stripe Billing Meters and check it.", no_args_is_help=True)
+app = typer.Typer(
+    help="Report usage to Stripe Billing Meters and check it.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
 
 MeterOpt = Annotated[str | None, typer.Option("--meter", help="Only this meter (event_name).")]
 
@@ -32,9 +37,9 @@ def report(
 ) -> None:
     """Send pending usage to Stripe (closed buckets), in a loop or once."""
     from workers.meters.run import report_once, run_forever
-    from workers.runtime import get_gateway, get_runtime
+    from workers.runtime import get_gateway
 
-    rt = get_runtime()
+    rt = runtime()
     if not once:
         run_forever(rt, get_gateway())
         return
@@ -60,9 +65,8 @@ def dead(
     as_json: Annotated[bool, JSON_OPTION] = False,
 ) -> None:
     """Usage records Stripe refused for good (or that can never be sent), with why."""
-    from workers.runtime import get_runtime
 
-    with get_runtime().sessions() as session:
+    with runtime().sessions() as session:
         rows = report_store.list_rejected(session, meter=meter, account_ref=account, limit=limit)
     if as_json:
         emit_json([_row(r) for r in rows])
@@ -108,11 +112,10 @@ def replay(
     yes: Annotated[bool, YES_OPTION] = False,
 ) -> None:
     """Put rejected usage records back to pending; the next pass sends them again."""
-    from workers.runtime import get_runtime
 
     if not record_ids:
         confirm(f"replay every rejected usage record{f' of {meter}' if meter else ''}?", yes)
-    with get_runtime().sessions.begin() as session:
+    with runtime().sessions.begin() as session:
         count = report_store.replay_rejected(session, record_ids or None, meter=meter)
     out.print(f"[bold]replayed {count}[/bold] usage records (pending again)")
     if record_ids and not count:
@@ -127,11 +130,11 @@ def reconcile(
     """Compare reported usage per account, meter and day with Stripe's meter summaries;
     exit 1 when they differ."""
     from workers.meters.reconcile import reconcile as run
-    from workers.runtime import get_gateway, get_runtime
+    from workers.runtime import get_gateway
 
     start = since_option(since)
     assert start is not None
-    rt = get_runtime()
+    rt = runtime()
     diffs, unknown = run(rt.sessions, get_gateway(), start, utcnow(), rt.settings.meter_ids)
     if as_json:
         emit_json(
