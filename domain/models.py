@@ -109,7 +109,8 @@ class StripeEvent(Base):
             sqlite_where=text("status = 'retrying'"),
         ),
         Index("ix_stripe_events_type_received", "type", "received_at"),
-        # Retention walks the log oldest first (billing prune), in keyset batches.
+        # Retention walks the log oldest first (billing prune), in keyset batches; the ops
+        # console counts events per minute of the last hour on it.
         Index("ix_stripe_events_received_at", "received_at"),
     )
 
@@ -149,7 +150,10 @@ class EventAttempt(Base):
     error_type: Mapped[str] = mapped_column(String(255))
     message: Mapped[str] = mapped_column(Text)
 
-    __table_args__ = (Index("ix_event_attempts_event_id", "event_id", "id"),)
+    __table_args__ = (
+        Index("ix_event_attempts_event_id", "event_id", "id"),
+        Index("ix_event_attempts_failed_at", "failed_at"),  # failures per minute (console)
+    )
 
 
 class ReplayAudit(Base):

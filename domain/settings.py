@@ -125,6 +125,11 @@ class Settings(BaseSettings):
     usage_unlinked_reject_seconds: float = Field(default=3 * 86400.0, ge=0)
     meter_ids: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
 
+    # The /ops web console: how long a sign-in lasts, and the key its cookies are signed
+    # with (derived from API_TOKENS when unset, so every web worker agrees without config).
+    ops_session_seconds: int = Field(default=8 * 3600, ge=60, le=30 * 86400)
+    ops_session_secret: SecretStr | None = None
+
     @field_validator("stripe_webhook_secrets", "api_tokens", mode="before")
     @classmethod
     def _csv(cls, value: object) -> object:

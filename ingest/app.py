@@ -18,6 +18,7 @@ from domain.logs import configure_logging
 from domain.plans import catalog_for
 from domain.settings import Settings, load_settings, require_webhook_secrets
 from ingest.commands_api import create_command, get_command
+from ingest.console import CONSOLE_ROUTES
 from ingest.credits_api import CREDITS_ROUTES
 from ingest.errors import EdgeErrorsMiddleware, http_exception
 from ingest.gate import GroupCommitGate
@@ -166,6 +167,7 @@ def create_app(settings: Settings | None = None, publish: PublishFn | None = Non
             Route("/v1/commands/{id}", get_command, methods=["GET"]),
             Route("/v1/plans", list_plans, methods=["GET"]),
             *CREDITS_ROUTES,
+            *CONSOLE_ROUTES,
         ],
         middleware=[Middleware(EdgeErrorsMiddleware)],
         exception_handlers={HTTPException: http_exception},

@@ -212,6 +212,7 @@ def dev(
     console.print(f"  webhook URL     {url}/webhooks/stripe")
     console.print(f"  webhook secret  {secret_note}")
     console.print(f"  API token       {generated['api_token']}  (scopes {DEV_SCOPES})")
+    console.print(f"  ops console     {url}/ops  (sign in with the API token)")
     # The rule finds this directory from anywhere unless it was named: then say so.
     found = resolve_data_dir(
         {k: v for k, v in env.items() if k != "BILLING_DATA_DIR"}, Path.cwd(), Path.home()

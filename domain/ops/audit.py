@@ -8,9 +8,9 @@ from datetime import datetime
 from typing import Any, cast
 
 import orjson
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, func, insert, select, update
 
-from domain.event_log import Executor
+from domain.event_log import EVENTS, Executor
 from domain.models import ReplayAudit, ReplayAuditEvent
 
 AUDIT = cast(Table, ReplayAudit.__table__)
@@ -82,3 +82,21 @@ def recent_audits(bind: Executor, limit: int = 20) -> list[dict[str, Any]]:
     """The latest audited actions, newest first, with their selectors decoded."""
     rows = bind.execute(select(AUDIT).order_by(AUDIT.c.id.desc()).limit(limit)).mappings()
     return [{**r, "selector": orjson.loads(r["selector"])} for r in rows]
+
+
+def get_audit(bind: Executor, audit_id: int) -> dict[str, Any] | None:
+    """One audited action with its selector decoded, or None."""
+    row = bind.execute(select(AUDIT).where(AUDIT.c.id == audit_id)).mappings().first()
+    return None if row is None else {**row, "selector": orjson.loads(row["selector"])}
+
+
+def audit_progress(bind: Executor, audit_id: int) -> dict[str, int]:
+    """Where the events an action re-queued are now: current status -> count."""
+    ae = AUDIT_EVENTS.c
+    rows = bind.execute(
+        select(EVENTS.c.status, func.count())
+        .join_from(AUDIT_EVENTS, EVENTS, ae.event_id == EVENTS.c.event_id)
+        .where(ae.audit_id == audit_id)
+        .group_by(EVENTS.c.status)
+    ).all()
+    return {str(s): int(n) for s, n in rows}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -28,6 +29,7 @@ _DEAD_COLUMNS = (
     DEAD.c.last_replayed_at,
     DEAD.c.last_replayed_by,
 )
+_IN_CHUNK = 1000
 _EVENT_COLUMNS = tuple(c for c in EVENTS.c if c.name not in {"raw_body", "lease_token"})
 
 
@@ -71,6 +73,30 @@ def resolve_dead_letter(bind: Executor, ref: str) -> str | None:
     else:
         return None
     return bind.execute(select(DEAD.c.event_id).where(cond)).scalar_one_or_none()
+
+
+def resolve_dead_letters(bind: Executor, refs: Sequence[str]) -> dict[str, str | None]:
+    """`resolve_dead_letter` for many refs at once: a query per 1,000, not one per ref."""
+    numbers: dict[int, str] = {}
+    event_ids: list[str] = []
+    for ref in refs:
+        if ref.isascii() and ref.isdigit():
+            number = ascii_int(ref, INT32_MAX)
+            if number is not None:
+                numbers[number] = ref
+        elif is_ident(ref):
+            event_ids.append(ref)
+    found: dict[str, str | None] = dict.fromkeys(refs)
+    for start in range(0, len(event_ids), _IN_CHUNK):
+        chunk = event_ids[start : start + _IN_CHUNK]
+        rows = bind.execute(select(DEAD.c.event_id).where(DEAD.c.event_id.in_(chunk)))
+        found.update({e: e for (e,) in rows})
+    ids = list(numbers)
+    for start in range(0, len(ids), _IN_CHUNK):
+        some = ids[start : start + _IN_CHUNK]
+        pairs = bind.execute(select(DEAD.c.id, DEAD.c.event_id).where(DEAD.c.id.in_(some)))
+        found.update({numbers[i]: e for i, e in pairs})
+    return found
 
 
 def get_dead_letter(bind: Executor, ref: str) -> dict[str, Any] | None:

@@ -21,7 +21,7 @@ from domain.models import EventStatus
 from domain.ops import replay as sql
 from domain.ops.audit import Actor, add_audit_events, start_audit
 from domain.ops.filters import DeadLetterFilter
-from domain.ops.queries import resolve_dead_letter
+from domain.ops.queries import resolve_dead_letters
 from domain.types import utcnow
 
 log = structlog.get_logger("domain.ops")
@@ -108,7 +108,7 @@ class ReplayService:
         self, actor: Actor, refs: Sequence[str], reason: str | None, dry_run: bool
     ) -> ReplayResult:
         with self.engine.connect() as conn:
-            resolved = {ref: resolve_dead_letter(conn, ref) for ref in dict.fromkeys(refs)}
+            resolved = resolve_dead_letters(conn, list(dict.fromkeys(refs)))
         ids = [e for e in resolved.values() if e]
         result = self._replay_ids(
             actor,
