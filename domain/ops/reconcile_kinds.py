@@ -1,0 +1,214 @@
+"""The object kinds `billing reconcile` compares: one table row each (list path, family).
+
+A kind says where Stripe lists and retrieves its objects, which family turns an object into
+the row the mirror would hold (its own parse and transition, so the comparison cannot
+drift from the handlers), where the stored row is, which event type applies Stripe's
+current object (or its deletion) through the family's handler, and which stored rows are
+still live (the candidates for "extra" when Stripe's listing leaves them out).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Table, and_, or_, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from domain.mirror.accounts import ACCOUNTS
+from domain.mirror.families import customers, invoices, payment_methods, prices, products
+from domain.mirror.families import subscriptions as subs
+from domain.mirror.families._family import Family, Incoming
+from domain.mirror.families.payment_methods import PAYMENT_METHODS, Owner, customer_default
+from domain.mirror.families.subscriptions.rules import SubscriptionChange
+from domain.mirror.families.subscriptions.tables import SUBSCRIPTIONS
+from domain.mirror.ordering import Stamp
+from domain.mirror.statuses import InvoiceStatus, PaymentMethodStatus, SubscriptionStatus
+from domain.mirror.unit import Deps
+
+Row = dict[str, Any]
+Obj = dict[str, Any]
+# Stamp columns are bookkeeping (never compared), so any stamp gives the same row.
+_ANY_STAMP = Stamp(0, 0, "")
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One object kind reconcile pages, compares and repairs."""
+
+    name: str
+    family: Family[Any, Any, Any]
+    list_path: str
+    retrieve_path: str  # with {id}
+    apply_type: Callable[[Obj], str]  # the event type Stripe's current object is applied as
+    deleted_type: str  # the event type a deletion (or a 404) is applied as
+    table: Table  # where the stored row is
+    key: str = "id"  # its column holding the Stripe id
+    live: Callable[[Table], ColumnElement[bool]] | None = None  # stored rows not yet gone
+    list_params: Mapping[str, Any] = field(default_factory=dict)
+    per_customer: bool = False  # listed per customer (`?customer=`), not by created window
+    # What the family's transition needs besides the object (read only, no locks).
+    facts: Callable[[Session, Any, Row | None], Any] = lambda session, view, stored: None
+
+    def stored(self, session: Session, object_id: str) -> Row | None:
+        """The mirror's row for this object (None: the mirror does not have it)."""
+        found = session.execute(
+            select(self.table).where(self.table.c[self.key] == object_id)
+        ).mappings()
+        row = found.first()
+        return dict(row) if row else None
+
+    def expected(self, session: Session, obj: Obj, deps: Deps, stored: Row | None) -> Row:
+        """The row the family's transition gives for this object (the mirror's columns)."""
+        event_type = self.apply_type(obj)
+        view = self.family.parse(obj, None)
+        facts = self.facts(session, view, stored)
+        result = self.family.transition(view, Incoming(event_type, _ANY_STAMP, facts, deps))
+        if isinstance(result, SubscriptionChange):
+            return dict(result.row)
+        if isinstance(result, customers.AccountChange):
+            return dict(result.values)
+        return dict(result) if isinstance(result, dict) else {}
+
+    def gone_object(self, stored: Row, retrieved: Obj | None) -> Obj:
+        """The object its deletion is applied with: the stored one, marked deleted."""
+        raw: Obj = stored["raw"] if isinstance(stored.get("raw"), dict) else {}
+        obj: Obj = {"id": stored[self.key], "object": self.family.object_type, **raw}
+        obj.update(retrieved or {})
+        return {**obj, **_GONE.get(self.name, {"deleted": True})}
+
+    def candidates(self, session: Session, since: int, customer: str | None = None) -> list[str]:
+        """Stored live rows created or last written in the window (or of `customer`)."""
+        t = self.table
+        where: list[ColumnElement[bool]] = [t.c[self.key].is_not(None)]
+        if self.live is not None:
+            where.append(self.live(t))
+        if customer is not None:
+            where.append(t.c.stripe_customer_id == customer)
+        else:
+            recent = [t.c.last_event_created >= since]
+            if "stripe_created" in t.c:
+                recent.append(t.c.stripe_created >= _utc(since))
+            where.append(or_(*recent))
+        query = select(t.c[self.key]).where(and_(*where)).order_by(t.c[self.key])
+        return [str(v) for v in session.execute(query).scalars()]
+
+
+def _utc(unix: int) -> datetime:
+    return datetime.fromtimestamp(unix, UTC)
+
+
+def _account_facts(session: Session, view: Any, stored: Row | None) -> Row:
+    return stored or {"id": 0}  # a missing customer: any account id shows its row
+
+
+def _owner_facts(session: Session, view: Any, stored: Row | None) -> Owner:
+    owner = view.customer_id or (stored or {}).get("stripe_customer_id")
+    return Owner(owner, customer_default(session, owner))
+
+
+# What a deletion looks like on each kind's object (Stripe's own deleted shapes).
+_GONE: dict[str, Obj] = {
+    "subscriptions": {"status": SubscriptionStatus.CANCELED.value},
+    "payment_methods": {"customer": None},
+}
+
+
+def _deleted_or(updated: str, deleted: str) -> Callable[[Obj], str]:
+    return lambda obj: deleted if obj.get("deleted") is True else updated
+
+
+def _subscription_type(obj: Obj) -> str:
+    if obj.get("status") == SubscriptionStatus.CANCELED:
+        return "customer.subscription.deleted"
+    return "customer.subscription.updated"
+
+
+def _payment_method_type(obj: Obj) -> str:
+    return "payment_method.detached" if not obj.get("customer") else "payment_method.updated"
+
+
+KINDS: tuple[Kind, ...] = (
+    Kind(
+        "customers",
+        customers.FAMILY,
+        "/v1/customers",
+        "/v1/customers/{id}",
+        _deleted_or("customer.updated", "customer.deleted"),
+        "customer.deleted",
+        ACCOUNTS,
+        key="stripe_customer_id",
+        live=lambda t: t.c.deleted.is_(False),
+        facts=_account_facts,
+    ),
+    Kind(
+        "subscriptions",
+        subs.FAMILY,
+        "/v1/subscriptions",
+        "/v1/subscriptions/{id}",
+        _subscription_type,
+        "customer.subscription.deleted",
+        SUBSCRIPTIONS,
+        live=lambda t: t.c.status != SubscriptionStatus.CANCELED,
+        list_params={"status": "all"},  # canceled ones too
+    ),
+    Kind(
+        "invoices",
+        invoices.FAMILY,
+        "/v1/invoices",
+        "/v1/invoices/{id}",
+        _deleted_or("invoice.updated", "invoice.deleted"),
+        "invoice.deleted",
+        invoices.INVOICES,
+        live=lambda t: t.c.status != InvoiceStatus.DELETED,
+    ),
+    Kind(
+        "payment_methods",
+        payment_methods.FAMILY,
+        "/v1/payment_methods",
+        "/v1/payment_methods/{id}",
+        _payment_method_type,
+        "payment_method.detached",
+        PAYMENT_METHODS,
+        live=lambda t: and_(t.c.status == PaymentMethodStatus.ATTACHED, t.c.source.is_(False)),
+        per_customer=True,
+        facts=_owner_facts,
+    ),
+    Kind(
+        "products",
+        products.FAMILY,
+        "/v1/products",
+        "/v1/products/{id}",
+        _deleted_or("product.updated", "product.deleted"),
+        "product.deleted",
+        products.PRODUCTS,
+        live=lambda t: t.c.deleted.is_(False),
+    ),
+    Kind(
+        "prices",
+        prices.FAMILY,
+        "/v1/prices",
+        "/v1/prices/{id}",
+        _deleted_or("price.updated", "price.deleted"),
+        "price.deleted",
+        prices.PRICES,
+        live=lambda t: t.c.deleted.is_(False),
+    ),
+)
+BY_NAME: dict[str, Kind] = {k.name: k for k in KINDS}
+DEFAULT_KINDS = ("customers", "subscriptions", "invoices", "payment_methods")
+
+
+def parse_kinds(values: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """Kinds in table order, from names (comma-separated allowed); ValueError for unknown."""
+    names = [n.strip() for v in values for n in v.split(",") if n.strip()]
+    unknown = sorted(set(names) - set(BY_NAME))
+    if unknown:
+        raise ValueError(
+            f"unknown object kind {', '.join(unknown)}; known: {', '.join(BY_NAME)}"
+        )
+    wanted = set(names) or set(DEFAULT_KINDS)
+    return tuple(k.name for k in KINDS if k.name in wanted)
