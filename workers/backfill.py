@@ -56,8 +56,8 @@ def retrying_fetch(
     """List one page of events, retrying transient failures (see `retrying`)."""
 
     def fetch(params: dict[str, Any]) -> dict[str, Any]:
-        call = retrying(lambda: gateway.list_events(params), "backfill", base_delay, sleep, attempts)
-        return call()
+        page = retrying(lambda: gateway.list_events(params), "backfill", base_delay, sleep, attempts)
+        return page()
 
     return fetch
 
