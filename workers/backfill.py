@@ -56,7 +56,9 @@ def retrying_fetch(
     """List one page of events, retrying transient failures (see `retrying`)."""
 
     def fetch(params: dict[str, Any]) -> dict[str, Any]:
-        page = retrying(lambda: gateway.list_events(params), "backfill", base_delay, sleep, attempts)
+        page = retrying(
+            lambda: gateway.list_events(params), "backfill", base_delay, sleep, attempts
+        )
         return page()
 
     return fetch

@@ -207,8 +207,6 @@ def parse_kinds(values: list[str] | tuple[str, ...]) -> tuple[str, ...]:
     names = [n.strip() for v in values for n in v.split(",") if n.strip()]
     unknown = sorted(set(names) - set(BY_NAME))
     if unknown:
-        raise ValueError(
-            f"unknown object kind {', '.join(unknown)}; known: {', '.join(BY_NAME)}"
-        )
+        raise ValueError(f"unknown object kind {', '.join(unknown)}; known: {', '.join(BY_NAME)}")
     wanted = set(names) or set(DEFAULT_KINDS)
     return tuple(k.name for k in KINDS if k.name in wanted)
