@@ -281,11 +281,11 @@ class ReconcileService:
         return str(found) if found else None
 
     def _retrieve(self, kind: Kind, object_id: str) -> tuple[Obj, int | None, bool]:
-        """(object, answered_at, gone): a 404 or `deleted: true` is gone."""
+        """(object, answered_at, gone): a 404, or what the kind calls gone (deleted)."""
         got = self.retrieve(kind.retrieve_path.format(id=object_id))
         if got is None:
             return {"id": object_id}, None, True
-        return got.body, got.answered_at, got.body.get("deleted") is True
+        return got.body, got.answered_at, kind.gone(got.body)
 
     # --- comparing and repairing (one transaction per step) --------------------------------
 

@@ -52,6 +52,8 @@ class Kind:
     per_customer: bool = False  # listed per customer (`?customer=`), not by created window
     # What the family's transition needs besides the object (read only, no locks).
     facts: Callable[[Session, Any, Row | None], Any] = lambda session, view, stored: None
+    # Whether a retrieved object is gone for the mirror (deleted; a payment method detached).
+    gone: Callable[[Obj], bool] = lambda obj: obj.get("deleted") is True
 
     def stored(self, session: Session, object_id: str) -> Row | None:
         """The mirror's row for this object (None: the mirror does not have it)."""
@@ -176,6 +178,7 @@ KINDS: tuple[Kind, ...] = (
         live=lambda t: and_(t.c.status == PaymentMethodStatus.ATTACHED, t.c.source.is_(False)),
         per_customer=True,
         facts=_owner_facts,
+        gone=lambda obj: not obj.get("customer"),
     ),
     Kind(
         "products",

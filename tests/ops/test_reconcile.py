@@ -1,0 +1,129 @@
+"""Drift reconciliation against the fake Stripe: report, repair, re-run, ordering kept."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+from sqlalchemy import Engine
+
+from domain.ops.audit import Actor
+from domain.ops.reconcile import ReconcileRefused, ReconcileService
+from domain.ops.reconcile_kinds import DEFAULT_KINDS
+from domain.settings import Settings
+from domain.types import utcnow
+from tests.families.support import DEPS
+from tests.ops.reconcile_support import Drift, apply, drifted, one
+from tests.support.fake_stripe import FakeStripe
+from workers.reconcile import reconcile_service
+
+ACTOR = Actor("tester", "cli")
+
+
+@pytest.fixture
+def service(db: Engine, stripe_settings: Settings) -> ReconcileService:
+    # Two objects a page, so every list is paged through its cursor.
+    return reconcile_service(db, stripe_settings, DEPS, page_size=2, retry_delay=0.01)
+
+
+@pytest.fixture
+def drift(fake: FakeStripe, db: Engine) -> Drift:
+    return drifted(fake, db)
+
+
+def since() -> object:
+    from datetime import timedelta
+
+    return utcnow() - timedelta(days=1)
+
+
+def outcomes(result: object) -> dict[tuple[str, str], str]:
+    return {(f["kind"], f["object_id"]): f["outcome"] for f in result.findings}  # type: ignore[attr-defined]
+
+
+def test_the_report_finds_each_kind_of_drift_and_changes_nothing(
+    service: ReconcileService, drift: Drift, db: Engine
+) -> None:
+    before = one(db, "SELECT count(*) AS n, max(updated_at) AS at FROM subscriptions")
+    result = service.start(ACTOR, since(), DEFAULT_KINDS)  # type: ignore[arg-type]
+    assert result.complete and result.stopped is None
+    assert outcomes(result) == drift.expected()
+    assert (result.missing, result.extra, result.differing) == (3, 3, 3)
+    assert result.repaired == 0
+    by_id = {f["object_id"]: f for f in result.findings}
+    assert by_id[drift.stale_subscription]["fields"] == [
+        {"field": "status", "mirror": "trialing", "stripe": "active"}
+    ]
+    assert [f["field"] for f in by_id[drift.renamed_customer]["fields"]] == ["email"]
+    assert "@" not in orjson.dumps(result.as_dict()).decode()  # no e-mail in the report
+    assert one(db, "SELECT count(*) AS n, max(updated_at) AS at FROM subscriptions") == before
+
+
+def test_repair_fixes_each_drift_and_a_second_run_finds_none(
+    service: ReconcileService, drift: Drift, db: Engine
+) -> None:
+    with pytest.raises(ReconcileRefused, match="reason"):
+        service.start(ACTOR, since(), DEFAULT_KINDS, repair=True)  # type: ignore[arg-type]
+    result = service.start(
+        ACTOR,
+        since(),  # type: ignore[arg-type]
+        DEFAULT_KINDS,
+        repair=True,
+        reason="webhooks lost during the outage",
+    )
+    assert outcomes(result) == drift.expected()
+    assert result.repaired == 9 and all(f["repaired"] for f in result.findings)
+    sub = one(db, "SELECT status FROM subscriptions WHERE id = :i", i=drift.stale_subscription)
+    assert sub["status"] == "active"
+    gone = one(db, "SELECT status FROM subscriptions WHERE id = :i", i=drift.extra_subscription)
+    assert gone["status"] == "canceled"
+    account = one(
+        db,
+        "SELECT deleted FROM billing_accounts WHERE stripe_customer_id = :c",
+        c=drift.extra_customer,
+    )
+    assert account["deleted"] is True
+    pm = one(db, "SELECT status FROM payment_methods WHERE id = :i", i=drift.extra_pm)
+    assert pm["status"] == "detached"
+    audit = one(db, "SELECT action, reason FROM replay_audit WHERE id = :i", i=result.audit_id)
+    assert audit == {"action": "reconcile.repair", "reason": "webhooks lost during the outage"}
+
+    again = service.start(ACTOR, since(), DEFAULT_KINDS)  # type: ignore[arg-type]
+    assert again.complete and again.drift == 0 and again.findings == []
+
+
+def test_a_newer_webhook_after_repair_still_wins(
+    service: ReconcileService, drift: Drift, db: Engine, fake: FakeStripe
+) -> None:
+    service.start(ACTOR, since(), ("subscriptions",), repair=True, reason="fix")  # type: ignore[arg-type]
+    newer = dict(fake.resources.objects[drift.stale_subscription], status="past_due")
+    apply(db, "customer.subscription.updated", newer, fake.clock.now() + 1)
+    sub = one(db, "SELECT status FROM subscriptions WHERE id = :i", i=drift.stale_subscription)
+    assert sub["status"] == "past_due"
+
+
+def test_repair_never_overwrites_a_newer_mirror_row(
+    service: ReconcileService, drift: Drift, db: Engine, fake: FakeStripe
+) -> None:
+    # A webhook newer than Stripe's answer (its state changed after our page was served).
+    newer = dict(fake.resources.objects[drift.stale_subscription], status="past_due")
+    apply(db, "customer.subscription.updated", newer, fake.clock.now() + 60)
+    result = service.start(ACTOR, since(), ("subscriptions",), repair=True, reason="fix")  # type: ignore[arg-type]
+    finding = next(f for f in result.findings if f["object_id"] == drift.stale_subscription)
+    assert finding["outcome"] == "differing" and finding["repaired"] is False
+    sub = one(db, "SELECT status FROM subscriptions WHERE id = :i", i=drift.stale_subscription)
+    assert sub["status"] == "past_due"
+
+
+def test_an_interrupted_run_resumes_from_its_cursor(
+    service: ReconcileService, drift: Drift, fake: FakeStripe
+) -> None:
+    first = service.start(ACTOR, since(), DEFAULT_KINDS, max_pages=2)  # type: ignore[arg-type]
+    assert first.stopped == "max_pages" and not first.complete
+    fake.fail_next("500", times=3, on="GET /v1/")
+    failed = service.resume(ACTOR, max_pages=1)
+    assert failed.stopped == "error" and not failed.complete
+    rest = service.resume(ACTOR)
+    assert rest.complete and rest.run_id == first.run_id
+    assert outcomes(rest) == drift.expected()
+    with pytest.raises(ReconcileRefused, match="no unfinished"):
+        service.resume(ACTOR)
