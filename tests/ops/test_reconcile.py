@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import orjson
 import pytest
 from sqlalchemy import Engine
 
 from domain.ops.audit import Actor
-from domain.ops.reconcile import ReconcileRefused, ReconcileService
+from domain.ops.reconcile import ReconcileRefused, ReconcileResult, ReconcileService
 from domain.ops.reconcile_kinds import DEFAULT_KINDS
 from domain.settings import Settings
 from domain.types import utcnow
@@ -30,21 +32,19 @@ def drift(fake: FakeStripe, db: Engine) -> Drift:
     return drifted(fake, db)
 
 
-def since() -> object:
-    from datetime import timedelta
-
+def since() -> datetime:
     return utcnow() - timedelta(days=1)
 
 
-def outcomes(result: object) -> dict[tuple[str, str], str]:
-    return {(f["kind"], f["object_id"]): f["outcome"] for f in result.findings}  # type: ignore[attr-defined]
+def outcomes(result: ReconcileResult) -> dict[tuple[str, str], str]:
+    return {(f["kind"], f["object_id"]): f["outcome"] for f in result.findings}
 
 
 def test_the_report_finds_each_kind_of_drift_and_changes_nothing(
     service: ReconcileService, drift: Drift, db: Engine
 ) -> None:
     before = one(db, "SELECT count(*) AS n, max(updated_at) AS at FROM subscriptions")
-    result = service.start(ACTOR, since(), DEFAULT_KINDS)  # type: ignore[arg-type]
+    result = service.start(ACTOR, since(), DEFAULT_KINDS)
     assert result.complete and result.stopped is None
     assert outcomes(result) == drift.expected()
     assert (result.missing, result.extra, result.differing) == (3, 3, 3)
@@ -62,10 +62,10 @@ def test_repair_fixes_each_drift_and_a_second_run_finds_none(
     service: ReconcileService, drift: Drift, db: Engine
 ) -> None:
     with pytest.raises(ReconcileRefused, match="reason"):
-        service.start(ACTOR, since(), DEFAULT_KINDS, repair=True)  # type: ignore[arg-type]
+        service.start(ACTOR, since(), DEFAULT_KINDS, repair=True)
     result = service.start(
         ACTOR,
-        since(),  # type: ignore[arg-type]
+        since(),
         DEFAULT_KINDS,
         repair=True,
         reason="webhooks lost during the outage",
@@ -87,14 +87,14 @@ def test_repair_fixes_each_drift_and_a_second_run_finds_none(
     audit = one(db, "SELECT action, reason FROM replay_audit WHERE id = :i", i=result.audit_id)
     assert audit == {"action": "reconcile.repair", "reason": "webhooks lost during the outage"}
 
-    again = service.start(ACTOR, since(), DEFAULT_KINDS)  # type: ignore[arg-type]
+    again = service.start(ACTOR, since(), DEFAULT_KINDS)
     assert again.complete and again.drift == 0 and again.findings == []
 
 
 def test_a_newer_webhook_after_repair_still_wins(
     service: ReconcileService, drift: Drift, db: Engine, fake: FakeStripe
 ) -> None:
-    service.start(ACTOR, since(), ("subscriptions",), repair=True, reason="fix")  # type: ignore[arg-type]
+    service.start(ACTOR, since(), ("subscriptions",), repair=True, reason="fix")
     newer = dict(fake.resources.objects[drift.stale_subscription], status="past_due")
     apply(db, "customer.subscription.updated", newer, fake.clock.now() + 1)
     sub = one(db, "SELECT status FROM subscriptions WHERE id = :i", i=drift.stale_subscription)
@@ -107,7 +107,7 @@ def test_repair_never_overwrites_a_newer_mirror_row(
     # A webhook newer than Stripe's answer (its state changed after our page was served).
     newer = dict(fake.resources.objects[drift.stale_subscription], status="past_due")
     apply(db, "customer.subscription.updated", newer, fake.clock.now() + 60)
-    result = service.start(ACTOR, since(), ("subscriptions",), repair=True, reason="fix")  # type: ignore[arg-type]
+    result = service.start(ACTOR, since(), ("subscriptions",), repair=True, reason="fix")
     finding = next(f for f in result.findings if f["object_id"] == drift.stale_subscription)
     assert finding["outcome"] == "differing" and finding["repaired"] is False
     sub = one(db, "SELECT status FROM subscriptions WHERE id = :i", i=drift.stale_subscription)
@@ -117,7 +117,7 @@ def test_repair_never_overwrites_a_newer_mirror_row(
 def test_an_interrupted_run_resumes_from_its_cursor(
     service: ReconcileService, drift: Drift, fake: FakeStripe
 ) -> None:
-    first = service.start(ACTOR, since(), DEFAULT_KINDS, max_pages=2)  # type: ignore[arg-type]
+    first = service.start(ACTOR, since(), DEFAULT_KINDS, max_pages=2)
     assert first.stopped == "max_pages" and not first.complete
     fake.fail_next("500", times=3, on="GET /v1/")
     failed = service.resume(ACTOR, max_pages=1)

@@ -1,0 +1,129 @@
+"""`billing reconcile`: compare the mirror with Stripe's lists, report drift, repair it."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from domain.ops.reconcile import ReconcileRefused, ReconcileResult, ReconcileService
+from domain.ops.reconcile_kinds import BY_NAME, DEFAULT_KINDS, parse_kinds
+from workers.ops_cli.render import (
+    JSON_OPTION,
+    REASON_OPTION,
+    YES_OPTION,
+    actor,
+    confirm,
+    emit_json,
+    err,
+    out,
+    since_option,
+    table,
+)
+
+
+def make_reconcile(page_size: int) -> ReconcileService:
+    """A reconcile service on this process's database, reading Stripe through the gateway."""
+    from workers.reconcile import reconcile_service
+    from workers.runtime import get_runtime
+
+    rt = get_runtime()
+    return reconcile_service(rt.engine, rt.settings, rt.deps, page_size=page_size)
+
+
+def reconcile(
+    since: Annotated[
+        str | None,
+        typer.Option(help="Objects created at or after: 6h, 7d or an ISO date [default: 7d]."),
+    ] = None,
+    objects: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--objects",
+            help=f"Object kinds (comma-separate): {', '.join(BY_NAME)} "
+            f"[default: {','.join(DEFAULT_KINDS)}].",
+        ),
+    ] = None,
+    repair: Annotated[
+        bool,
+        typer.Option("--repair", help="Apply Stripe's current objects to the mirror (audited)."),
+    ] = False,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue the last unfinished reconcile.")
+    ] = False,
+    max_pages: Annotated[
+        int | None, typer.Option(min=1, help="Stop after this many pages (resume later).")
+    ] = None,
+    page_size: Annotated[int, typer.Option(min=1, max=100, help="Objects per page.")] = 100,
+    yes: Annotated[bool, YES_OPTION] = False,
+    reason: Annotated[str | None, REASON_OPTION] = None,
+    as_json: Annotated[bool, JSON_OPTION] = False,
+) -> None:
+    """Report objects missing from the mirror, extra in it, or differing by field."""
+    if resume and (since is not None or objects or repair):
+        raise typer.BadParameter(
+            "--resume continues the stored run with its own window, objects and repair",
+            param_hint="--resume",
+        )
+    start = None if resume else since_option(since or "7d")
+    try:
+        kinds = parse_kinds(objects or [])
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--objects") from None
+    if repair and not (reason or "").strip():
+        raise typer.BadParameter(
+            "--repair changes the mirror: give --reason", param_hint="--reason"
+        )
+    if repair:
+        confirm(f"Apply Stripe's current {', '.join(kinds)} to the mirror where they differ?", yes)
+    service = make_reconcile(page_size)
+    try:
+        if start is not None:
+            result = service.start(
+                actor(), start, kinds, repair=repair, reason=reason, max_pages=max_pages
+            )
+        else:
+            result = service.resume(actor(), reason=reason, max_pages=max_pages)
+    except ReconcileRefused as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    _report(result, as_json)
+
+
+def _fields(finding: dict[str, Any]) -> str:
+    return "; ".join(f"{d['field']}: {d['mirror']} -> {d['stripe']}" for d in finding["fields"])
+
+
+def _report(result: ReconcileResult, as_json: bool) -> None:
+    """The totals and the findings; exit 1 when drift is left (or the run stopped on error)."""
+    if as_json:
+        emit_json(result.as_dict())
+    else:
+        rows = [
+            ("run", f"#{result.run_id} ({result.status}, audit #{result.audit_id})"),
+            ("objects", ", ".join(result.kinds)),
+            ("compared", result.seen),
+            ("missing (in Stripe, not in the mirror)", result.missing),
+            ("extra (deleted in Stripe)", result.extra),
+            ("differing", result.differing),
+            ("repaired", result.repaired if result.repair else "- (report only)"),
+        ]
+        out.print(table("reconcile", ["", "value"], rows))
+        if result.findings:
+            found = [
+                (f["kind"], f["object_id"], f["outcome"], _fields(f) or "-", _yes(f["repaired"]))
+                for f in result.findings
+            ]
+            columns = ["kind", "object id", "outcome", "fields (mirror -> stripe)", "repaired"]
+            out.print(table("drift", columns, found))
+    if result.stopped:
+        err.print(
+            f"[yellow]stopped ({result.stopped}{': ' + result.error if result.error else ''}); "
+            "continue with: billing reconcile --resume[/yellow]"
+        )
+    if result.stopped in ("error", "conflict") or result.drift > result.repaired:
+        raise typer.Exit(1)
+
+
+def _yes(value: bool) -> str:
+    return "yes" if value else "no"
