@@ -37,6 +37,8 @@ PERSONAL = frozenset(
         "city",
         "state",
         "card_last4",
+        "card_exp_month",
+        "card_exp_year",
         "bank_last4",
         "bank_code",
         "ideal_bic",

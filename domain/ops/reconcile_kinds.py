@@ -9,7 +9,7 @@ still live (the candidates for "extra" when Stripe's listing leaves them out).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -24,10 +24,11 @@ from domain.mirror.families import subscriptions as subs
 from domain.mirror.families._family import Family, Incoming
 from domain.mirror.families.payment_methods import PAYMENT_METHODS, Owner, customer_default
 from domain.mirror.families.subscriptions.rules import SubscriptionChange
-from domain.mirror.families.subscriptions.tables import SUBSCRIPTIONS
+from domain.mirror.families.subscriptions.tables import ITEMS, SUBSCRIPTIONS
 from domain.mirror.ordering import Stamp
 from domain.mirror.statuses import InvoiceStatus, PaymentMethodStatus, SubscriptionStatus
 from domain.mirror.unit import Deps
+from domain.ops.drift import BOOKKEEPING, shown
 
 Row = dict[str, Any]
 Obj = dict[str, Any]
@@ -52,6 +53,8 @@ class Kind:
     per_customer: bool = False  # listed per customer (`?customer=`), not by created window
     # What the family's transition needs besides the object (read only, no locks).
     facts: Callable[[Session, Any, Row | None], Any] = lambda session, view, stored: None
+    # Child rows compared as one field: (table, parent column, field name).
+    children: tuple[Table, str, str] | None = None
     # Whether a retrieved object is gone for the mirror (deleted; a payment method detached).
     gone: Callable[[Obj], bool] = lambda obj: obj.get("deleted") is True
 
@@ -61,7 +64,14 @@ class Kind:
             select(self.table).where(self.table.c[self.key] == object_id)
         ).mappings()
         row = found.first()
-        return dict(row) if row else None
+        if row is None:
+            return None
+        stored = dict(row)
+        if self.children is not None:
+            table, parent, name = self.children
+            rows = session.execute(select(table).where(table.c[parent] == object_id)).mappings()
+            stored[name] = _child_rows([dict(r) for r in rows], parent)
+        return stored
 
     def expected(self, session: Session, obj: Obj, deps: Deps, stored: Row | None) -> Row:
         """The row the family's transition gives for this object (the mirror's columns)."""
@@ -70,7 +80,8 @@ class Kind:
         facts = self.facts(session, view, stored)
         result = self.family.transition(view, Incoming(event_type, _ANY_STAMP, facts, deps))
         if isinstance(result, SubscriptionChange):
-            return dict(result.row)
+            name = self.children[2] if self.children else "items"
+            return {**result.row, name: _child_rows(result.items, "subscription_id")}
         if isinstance(result, customers.AccountChange):
             return dict(result.values)
         return dict(result) if isinstance(result, dict) else {}
@@ -97,6 +108,15 @@ class Kind:
             where.append(or_(*recent))
         query = select(t.c[self.key]).where(and_(*where)).order_by(t.c[self.key])
         return [str(v) for v in session.execute(query).scalars()]
+
+
+def _child_rows(rows: Iterable[Mapping[str, Any]], parent: str) -> list[Row]:
+    """Child rows as one comparable (and reportable) value: by id, without bookkeeping."""
+    skip = BOOKKEEPING | {parent}
+    return sorted(
+        ({k: shown(k, v) for k, v in row.items() if k not in skip} for row in rows),
+        key=lambda r: str(r.get("id")),
+    )
 
 
 def _utc(unix: int) -> datetime:
@@ -156,6 +176,7 @@ KINDS: tuple[Kind, ...] = (
         SUBSCRIPTIONS,
         live=lambda t: t.c.status != SubscriptionStatus.CANCELED,
         list_params={"status": "all"},  # canceled ones too
+        children=(ITEMS, "subscription_id", "items"),
     ),
     Kind(
         "invoices",

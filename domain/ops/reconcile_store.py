@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, cast
 
 import orjson
-from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy import Table, func, insert, select, tuple_, update
 
 from domain.event_log import Executor
 from domain.models import ReconcileItem, ReconcileRun
@@ -123,12 +123,11 @@ def record(bind: Executor, run_id: int, findings: Iterable[tuple[Finding, bool]]
     if not rows:
         return
     keys = [(r["kind"], r["object_id"]) for r in rows]
-    for kind, object_id in keys:
-        bind.execute(
-            ITEMS.delete().where(
-                ITEMS.c.run_id == run_id, ITEMS.c.kind == kind, ITEMS.c.object_id == object_id
-            )
+    bind.execute(
+        ITEMS.delete().where(
+            ITEMS.c.run_id == run_id, tuple_(ITEMS.c.kind, ITEMS.c.object_id).in_(keys)
         )
+    )
     bind.execute(insert(ITEMS), rows)
 
 

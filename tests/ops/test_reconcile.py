@@ -127,3 +127,24 @@ def test_an_interrupted_run_resumes_from_its_cursor(
     assert outcomes(rest) == drift.expected()
     with pytest.raises(ReconcileRefused, match="no unfinished"):
         service.resume(ACTOR)
+
+
+def test_subscription_items_are_compared_and_repaired_as_a_set(
+    service: ReconcileService, drift: Drift, db: Engine, fake: FakeStripe
+) -> None:
+    sub = fake.resources.objects[drift.stale_subscription]
+    sub["status"] = "trialing"  # only its item's quantity differs now
+    sub["items"]["data"][0]["quantity"] = 3
+    result = service.start(ACTOR, since(), ("subscriptions",))
+    finding = next(f for f in result.findings if f["object_id"] == drift.stale_subscription)
+    fields = {d["field"]: d for d in finding["fields"]}
+    assert sorted(fields) == ["items", "quantity"]
+    assert [i["quantity"] for i in fields["items"]["mirror"]] == [1]
+    assert [i["quantity"] for i in fields["items"]["stripe"]] == [3]
+
+    service.start(ACTOR, since(), ("subscriptions",), repair=True, reason="fix")
+    item = one(
+        db, "SELECT quantity FROM subscription_items WHERE subscription_id = :s", s=sub["id"]
+    )
+    assert item["quantity"] == 3
+    assert service.start(ACTOR, since(), ("subscriptions",)).drift == 0
