@@ -56,6 +56,10 @@ def test_cli_reports_drift_repairs_it_and_then_reports_none(cli_stripe: None, dr
     assert found == drift.expected() and report["drift"] == 9
     assert "@" not in stdout
 
+    code, stdout, _ = invoke("--since", "1d")  # the table names the field, hides the value
+    assert code == 1 and "email: [redacted] -> [redacted]" in stdout
+    assert "status: trialing -> active" in stdout and "@" not in stdout
+
     code, stdout, _ = invoke("--since", "1d", "--repair", "--reason", "lost webhooks", "--yes")
     assert code == 0, stdout
     assert "repaired" in stdout and drift.stale_subscription in stdout

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from domain.ops.reconcile import ReconcileRefused, ReconcileResult, ReconcileService
 from domain.ops.reconcile_kinds import BY_NAME, DEFAULT_KINDS, parse_kinds
@@ -91,7 +92,17 @@ def reconcile(
 
 
 def _fields(finding: dict[str, Any]) -> str:
-    return "; ".join(f"{d['field']}: {d['mirror']} -> {d['stripe']}" for d in finding["fields"])
+    # Escaped: rich would read `[redacted]` as markup and print nothing.
+    diffs = (
+        f"{d['field']}: {_value(d['mirror'])} -> {_value(d['stripe'])}" for d in finding["fields"]
+    )
+    return escape("; ".join(diffs))
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, list):  # child rows (subscription items): their ids and quantities
+        return "[" + ", ".join(f"{r.get('id')} x{r.get('quantity')}" for r in value) + "]"
+    return "-" if value is None else str(value)
 
 
 def _report(result: ReconcileResult, as_json: bool) -> None:
