@@ -24,16 +24,17 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, or_, select
 from sqlalchemy.orm import Session
 
 from domain.envelope import EventEnvelope
 from domain.mirror.accounts import ACCOUNTS
 from domain.mirror.families import REGISTRY
+from domain.mirror.families.payment_methods import PAYMENT_METHODS
 from domain.mirror.ordering import reconcile_stamp
 from domain.mirror.unit import Deps, Registration, Unit
 from domain.ops import reconcile_store as runs
@@ -251,7 +252,7 @@ class ReconcileService:
         return step
 
     def _fetch_customer(self, run: dict[str, Any], kind: Kind) -> _Step:
-        customer = self._next_customer(run["cursor"])
+        customer = self._next_customer(run["cursor"], run["window_start"])
         if customer is None:
             return _Step(next_kind=True)
         objects: list[tuple[Obj, int | None, bool]] = []
@@ -269,15 +270,23 @@ class ReconcileService:
         objects += [self._retrieve(kind, object_id) for object_id in left]
         return _Step(objects, customer)
 
-    def _next_customer(self, after: str | None) -> str | None:
-        c = ACCOUNTS.c
-        query = select(c.stripe_customer_id).where(
-            c.stripe_customer_id.is_not(None), c.deleted.is_(False)
+    def _next_customer(self, after: str | None, since: int) -> str | None:
+        """The next customer (by id) the mirror wrote in the window, or one of whose
+        payment methods it did: Stripe lists payment methods per customer only."""
+        a, pm = ACCOUNTS.c, PAYMENT_METHODS.c
+        touched = select(pm.stripe_customer_id).where(pm.last_event_created >= since)
+        query = select(a.stripe_customer_id).where(
+            a.stripe_customer_id.is_not(None),
+            a.deleted.is_(False),
+            or_(
+                a.updated_at >= datetime.fromtimestamp(since, UTC),
+                a.stripe_customer_id.in_(touched),
+            ),
         )
         if after:
-            query = query.where(c.stripe_customer_id > after)
+            query = query.where(a.stripe_customer_id > after)
         with self.engine.connect() as conn:
-            found = conn.execute(query.order_by(c.stripe_customer_id).limit(1)).scalar()
+            found = conn.execute(query.order_by(a.stripe_customer_id).limit(1)).scalar()
         return str(found) if found else None
 
     def _retrieve(self, kind: Kind, object_id: str) -> tuple[Obj, int | None, bool]:

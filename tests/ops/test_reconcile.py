@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 import orjson
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from domain.ops.audit import Actor
 from domain.ops.reconcile import ReconcileRefused, ReconcileResult, ReconcileService
@@ -148,3 +148,18 @@ def test_subscription_items_are_compared_and_repaired_as_a_set(
     )
     assert item["quantity"] == 3
     assert service.start(ACTOR, since(), ("subscriptions",)).drift == 0
+
+
+def test_payment_methods_are_listed_only_for_customers_written_in_the_window(
+    service: ReconcileService, drift: Drift, db: Engine, fake: FakeStripe
+) -> None:
+    with db.begin() as conn:
+        conn.execute(
+            text("UPDATE billing_accounts SET updated_at = :at WHERE stripe_customer_id = :c"),
+            {"at": utcnow() - timedelta(days=30), "c": drift.renamed_customer},
+        )
+    service.start(ACTOR, since(), ("payment_methods",))
+    listed = {p.get("customer") for path, p in fake.resources.lists.list_calls}
+    assert drift.same_customer in listed  # its payment methods were written in the window
+    assert drift.missing_customer not in listed  # not in the mirror at all
+    assert drift.renamed_customer not in listed  # nothing of it written in the window
