@@ -163,3 +163,22 @@ def test_payment_methods_are_listed_only_for_customers_written_in_the_window(
     assert drift.same_customer in listed  # its payment methods were written in the window
     assert drift.missing_customer not in listed  # not in the mirror at all
     assert drift.renamed_customer not in listed  # nothing of it written in the window
+
+
+def test_products_and_prices_come_from_the_same_table(
+    service: ReconcileService, db: Engine, fake: FakeStripe
+) -> None:
+    old = fake.clock.now() - 600
+    lost = fake.resources.new("product", "prod", name="Pro plan")  # its webhook was lost
+    price = fake.resources.new("price", "price", product=lost["id"], unit_amount=1200)
+    apply(db, "price.created", price, old)
+    fake.resources.objects[price["id"]] = {"id": price["id"], "object": "price", "deleted": True}
+    result = service.start(ACTOR, since(), ("products", "prices"))
+    assert outcomes(result) == {
+        ("products", lost["id"]): "missing",
+        ("prices", price["id"]): "extra",
+    }
+    service.start(ACTOR, since(), ("products", "prices"), repair=True, reason="catalog sync")
+    assert one(db, "SELECT deleted FROM prices WHERE id = :i", i=price["id"]) == {"deleted": True}
+    assert one(db, "SELECT name FROM products WHERE id = :i", i=lost["id"]) == {"name": "Pro plan"}
+    assert service.start(ACTOR, since(), ("products", "prices")).drift == 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
@@ -78,17 +80,41 @@ def reconcile(
     if repair:
         confirm(f"Apply Stripe's current {', '.join(kinds)} to the mirror where they differ?", yes)
     service = make_reconcile(page_size)
-    try:
-        if start is not None:
-            result = service.start(
-                actor(), start, kinds, repair=repair, reason=reason, max_pages=max_pages
-            )
-        else:
-            result = service.resume(actor(), reason=reason, max_pages=max_pages)
-    except ReconcileRefused as exc:
-        err.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
+    with _progress(not as_json) as tick:
+        try:
+            if start is not None:
+                result = service.start(
+                    actor(),
+                    start,
+                    kinds,
+                    repair=repair,
+                    reason=reason,
+                    max_pages=max_pages,
+                    progress=tick,
+                )
+            else:
+                result = service.resume(actor(), reason=reason, max_pages=max_pages, progress=tick)
+        except ReconcileRefused as exc:
+            err.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from None
     _report(result, as_json)
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[Callable[[ReconcileResult], None] | None]:
+    """A status line on stderr (pages, compared, drift so far); none with --json."""
+    if not enabled:
+        yield None
+        return
+    with err.status("reconcile: starting") as status:
+
+        def tick(r: ReconcileResult) -> None:
+            status.update(
+                f"reconcile: {r.pages} pages, compared {r.seen}, drift {r.drift}"
+                + (f", repaired {r.repaired}" if r.repair else "")
+            )
+
+        yield tick
 
 
 def _fields(finding: dict[str, Any]) -> str:
