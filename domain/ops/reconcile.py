@@ -31,15 +31,13 @@ import structlog
 from sqlalchemy import Engine, or_, select
 from sqlalchemy.orm import Session
 
-from domain.envelope import EventEnvelope
 from domain.mirror.accounts import ACCOUNTS
 from domain.mirror.families import REGISTRY
 from domain.mirror.families.payment_methods import PAYMENT_METHODS
-from domain.mirror.ordering import reconcile_stamp
 from domain.mirror.unit import Deps, Registration, Unit
 from domain.ops import reconcile_store as runs
 from domain.ops.audit import Actor, start_audit
-from domain.ops.drift import Finding, compare
+from domain.ops.reconcile_apply import settle
 from domain.ops.reconcile_kinds import BY_NAME, Kind
 from domain.redact import scrub
 from domain.types import utcnow
@@ -101,7 +99,7 @@ class ReconcileResult:
 
 @dataclass
 class _Step:
-    """What one step fetched: (object or None for a 404, answered_at, stored id if gone)."""
+    """What one step fetched: (object, second Stripe served it, gone), and where it ends."""
 
     objects: list[tuple[Obj, int | None, bool]] = field(default_factory=list)
     cursor: str | None = None
@@ -308,8 +306,10 @@ class ReconcileService:
                 run["cursor"],
             ):
                 return None
+            unit = Unit(session, self.deps)
+            repair = bool(run["repair"])
             settled = [
-                self._settle(session, run, kind, obj, answered_at, gone)
+                settle(unit, kind, obj, answered_at, gone, repair, run["id"], self.registry)
                 for obj, answered_at, gone in step.objects
             ]
             runs.record(session, run["id"], settled)
@@ -329,58 +329,6 @@ class ReconcileService:
         if drifted:
             log.info("reconcile.drift", run_id=run["id"], kind=kind.name, object_ids=drifted)
         return fresh
-
-    def _settle(
-        self,
-        session: Session,
-        run: dict[str, Any],
-        kind: Kind,
-        obj: Obj,
-        answered_at: int | None,
-        gone: bool,
-    ) -> tuple[Finding, bool]:
-        """Compare one object with its stored row; with repair, apply it and compare again."""
-        object_id = str(obj["id"])
-        stored = kind.stored(session, object_id)
-        if gone and stored is not None:
-            obj = kind.gone_object(stored, obj)
-        finding = self._compare(session, kind, object_id, obj, stored, gone)
-        if not (finding.drift and run["repair"]):
-            return finding, False
-        if gone:
-            fallback = (stored or {}).get("last_event_created")
-        else:
-            fallback = obj.get("created") if isinstance(obj.get("created"), int) else None
-        created, event_id = reconcile_stamp(answered_at, fallback, run["id"], object_id)
-        event_type = kind.deleted_type if gone else kind.apply_type(obj)
-        envelope = EventEnvelope(
-            event_id=event_id,
-            type=event_type,
-            created=created,
-            api_version=None,
-            livemode=bool(obj.get("livemode", False)),
-            account=None,
-            object_type=kind.family.object_type,
-            object_id=object_id,
-            data={"object": obj},
-        )
-        self.registry[event_type].handler(Unit(session, self.deps), envelope)
-        after = self._compare(session, kind, object_id, obj, kind.stored(session, object_id), gone)
-        return finding, not after.drift
-
-    def _compare(
-        self,
-        session: Session,
-        kind: Kind,
-        object_id: str,
-        obj: Obj,
-        stored: dict[str, Any] | None,
-        gone: bool,
-    ) -> Finding:
-        if gone and stored is None:
-            return compare(kind.name, object_id, None, None, gone=True)
-        expected = kind.expected(session, obj, self.deps, stored)
-        return compare(kind.name, object_id, expected, stored, gone=gone)
 
     def _fill(
         self, result: ReconcileResult, run: dict[str, Any], findings: bool = False
