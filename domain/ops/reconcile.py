@@ -36,7 +36,7 @@ from domain.mirror.families import REGISTRY
 from domain.mirror.families.payment_methods import PAYMENT_METHODS
 from domain.mirror.unit import Deps, Registration, Unit
 from domain.ops import reconcile_store as runs
-from domain.ops.audit import Actor, start_audit
+from domain.ops.audit import Actor, count_audit, start_audit
 from domain.ops.reconcile_apply import settle
 from domain.ops.reconcile_kinds import BY_NAME, Kind
 from domain.redact import scrub
@@ -198,7 +198,7 @@ class ReconcileService:
                 result.error = scrub(f"{type(exc).__name__}: {exc}")[:500]
                 log.warning("reconcile.interrupted", run_id=run_id, error_type=type(exc).__name__)
                 break
-            fresh = self._commit(run, kind, step)
+            fresh = self._commit(run, kind, step, audit_id)
             if fresh is None:
                 result.stopped = "conflict"
                 result.error = "another reconcile moved this run on (or superseded it)"
@@ -296,7 +296,9 @@ class ReconcileService:
 
     # --- comparing and repairing (one transaction per step) --------------------------------
 
-    def _commit(self, run: dict[str, Any], kind: Kind, step: _Step) -> dict[str, Any] | None:
+    def _commit(
+        self, run: dict[str, Any], kind: Kind, step: _Step, audit_id: int
+    ) -> dict[str, Any] | None:
         now = utcnow()
         with Session(self.engine) as session, session.begin():
             current = runs.get_run(session, run["id"], lock=True)
@@ -313,6 +315,7 @@ class ReconcileService:
                 for obj, answered_at, gone in step.objects
             ]
             runs.record(session, run["id"], settled)
+            count_audit(session, audit_id, sum(1 for _, repaired in settled if repaired))
             next_kind = step.next_kind
             last = next_kind and run["kind_index"] + 1 >= len(run["kinds"])
             runs.advance(

@@ -84,8 +84,14 @@ def test_repair_fixes_each_drift_and_a_second_run_finds_none(
     assert account["deleted"] is True
     pm = one(db, "SELECT status FROM payment_methods WHERE id = :i", i=drift.extra_pm)
     assert pm["status"] == "detached"
-    audit = one(db, "SELECT action, reason FROM replay_audit WHERE id = :i", i=result.audit_id)
-    assert audit == {"action": "reconcile.repair", "reason": "webhooks lost during the outage"}
+    audit = one(
+        db, "SELECT action, reason, event_count FROM replay_audit WHERE id = :i", i=result.audit_id
+    )
+    assert audit == {
+        "action": "reconcile.repair",
+        "reason": "webhooks lost during the outage",
+        "event_count": 9,  # what it repaired
+    }
 
     again = service.start(ACTOR, since(), DEFAULT_KINDS)
     assert again.complete and again.drift == 0 and again.findings == []
