@@ -37,14 +37,14 @@ def make_reconcile(page_size: int) -> ReconcileService:
 def reconcile(
     since: Annotated[
         str | None,
-        typer.Option(help="Objects created at or after: 6h, 7d or an ISO date [default: 7d]."),
+        typer.Option(help="Objects created at or after: 6h, 7d or an ISO date (default 7d)."),
     ] = None,
     objects: Annotated[
         list[str] | None,
         typer.Option(
             "--objects",
             help=f"Object kinds (comma-separate): {', '.join(BY_NAME)} "
-            f"[default: {','.join(DEFAULT_KINDS)}].",
+            f"(default {','.join(DEFAULT_KINDS)}).",
         ),
     ] = None,
     repair: Annotated[
