@@ -55,6 +55,8 @@ class Kind:
     facts: Callable[[Session, Any, Row | None], Any] = lambda session, view, stored: None
     # Child rows compared as one field: (table, parent column, field name).
     children: tuple[Table, str, str] | None = None
+    # The stored columns in what the family's transition returns (most return the row).
+    row_of: Callable[[Any], Row] = lambda result: dict(result)
     # Whether a retrieved object is gone for the mirror (deleted; a payment method detached).
     gone: Callable[[Obj], bool] = lambda obj: obj.get("deleted") is True
 
@@ -79,12 +81,7 @@ class Kind:
         view = self.family.parse(obj, None)
         facts = self.facts(session, view, stored)
         result = self.family.transition(view, Incoming(event_type, _ANY_STAMP, facts, deps))
-        if isinstance(result, SubscriptionChange):
-            name = self.children[2] if self.children else "items"
-            return {**result.row, name: _child_rows(result.items, "subscription_id")}
-        if isinstance(result, customers.AccountChange):
-            return dict(result.values)
-        return dict(result) if isinstance(result, dict) else {}
+        return {} if result is None else self.row_of(result)
 
     def gone_object(self, stored: Row, retrieved: Obj | None) -> Obj:
         """The object its deletion is applied with: the stored one, marked deleted."""
@@ -117,6 +114,14 @@ def _child_rows(rows: Iterable[Mapping[str, Any]], parent: str) -> list[Row]:
         ({k: shown(k, v) for k, v in row.items() if k not in skip} for row in rows),
         key=lambda r: str(r.get("id")),
     )
+
+
+def _subscription_row(change: SubscriptionChange) -> Row:
+    return {**change.row, "items": _child_rows(change.items, "subscription_id")}
+
+
+def _account_values(change: customers.AccountChange) -> Row:
+    return dict(change.values)
 
 
 def _utc(unix: int) -> datetime:
@@ -165,6 +170,7 @@ KINDS: tuple[Kind, ...] = (
         key="stripe_customer_id",
         live=lambda t: t.c.deleted.is_(False),
         facts=_account_facts,
+        row_of=_account_values,
     ),
     Kind(
         "subscriptions",
@@ -177,6 +183,7 @@ KINDS: tuple[Kind, ...] = (
         live=lambda t: t.c.status != SubscriptionStatus.CANCELED,
         list_params={"status": "all"},  # canceled ones too
         children=(ITEMS, "subscription_id", "items"),
+        row_of=_subscription_row,
     ),
     Kind(
         "invoices",
