@@ -1,14 +1,15 @@
 """SQL for reconcile runs and their findings; every function runs in the caller's transaction.
 
-Like a backfill run (`backfill_store`), a run freezes its window at start, pages with a
-cursor that moves in the same commit as the page's findings, and one run is unfinished at
-a time (a new one supersedes it). The findings table doubles as the run's "seen" set: a
-stored row no finding names was left out of Stripe's listing (a candidate for "extra").
+Like a backfill run (`backfill_store`; what both share is in `paged_runs`), a run freezes
+its window at start, pages with a cursor that moves in the same commit as the page's
+findings, and one run is unfinished at a time (a new one supersedes it). The findings
+table doubles as the run's "seen" set: a stored row no finding names was left out of
+Stripe's listing (a candidate for "extra").
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -18,11 +19,12 @@ from sqlalchemy import Table, func, insert, select, tuple_, update
 
 from domain.event_log import Executor
 from domain.models import ReconcileItem, ReconcileRun
+from domain.ops import paged_runs as paged
 from domain.ops.drift import DRIFT, Finding
 
 RUNS = cast(Table, ReconcileRun.__table__)
 ITEMS = cast(Table, ReconcileItem.__table__)
-RUNNING, DONE, SUPERSEDED = "running", "done", "superseded"
+RUNNING, DONE, SUPERSEDED = paged.RUNNING, paged.DONE, paged.SUPERSEDED
 # The cursor of a kind whose listing is done: its left-out stored rows are checked next.
 EXTRAS = "~extras"
 
@@ -41,11 +43,7 @@ def start_run(
     bind: Executor, window: Window, actor: str, via: str, audit_id: int, now: datetime
 ) -> int:
     """Supersede any unfinished run (one reconcile at a time) and open a new one."""
-    bind.execute(
-        update(RUNS)
-        .where(RUNS.c.status == RUNNING)
-        .values(status=SUPERSEDED, finished_at=now, updated_at=now)
-    )
+    paged.supersede_running(bind, RUNS, now)
     values = {
         "status": RUNNING,
         "started_at": now,
@@ -66,22 +64,12 @@ def start_run(
 
 def latest_unfinished(bind: Executor) -> dict[str, Any] | None:
     """The run `--resume` continues: the newest one still running (or interrupted)."""
-    stmt = select(RUNS).where(RUNS.c.status == RUNNING).order_by(RUNS.c.id.desc())
-    return _decoded(bind.execute(stmt).mappings().first())
+    return _decoded(paged.latest_running(bind, RUNS))
 
 
 def get_run(bind: Executor, run_id: int, *, lock: bool = False) -> dict[str, Any] | None:
     """One run; `lock` holds it until the transaction ends (steps commit one at a time)."""
-    stmt = select(RUNS).where(RUNS.c.id == run_id)
-    return _decoded(bind.execute(stmt.with_for_update() if lock else stmt).mappings().first())
-
-
-def window_of(run: dict[str, Any]) -> Window:
-    return Window(run["window_start"], run["window_end"], tuple(run["kinds"]), run["repair"])
-
-
-def set_audit(bind: Executor, run_id: int, audit_id: int) -> None:
-    bind.execute(update(RUNS).where(RUNS.c.id == run_id).values(audit_id=audit_id))
+    return _decoded(paged.run_row(bind, RUNS, run_id, lock=lock))
 
 
 def advance(
@@ -161,10 +149,6 @@ def drifts(bind: Executor, run_id: int, limit: int) -> list[dict[str, Any]]:
         .limit(limit)
     )
     return [{**r, "fields": orjson.loads(r["fields"])} for r in bind.execute(stmt).mappings()]
-
-
-def kinds_of(run: dict[str, Any]) -> Sequence[str]:
-    return tuple(run["kinds"])
 
 
 def _decoded(row: Any) -> dict[str, Any] | None:
