@@ -14,7 +14,7 @@ from domain.ops.reconcile_kinds import DEFAULT_KINDS
 from domain.settings import Settings
 from domain.types import utcnow
 from tests.families.support import DEPS
-from tests.ops.reconcile_support import Drift, apply, drifted, one
+from tests.ops.reconcile_support import Drift, apply, customer, drifted, one
 from tests.support.fake_stripe import FakeStripe
 from workers.reconcile import reconcile_service
 
@@ -188,3 +188,20 @@ def test_products_and_prices_come_from_the_same_table(
     assert one(db, "SELECT deleted FROM prices WHERE id = :i", i=price["id"]) == {"deleted": True}
     assert one(db, "SELECT name FROM products WHERE id = :i", i=lost["id"]) == {"name": "Pro plan"}
     assert service.start(ACTOR, since(), ("products", "prices")).drift == 0
+
+
+def test_an_older_object_the_mirror_wrote_in_the_window_is_retrieved_and_compared(
+    service: ReconcileService, db: Engine, fake: FakeStripe
+) -> None:
+    now = fake.clock.now()
+    cus = customer(fake, "org_old", "old@example.com")
+    sub = fake.resources.billing.new_subscription(cus["id"], "price_pro_month")
+    sub["created"] = now - 40 * 86400  # before the window: Stripe's list leaves it out
+    apply(db, "customer.subscription.updated", {**sub, "status": "past_due"}, now - 600)
+    result = service.start(ACTOR, since(), ("subscriptions",))
+    assert outcomes(result) == {("subscriptions", sub["id"]): "differing"}
+    assert fake.calls("GET", f"/v1/subscriptions/{sub['id']}") == 1  # confirmed by retrieve
+    service.start(ACTOR, since(), ("subscriptions",), repair=True, reason="fix")
+    assert one(db, "SELECT status FROM subscriptions WHERE id = :i", i=sub["id"]) == {
+        "status": "active"
+    }
