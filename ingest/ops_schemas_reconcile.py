@@ -48,13 +48,13 @@ class DriftFinding(BaseModel):
 
     kind: str
     object_id: str
-    outcome: str = Field(description="missing, extra or differing")
+    outcome: str = Field(description="missing, extra, differing, or failed (field `error`)")
     fields: list[FieldDrift]
     repaired: bool
 
 
 class ReconcileResponse(BaseModel):
-    """Run totals (over every call) and its drift findings (the first 1000)."""
+    """Run totals (over every call) and its drift and failed findings (the first 1000)."""
 
     run_id: int
     audit_id: int | None
@@ -69,6 +69,7 @@ class ReconcileResponse(BaseModel):
     missing: int
     extra: int
     differing: int
+    failed: int
     drift: int
     repaired: int
     findings: list[DriftFinding]

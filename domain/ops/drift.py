@@ -53,9 +53,11 @@ class Outcome(StrEnum):
     MISSING = "missing"  # Stripe has it, the mirror does not
     EXTRA = "extra"  # the mirror has it live, Stripe deleted it (or answers 404)
     DIFFERING = "differing"  # both have it; some mirrored fields differ
+    FAILED = "failed"  # it could not be compared or repaired (the error type is its field)
 
 
 DRIFT = frozenset({Outcome.MISSING, Outcome.EXTRA, Outcome.DIFFERING})
+REPORTED = DRIFT | {Outcome.FAILED}  # what a run lists besides its counts
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +84,11 @@ class Finding:
     @property
     def drift(self) -> bool:
         return self.outcome in DRIFT
+
+
+def failed(kind: str, object_id: str, error_type: str) -> Finding:
+    """An object whose comparison or repair raised: reported with the error's type only."""
+    return Finding(kind, object_id, Outcome.FAILED, (FieldDiff("error", None, error_type),))
 
 
 def shown(name: str, value: Any, personal: Collection[str] = PERSONAL) -> Any:

@@ -37,6 +37,7 @@ from domain.mirror.families.payment_methods import PAYMENT_METHODS
 from domain.mirror.unit import Deps, Registration, Unit
 from domain.ops import reconcile_store as runs
 from domain.ops.audit import Actor, count_audit, start_audit
+from domain.ops.drift import Finding, failed
 from domain.ops.reconcile_apply import settle
 from domain.ops.reconcile_kinds import BY_NAME, Kind
 from domain.redact import scrub
@@ -79,6 +80,7 @@ class ReconcileResult:
     missing: int = 0
     extra: int = 0
     differing: int = 0
+    failed: int = 0  # objects that could not be compared or repaired (listed in findings)
     repaired: int = 0
     findings: list[dict[str, Any]] = field(default_factory=list)
     stopped: str | None = None  # None (finished), "max_pages", "error", "conflict"
@@ -311,7 +313,7 @@ class ReconcileService:
             unit = Unit(session, self.deps)
             repair = bool(run["repair"])
             settled = [
-                settle(unit, kind, obj, answered_at, gone, repair, run["id"], self.registry)
+                self._settle_one(unit, kind, obj, answered_at, gone, repair, run["id"])
                 for obj, answered_at, gone in step.objects
             ]
             runs.record(session, run["id"], settled)
@@ -333,6 +335,35 @@ class ReconcileService:
             log.info("reconcile.drift", run_id=run["id"], kind=kind.name, object_ids=drifted)
         return fresh
 
+    def _settle_one(
+        self,
+        unit: Unit,
+        kind: Kind,
+        obj: Obj,
+        answered_at: int | None,
+        gone: bool,
+        repair: bool,
+        run_id: int,
+    ) -> tuple[Finding, bool]:
+        """`settle` one object; one that raises is reported as failed, the page goes on.
+
+        A repair runs in a savepoint, so a failing handler undoes only its own writes."""
+        try:
+            if not repair:
+                return settle(unit, kind, obj, answered_at, gone, False, run_id, self.registry)
+            with unit.session.begin_nested():
+                return settle(unit, kind, obj, answered_at, gone, True, run_id, self.registry)
+        except Exception as exc:  # one bad object must not stop the reconcile of the rest
+            object_id = str(obj.get("id"))
+            log.warning(
+                "reconcile.object_failed",
+                run_id=run_id,
+                kind=kind.name,
+                object_id=object_id,
+                error_type=type(exc).__name__,
+            )
+            return failed(kind.name, object_id, type(exc).__name__), False
+
     def _fill(
         self, result: ReconcileResult, run: dict[str, Any], findings: bool = False
     ) -> ReconcileResult:
@@ -345,4 +376,5 @@ class ReconcileService:
                 result.findings = runs.drifts(conn, run["id"], MAX_FINDINGS)
         result.missing, result.extra = totals["missing"], totals["extra"]
         result.differing, result.repaired = totals["differing"], totals["repaired"]
+        result.failed = totals["failed"]
         return result

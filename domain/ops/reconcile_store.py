@@ -20,7 +20,7 @@ from sqlalchemy import Table, func, insert, select, tuple_, update
 from domain.event_log import Executor
 from domain.models import ReconcileItem, ReconcileRun
 from domain.ops import paged_runs as paged
-from domain.ops.drift import DRIFT, Finding
+from domain.ops.drift import REPORTED, Finding
 
 RUNS = cast(Table, ReconcileRun.__table__)
 ITEMS = cast(Table, ReconcileItem.__table__)
@@ -132,7 +132,7 @@ def counts(bind: Executor, run_id: int) -> dict[str, int]:
         .where(ITEMS.c.run_id == run_id)
         .group_by(ITEMS.c.outcome, ITEMS.c.repaired)
     )
-    totals = {"same": 0, "missing": 0, "extra": 0, "differing": 0, "repaired": 0}
+    totals = {"same": 0, "missing": 0, "extra": 0, "differing": 0, "failed": 0, "repaired": 0}
     for outcome, repaired, n in bind.execute(stmt):
         totals[outcome] = totals.get(outcome, 0) + n
         if repaired:
@@ -141,10 +141,10 @@ def counts(bind: Executor, run_id: int) -> dict[str, int]:
 
 
 def drifts(bind: Executor, run_id: int, limit: int) -> list[dict[str, Any]]:
-    """The run's drift findings (kind, object id, outcome, fields, repaired), by kind and id."""
+    """The run's drift and failed findings (kind, object id, outcome, fields, repaired)."""
     stmt = (
         select(ITEMS.c.kind, ITEMS.c.object_id, ITEMS.c.outcome, ITEMS.c.fields, ITEMS.c.repaired)
-        .where(ITEMS.c.run_id == run_id, ITEMS.c.outcome.in_(sorted(d.value for d in DRIFT)))
+        .where(ITEMS.c.run_id == run_id, ITEMS.c.outcome.in_(sorted(d.value for d in REPORTED)))
         .order_by(ITEMS.c.kind, ITEMS.c.object_id)
         .limit(limit)
     )

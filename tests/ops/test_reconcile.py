@@ -8,6 +8,9 @@ import orjson
 import pytest
 from sqlalchemy import Engine, text
 
+from domain.envelope import EventEnvelope
+from domain.mirror.families import REGISTRY
+from domain.mirror.unit import Registration, Unit
 from domain.ops.audit import Actor
 from domain.ops.reconcile import ReconcileRefused, ReconcileResult, ReconcileService
 from domain.ops.reconcile_kinds import DEFAULT_KINDS
@@ -16,7 +19,8 @@ from domain.types import utcnow
 from tests.families.support import DEPS
 from tests.ops.reconcile_support import Drift, apply, customer, drifted, one
 from tests.support.fake_stripe import FakeStripe
-from workers.reconcile import reconcile_service
+from workers.reconcile import gateway_reads, reconcile_service
+from workers.stripe_gateway import make_gateway
 
 ACTOR = Actor("tester", "cli")
 
@@ -205,3 +209,29 @@ def test_an_older_object_the_mirror_wrote_in_the_window_is_retrieved_and_compare
     assert one(db, "SELECT status FROM subscriptions WHERE id = :i", i=sub["id"]) == {
         "status": "active"
     }
+
+
+def test_an_object_whose_repair_fails_is_reported_and_the_rest_repaired(
+    drift: Drift, db: Engine, stripe_settings: Settings
+) -> None:
+    def broken(unit: Unit, event: EventEnvelope) -> None:
+        REGISTRY[event.type].handler(unit, event)  # writes, then fails: the savepoint undoes it
+        raise KeyError("boom")
+
+    registry = {**REGISTRY, "customer.subscription.updated": Registration(broken)}
+    list_page, retrieve = gateway_reads(make_gateway(stripe_settings), retry_delay=0.01)
+    service = ReconcileService(db, list_page, retrieve, DEPS, page_size=2, registry=registry)
+    result = service.start(ACTOR, since(), DEFAULT_KINDS, repair=True, reason="fix")
+    assert result.complete and result.failed == 1 and result.repaired == 8
+    failed = [f for f in result.findings if f["outcome"] == "failed"]
+    assert failed == [
+        {
+            "kind": "subscriptions",
+            "object_id": drift.stale_subscription,
+            "outcome": "failed",
+            "fields": [{"field": "error", "mirror": None, "stripe": "KeyError"}],
+            "repaired": False,
+        }
+    ]
+    sub = one(db, "SELECT status FROM subscriptions WHERE id = :i", i=drift.stale_subscription)
+    assert sub["status"] == "trialing"  # its half-done repair was rolled back

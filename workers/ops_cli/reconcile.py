@@ -132,7 +132,8 @@ def _value(value: Any) -> str:
 
 
 def _report(result: ReconcileResult, as_json: bool) -> None:
-    """The totals and the findings; exit 1 when drift is left (or the run stopped on error)."""
+    """The totals and the findings; exit 1 when drift is left, an object failed, or the run
+    stopped on a Stripe error."""
     if as_json:
         emit_json(result.as_dict())
     else:
@@ -143,6 +144,7 @@ def _report(result: ReconcileResult, as_json: bool) -> None:
             ("missing (in Stripe, not in the mirror)", result.missing),
             ("extra (deleted in Stripe)", result.extra),
             ("differing", result.differing),
+            ("failed (could not compare or repair)", result.failed),
             ("repaired", result.repaired if result.repair else "- (report only)"),
         ]
         out.print(table("reconcile", ["", "value"], rows))
@@ -158,7 +160,8 @@ def _report(result: ReconcileResult, as_json: bool) -> None:
             f"[yellow]stopped ({result.stopped}{': ' + result.error if result.error else ''}); "
             "continue with: billing reconcile --resume[/yellow]"
         )
-    if result.stopped in ("error", "conflict") or result.drift > result.repaired:
+    left = result.drift > result.repaired or result.failed > 0
+    if result.stopped in ("error", "conflict") or left:
         raise typer.Exit(1)
 
 
