@@ -32,7 +32,10 @@ class ReconcileRequest(Body):
     @field_validator("objects")
     @classmethod
     def _known(cls, value: list[str]) -> list[str]:
-        return list(parse_kinds(value)) if value else []
+        try:
+            return list(parse_kinds(value)) if value else []
+        except ValueError:  # its text names the unknown kind: the API never echoes input
+            raise ValueError(f"each must be one of {', '.join(BY_NAME)}") from None
 
 
 class FieldDrift(BaseModel):

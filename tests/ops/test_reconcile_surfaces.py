@@ -133,6 +133,7 @@ def test_api_bad_input_is_422_naming_the_field(
     error = answer.json()
     assert error["error"] == "invalid_request"
     assert field in [f["field"].removeprefix("body.").split(".")[0] for f in error["fields"]]
+    assert "widgets" not in answer.text and "yesterday" not in answer.text  # input not echoed
     assert fake.calls("GET", "/v1/") == 0
 
 
