@@ -21,6 +21,10 @@ from domain.ops.reconcile_kinds import Kind
 Obj = dict[str, Any]
 
 
+class NoDeletion(Exception):
+    """Stripe answers 404 for an object of a kind it never deletes: nothing to apply."""
+
+
 def settle(
     unit: Unit,
     kind: Kind,
@@ -46,6 +50,8 @@ def settle(
         fallback = obj.get("created") if isinstance(obj.get("created"), int) else None
     created, event_id = reconcile_stamp(answered_at, fallback, run_id, object_id)
     event_type = kind.deleted_type if gone else kind.apply_type(obj)
+    if event_type is None:
+        raise NoDeletion(kind.name)
     envelope = EventEnvelope(
         event_id=event_id,
         type=event_type,
@@ -68,5 +74,7 @@ def compare_object(
     """The object's row (as its family's transition gives it) against the stored one."""
     if gone and stored is None:
         return compare(kind.name, object_id, None, None, gone=True)
+    if gone and kind.deleted_type is None:  # the mirror has no deleted state for it
+        return compare(kind.name, object_id, None, stored, gone=True)
     expected = kind.expected(unit.session, obj, unit.deps, stored)
     return compare(kind.name, object_id, expected, stored, gone=gone)

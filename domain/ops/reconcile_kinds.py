@@ -19,7 +19,15 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from domain.mirror.accounts import ACCOUNTS
-from domain.mirror.families import customers, invoices, payment_methods, prices, products
+from domain.mirror.families import (
+    credit_notes,
+    customers,
+    discounts,
+    invoices,
+    payment_methods,
+    prices,
+    products,
+)
 from domain.mirror.families import subscriptions as subs
 from domain.mirror.families._family import Family, Incoming
 from domain.mirror.families.payment_methods import PAYMENT_METHODS, Owner, customer_default
@@ -45,7 +53,7 @@ class Kind:
     list_path: str
     retrieve_path: str  # with {id}
     apply_type: Callable[[Obj], str]  # the event type Stripe's current object is applied as
-    deleted_type: str  # the event type a deletion (or a 404) is applied as
+    deleted_type: str | None  # the event type a deletion (or a 404) is applied as; None: never
     table: Table  # where the stored row is
     key: str = "id"  # its column holding the Stripe id
     live: Callable[[Table], ColumnElement[bool]] | None = None  # stored rows not yet gone
@@ -227,6 +235,25 @@ KINDS: tuple[Kind, ...] = (
         "price.deleted",
         prices.PRICES,
         live=lambda t: t.c.deleted.is_(False),
+    ),
+    Kind(
+        "coupons",
+        discounts.COUPONS,
+        "/v1/coupons",
+        "/v1/coupons/{id}",
+        _deleted_or("coupon.updated", "coupon.deleted"),
+        "coupon.deleted",
+        discounts.coupons.COUPONS,
+        live=lambda t: t.c.deleted.is_(False),
+    ),
+    Kind(
+        "credit_notes",
+        credit_notes.FAMILY,
+        "/v1/credit_notes",
+        "/v1/credit_notes/{id}",
+        lambda obj: "credit_note.voided" if obj.get("status") == "void" else "credit_note.updated",
+        None,  # Stripe voids credit notes, never deletes them
+        credit_notes.CREDIT_NOTES,
     ),
 )
 BY_NAME: dict[str, Kind] = {k.name: k for k in KINDS}

@@ -235,3 +235,44 @@ def test_an_object_whose_repair_fails_is_reported_and_the_rest_repaired(
     ]
     sub = one(db, "SELECT status FROM subscriptions WHERE id = :i", i=drift.stale_subscription)
     assert sub["status"] == "trialing"  # its half-done repair was rolled back
+
+
+def test_coupons_and_credit_notes_come_from_the_same_table(
+    service: ReconcileService, db: Engine, fake: FakeStripe
+) -> None:
+    old = fake.clock.now() - 600
+    lost = fake.resources.new("coupon", "co", percent_off=20.0)  # its webhook was lost
+    gone = fake.resources.new("coupon", "co", percent_off=10.0)
+    apply(db, "coupon.created", gone, old)
+    fake.resources.objects[gone["id"]] = {"id": gone["id"], "object": "coupon", "deleted": True}
+    note = fake.resources.new("credit_note", "cn", status="void")
+    apply(db, "credit_note.created", {**note, "status": "issued"}, old)
+    kinds = ("coupons", "credit_notes")
+    result = service.start(ACTOR, since(), kinds)
+    assert outcomes(result) == {
+        ("coupons", lost["id"]): "missing",
+        ("coupons", gone["id"]): "extra",
+        ("credit_notes", note["id"]): "differing",
+    }
+    assert service.start(ACTOR, since(), kinds, repair=True, reason="sync").repaired == 3
+    assert one(db, "SELECT deleted FROM coupons WHERE id = :i", i=gone["id"]) == {"deleted": True}
+    assert one(db, "SELECT status FROM credit_notes WHERE id = :i", i=note["id"]) == {
+        "status": "void"
+    }
+    assert service.start(ACTOR, since(), kinds).drift == 0
+
+
+def test_a_404_for_a_kind_stripe_never_deletes_is_reported_not_applied(
+    service: ReconcileService, db: Engine, fake: FakeStripe
+) -> None:
+    note = fake.resources.new("credit_note", "cn", status="issued")
+    apply(db, "credit_note.created", note, fake.clock.now() - 600)
+    del fake.resources.objects[note["id"]]
+    report = service.start(ACTOR, since(), ("credit_notes",))
+    assert outcomes(report) == {("credit_notes", note["id"]): "extra"}
+    result = service.start(ACTOR, since(), ("credit_notes",), repair=True, reason="sync")
+    assert outcomes(result) == {("credit_notes", note["id"]): "failed"}
+    assert result.findings[0]["fields"][0]["stripe"] == "NoDeletion"
+    assert one(db, "SELECT status FROM credit_notes WHERE id = :i", i=note["id"]) == {
+        "status": "issued"
+    }

@@ -41,8 +41,16 @@ LISTS: dict[str, tuple[str, Keep]] = {
     "/v1/payment_methods": ("payment_method", _of_customer),
     "/v1/products": ("product", _live),
     "/v1/prices": ("price", _live),
+    "/v1/coupons": ("coupon", _live),
+    "/v1/credit_notes": ("credit_note", _live),
 }
-RETRIEVES = {"invoices": "invoice", "products": "product", "prices": "price"}
+RETRIEVES = {
+    "invoices": "invoice",
+    "products": "product",
+    "prices": "price",
+    "coupons": "coupon",
+    "credit_notes": "credit_note",
+}
 
 
 def _int(value: Any) -> int | None:
