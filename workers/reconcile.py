@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from domain.mirror.unit import Deps
-from domain.ops.reconcile import Fetched, ListPage, ReconcileService, Retrieve
+from domain.ops.reconcile import CursorGone, Fetched, ListPage, ReconcileService, Retrieve
 from domain.settings import Settings
 from workers.backfill import retrying
 from workers.stripe_gateway import StripeFailure, StripeGateway, StripeResult, make_gateway
@@ -27,7 +27,12 @@ def gateway_reads(
 
     def list_page(path: str, params: dict[str, Any]) -> Fetched:
         call = retrying(lambda: gateway.list_path(path, params), "reconcile", retry_delay, sleep)
-        return _fetched(call())
+        try:
+            return _fetched(call())
+        except StripeFailure as failure:
+            if failure.error.get("http_status") == 404 and "starting_after" in params:
+                raise CursorGone(path) from None
+            raise
 
     def retrieve(path: str) -> Fetched | None:
         try:

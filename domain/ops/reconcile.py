@@ -56,8 +56,13 @@ class Fetched:
     answered_at: int | None
 
 
-ListPage = Callable[[str, Obj], Fetched]  # (path, query) -> one page of a list
+# (path, query) -> one page of a list; CursorGone when `starting_after` names a deleted object
+ListPage = Callable[[str, Obj], Fetched]
 Retrieve = Callable[[str], Fetched | None]  # path -> the object, None for a 404
+
+
+class CursorGone(Exception):
+    """Stripe no longer has the object a page starts after (deleted between two pages)."""
 
 
 class ReconcileRefused(ValueError):
@@ -106,6 +111,7 @@ class _Step:
     objects: list[tuple[Obj, int | None, bool]] = field(default_factory=list)
     cursor: str | None = None
     next_kind: bool = False
+    forget: str | None = None  # an object's finding to drop (Stripe deleted it meanwhile)
 
 
 class ReconcileService:
@@ -236,7 +242,11 @@ class ReconcileService:
         }
         if run["cursor"]:
             params["starting_after"] = run["cursor"]
-        page = self.list_page(kind.list_path, params)
+        try:
+            page = self.list_page(kind.list_path, params)
+        except CursorGone:  # list the kind again from its start: findings are replaced
+            log.warning("reconcile.cursor_gone", run_id=run["id"], kind=kind.name)
+            return _Step([], None, forget=run["cursor"])  # it goes on to the extras check
         objects = [o for o in page.body.get("data") or [] if isinstance(o, dict) and o.get("id")]
         more = bool(page.body.get("has_more")) and bool(objects)
         cursor = str(objects[-1]["id"]) if more else runs.EXTRAS
@@ -317,6 +327,8 @@ class ReconcileService:
                 for obj, answered_at, gone in step.objects
             ]
             runs.record(session, run["id"], settled)
+            if step.forget:
+                runs.forget(session, run["id"], kind.name, step.forget)
             count_audit(session, audit_id, sum(1 for _, repaired in settled if repaired))
             next_kind = step.next_kind
             last = next_kind and run["kind_index"] + 1 >= len(run["kinds"])

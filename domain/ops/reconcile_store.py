@@ -119,6 +119,15 @@ def record(bind: Executor, run_id: int, findings: Iterable[tuple[Finding, bool]]
     bind.execute(insert(ITEMS), rows)
 
 
+def forget(bind: Executor, run_id: int, kind: str, object_id: str) -> None:
+    """Drop one finding, so the object is compared again (as a left-out row if unlisted)."""
+    bind.execute(
+        ITEMS.delete().where(
+            ITEMS.c.run_id == run_id, ITEMS.c.kind == kind, ITEMS.c.object_id == object_id
+        )
+    )
+
+
 def recorded_ids(bind: Executor, run_id: int, kind: str) -> set[str]:
     """The objects of this kind the run has compared already."""
     stmt = select(ITEMS.c.object_id).where(ITEMS.c.run_id == run_id, ITEMS.c.kind == kind)

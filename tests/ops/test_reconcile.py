@@ -276,3 +276,24 @@ def test_a_404_for_a_kind_stripe_never_deletes_is_reported_not_applied(
     assert one(db, "SELECT status FROM credit_notes WHERE id = :i", i=note["id"]) == {
         "status": "issued"
     }
+
+
+def test_a_page_cursor_stripe_deleted_meanwhile_restarts_the_kind_and_finds_it_extra(
+    service: ReconcileService, db: Engine, fake: FakeStripe
+) -> None:
+    old = fake.clock.now() - 600
+    subs = []
+    cus = customer(fake, "org_c", "c@example.com")
+    for _ in range(3):
+        sub = fake.resources.billing.new_subscription(cus["id"], "price_pro_month")
+        apply(db, "customer.subscription.created", sub, old)
+        subs.append(sub)
+    first = service.start(ACTOR, since(), ("subscriptions",), max_pages=1)  # 2 of 3 compared
+    assert first.seen == 2 and first.drift == 0
+    run = one(db, "SELECT cursor FROM reconcile_runs WHERE id = :i", i=first.run_id)
+    cursor = run["cursor"]
+    assert cursor in {s["id"] for s in subs}
+    del fake.resources.objects[cursor]  # Stripe deleted the page's last object meanwhile
+    rest = service.resume(ACTOR)
+    assert rest.complete
+    assert outcomes(rest) == {("subscriptions", cursor): "extra"}
