@@ -65,8 +65,10 @@ class Kind:
     children: tuple[Table, str, str] | None = None
     # The stored columns in what the family's transition returns (most return the row).
     row_of: Callable[[Any], Row] = lambda result: dict(result)
-    # Whether a retrieved object is gone for the mirror (deleted; a payment method detached).
+    # Whether a retrieved object is gone for the mirror (deleted; a payment method detached),
+    # and what its deletion looks like on the object (Stripe's own deleted shape).
     gone: Callable[[Obj], bool] = lambda obj: obj.get("deleted") is True
+    deleted_fields: Mapping[str, Any] = field(default_factory=lambda: {"deleted": True})
 
     def stored(self, session: Session, object_id: str) -> Row | None:
         """The mirror's row for this object (None: the mirror does not have it)."""
@@ -96,7 +98,7 @@ class Kind:
         raw: Obj = stored["raw"] if isinstance(stored.get("raw"), dict) else {}
         obj: Obj = {"id": stored[self.key], "object": self.family.object_type, **raw}
         obj.update(retrieved or {})
-        return {**obj, **_GONE.get(self.name, {"deleted": True})}
+        return {**obj, **self.deleted_fields}
 
     def candidates(self, session: Session, since: int, customer: str | None = None) -> list[str]:
         """Stored live rows created or last written in the window (or of `customer`)."""
@@ -145,13 +147,6 @@ def _owner_facts(session: Session, view: Any, stored: Row | None) -> Owner:
     return Owner(owner, customer_default(session, owner))
 
 
-# What a deletion looks like on each kind's object (Stripe's own deleted shapes).
-_GONE: dict[str, Obj] = {
-    "subscriptions": {"status": SubscriptionStatus.CANCELED.value},
-    "payment_methods": {"customer": None},
-}
-
-
 def _deleted_or(updated: str, deleted: str) -> Callable[[Obj], str]:
     return lambda obj: deleted if obj.get("deleted") is True else updated
 
@@ -191,6 +186,7 @@ KINDS: tuple[Kind, ...] = (
         live=lambda t: t.c.status != SubscriptionStatus.CANCELED,
         list_params={"status": "all"},  # canceled ones too
         children=(ITEMS, "subscription_id", "items"),
+        deleted_fields={"status": SubscriptionStatus.CANCELED.value},
         row_of=_subscription_row,
     ),
     Kind(
@@ -215,6 +211,7 @@ KINDS: tuple[Kind, ...] = (
         per_customer=True,
         facts=_owner_facts,
         gone=lambda obj: not obj.get("customer"),
+        deleted_fields={"customer": None},
     ),
     Kind(
         "products",
