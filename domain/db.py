@@ -84,3 +84,47 @@ def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One transaction: commit on success, roll back on any error."""
     with factory() as session, session.begin():
         yield session
+
+
+def database_location(url: str) -> str:
+    """Where a database URL points, safe to print: host:port/name or the SQLite path, no user
+    or password."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return parsed.database or ":memory:"
+    port = f":{parsed.port}" if parsed.port else ""
+    return f"{parsed.host or 'localhost'}{port}/{parsed.database or ''}"
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL (None for other databases and in-memory SQLite)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+# Phrases of driver errors (psycopg, sqlite3) and what they mean, first match wins; only
+# the phrase is kept, never the message (it may quote the host's users or parameters).
+_REASONS = (
+    ("connection refused", "connection refused"),
+    ("timeout expired", "timeout"),
+    ("timed out", "timeout"),
+    ("password authentication failed", "authentication failed"),
+    ("no password supplied", "authentication failed"),
+    ("could not translate host name", "unknown host"),
+    ("name or service not known", "unknown host"),
+    ("no such table", "not migrated (no tables)"),
+    ('relation "', "not migrated (no tables)"),
+    ("does not exist", "database does not exist"),
+    ("unable to open database file", "cannot open the file"),
+)
+
+
+def database_error_reason(exc: BaseException) -> str:
+    """A short, data-free reason for a database failure: `connection refused`, `timeout`..."""
+    text = str(exc).lower()
+    for phrase, reason in _REASONS:
+        if phrase in text:
+            return reason
+    return type(exc).__name__

@@ -109,6 +109,8 @@ class StripeEvent(Base):
             sqlite_where=text("status = 'retrying'"),
         ),
         Index("ix_stripe_events_type_received", "type", "received_at"),
+        # Retention walks the log oldest first (billing prune), in keyset batches.
+        Index("ix_stripe_events_received_at", "received_at"),
     )
 
 

@@ -12,9 +12,12 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings import SettingsError as PydanticSettingsError
 
-DEFAULT_DATA_DIR = Path("var")
+from domain.data_dir import resolve_data_dir
+
 Scope = Literal["commands", "read", "ops", "usage"]
 SCOPES: frozenset[str] = frozenset({"commands", "read", "ops", "usage"})
+# Stripe retries a webhook for 3 days and a backfill lists 30 days back; a margin on top.
+MIN_RETENTION_DAYS = 35
 
 
 class SettingsError(RuntimeError):
@@ -30,6 +33,10 @@ class ApiToken:
     scopes: frozenset[str]
 
 
+def _default_data_dir() -> Path:
+    return resolve_data_dir(os.environ, Path.cwd(), Path.home())
+
+
 def _split_csv(value: object) -> object:
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
@@ -43,7 +50,8 @@ class Settings(BaseSettings):
         frozen=True, extra="ignore", case_sensitive=False, populate_by_name=True
     )
 
-    data_dir: Path = Field(default=DEFAULT_DATA_DIR, alias="BILLING_DATA_DIR")
+    # Default by the rule of domain/data_dir.py (./var if it holds dev data, else per user).
+    data_dir: Path = Field(default_factory=_default_data_dir, alias="BILLING_DATA_DIR")
     database_url: str = ""
     broker_url: str = ""
     # Prefix for every Redis key the service writes (broker queues, rate limiter), so several
@@ -60,6 +68,13 @@ class Settings(BaseSettings):
     credits_rollover: Literal["none", "all"] = "none"
     # How often the sweeper expires manual and Stripe grants whose expires_at passed.
     credits_expiry_interval_seconds: float = Field(default=60.0, gt=0)
+
+    # Event log retention: finished events received more than RETENTION_DAYS ago are pruned
+    # (raw payloads archived to ARCHIVE_DIR first, when set).
+    retention_days: int = 90
+    archive_dir: Path | None = None
+    prune_interval_seconds: float = Field(default=3600.0, gt=0)
+    prune_batch_size: int = Field(default=5000, ge=1, le=20_000)  # SQLite: <= 32,766 parameters
 
     log_format: Literal["json", "console", "auto"] = "auto"
     log_level: str = "INFO"
@@ -122,6 +137,22 @@ class Settings(BaseSettings):
             raise ValueError("must divide a day (86400) so buckets never straddle two days")
         return value
 
+    @field_validator("retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        if value < MIN_RETENTION_DAYS:
+            raise ValueError(
+                f"must be at least {MIN_RETENTION_DAYS} (got {value}): Stripe retries a delivery "
+                "for 3 days and a backfill reaches 30 days back, so an event pruned sooner "
+                "could come back and be stored as new"
+            )
+        return value
+
+    @field_validator("archive_dir", mode="before")
+    @classmethod
+    def _archive_dir(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("meter_ids", mode="before")
     @classmethod
     def _meter_ids(cls, value: object) -> object:
@@ -172,9 +203,7 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _db(cls, value: str) -> str:
-        if value and "://" not in value:
-            raise ValueError("must be a SQLAlchemy URL such as postgresql+psycopg://host/db")
-        return value
+        return normalise_database_url(value)
 
     @field_validator("broker_url")
     @classmethod
@@ -226,6 +255,39 @@ class Settings(BaseSettings):
         return [_parse_token(entry.get_secret_value()) for entry in self.api_tokens]
 
 
+_POSTGRES_SCHEMES = frozenset({"postgres", "postgresql", "postgresql+psycopg"})
+
+
+def normalise_database_url(value: str) -> str:
+    """Accept the forms hosts hand out: postgres:// and postgresql:// mean psycopg 3.
+
+    Heroku, Render and most providers give `postgres://...`; SQLAlchemy wants a driver. Only
+    the scheme is ever quoted back in an error, never the rest (it may hold a password).
+    """
+    value = value.strip()
+    if not value:
+        return value
+    scheme, sep, rest = value.partition("://")
+    if not sep:
+        raise ValueError(
+            "must be a URL such as postgresql://user@host/db (unset: the embedded SQLite)"
+        )
+    lowered = scheme.lower()
+    if lowered in _POSTGRES_SCHEMES:
+        return f"postgresql+psycopg://{rest}"
+    if lowered == "sqlite" or lowered.startswith("sqlite+"):
+        return value
+    if lowered.startswith("postgresql+"):
+        raise ValueError(
+            f"the driver {lowered.partition('+')[2]!r} is not installed; "
+            "use postgresql://... (psycopg 3)"
+        )
+    raise ValueError(
+        f"{lowered!r} databases are not supported; use PostgreSQL (postgresql://user@host/db) "
+        "or leave it unset for the embedded SQLite"
+    )
+
+
 def _parse_token(entry: str) -> ApiToken:
     parts = entry.split(":")
     if len(parts) != 3 or not parts[0] or not parts[1]:
@@ -254,6 +316,8 @@ def load_settings(**overrides: object) -> Settings:
             field = str(err["loc"][0])
             variable = "BILLING_DATA_DIR" if field == "data_dir" else field.upper()
             problems.append(f"{variable}: {message}")
+        if len(problems) == 1:  # the usual case: one line
+            raise SettingsError(f"invalid configuration: {problems[0]}") from None
         raise SettingsError("invalid configuration:\n  " + "\n  ".join(problems)) from None
     except PydanticSettingsError as exc:
         raise SettingsError(f"invalid configuration: {exc}") from None

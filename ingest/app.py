@@ -7,12 +7,13 @@ import gc
 from collections.abc import AsyncIterator, Callable, Sequence
 
 import structlog
+from sqlalchemy import Engine
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
-from domain.db import make_engine
+from domain.db import database_error_reason, database_location, make_engine
 from domain.logs import configure_logging
 from domain.plans import catalog_for
 from domain.settings import Settings, load_settings, require_webhook_secrets
@@ -27,6 +28,7 @@ from ingest.ops_api import OPS_ROUTES
 from ingest.ops_backfill_api import BACKFILL_ROUTES
 from ingest.ops_commands_api import COMMAND_OPS_ROUTES
 from ingest.ops_reconcile_api import RECONCILE_ROUTES
+from ingest.ops_usage_api import USAGE_OPS_ROUTES
 from ingest.plans_api import list_plans
 from ingest.publisher import BatchPublisher
 from ingest.read_api import READ_ROUTES
@@ -55,6 +57,28 @@ def _celery_publisher(settings: Settings) -> tuple[PublishFn, BrokerProbe, Publi
 
     probe = BrokerProbe(celery.connection_for_write, settings.broker_timeout_seconds)
     return publish, probe, publish_command_ids
+
+
+async def _warn_if_database_unreachable(engine: Engine, cfg: Settings) -> None:
+    """Start anyway (the database may come up later) but say so loudly, once, at start-up.
+
+    The line names the database host (never the user or password); /readyz answers 503
+    with the reason until the database answers.
+    """
+    import asyncio
+
+    try:
+        await asyncio.wait_for(
+            asyncio.to_thread(database_check(engine)), cfg.readiness_timeout_seconds
+        )
+    except Exception as exc:
+        reason = "timeout" if isinstance(exc, TimeoutError) else database_error_reason(exc)
+        log.warning(
+            "database.unreachable_at_startup",
+            database=database_location(cfg.effective_database_url),
+            reason=reason,
+            hint="check DATABASE_URL and the server; /readyz answers 503 until it answers",
+        )
 
 
 def create_app(settings: Settings | None = None, publish: PublishFn | None = None) -> Starlette:
@@ -115,6 +139,7 @@ def create_app(settings: Settings | None = None, publish: PublishFn | None = Non
         # collector's generations so its full collections stay short under load.
         gc.collect()
         gc.freeze()
+        await _warn_if_database_unreachable(engine, cfg)
         try:
             yield
         finally:
@@ -137,6 +162,7 @@ def create_app(settings: Settings | None = None, publish: PublishFn | None = Non
             *OPS_ROUTES,
             *COMMAND_OPS_ROUTES,
             *BACKFILL_ROUTES,
+            *USAGE_OPS_ROUTES,
             *RECONCILE_ROUTES,
             Route("/v1/commands", create_command, methods=["POST"]),
             Route("/v1/commands/{id}", get_command, methods=["GET"]),

@@ -19,6 +19,7 @@ from sqlalchemy import Engine, text
 from starlette.requests import Request
 from starlette.responses import Response
 
+from domain.db import database_error_reason
 from ingest.openapi import Operation, document
 from ingest.responses import ORJSONResponse
 
@@ -127,7 +128,12 @@ class Readiness:
         except TimeoutError:
             return "unavailable: timeout"
         except Exception as exc:
-            return f"unavailable: {type(exc).__name__}"
+            # The type and a data-free reason (connection refused, authentication failed...),
+            # never the driver's message: this answer is unauthenticated.
+            reason = database_error_reason(exc)
+            if reason == type(exc).__name__:
+                return f"unavailable: {reason}"
+            return f"unavailable: {type(exc).__name__} ({reason})"
         return "ok"
 
 

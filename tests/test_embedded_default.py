@@ -74,7 +74,9 @@ def send(data_dir: Path, port: int, what: str) -> dict[str, object]:
         timeout=60,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    status, _, body = result.stdout.strip().partition(" ")
+    # One line per event sent: `<event id> <type>: <status> <answer>`.
+    answer = result.stdout.strip().splitlines()[-1].partition(": ")[2]
+    status, _, body = answer.partition(" ")
     assert status == "200", result.stdout
     return orjson.loads(body)  # type: ignore[no-any-return]
 

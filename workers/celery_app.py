@@ -16,6 +16,7 @@ SWEEP = "billing.sweep"
 DELIVER_NOTIFICATIONS = "billing.deliver_notifications"
 RUN_COMMANDS = "billing.run_commands"
 REPORT_USAGE = "billing.report_usage"
+PRUNE = "billing.prune"
 
 
 def transport_options(settings: Settings) -> dict[str, Any]:
@@ -60,6 +61,7 @@ def make_celery(settings: Settings) -> Celery:
             SWEEP: {"queue": "maintenance"},
             DELIVER_NOTIFICATIONS: {"queue": "maintenance"},
             REPORT_USAGE: {"queue": "maintenance"},
+            PRUNE: {"queue": "maintenance"},
         },
         task_serializer="json",
         accept_content=["json"],
@@ -82,6 +84,7 @@ def make_celery(settings: Settings) -> Celery:
                 "task": REPORT_USAGE,
                 "schedule": settings.usage_report_interval_seconds,
             },
+            "prune": {"task": PRUNE, "schedule": settings.prune_interval_seconds},
         },
     )
     return app

@@ -9,7 +9,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
-from domain.db import make_engine
+from domain.db import make_engine, sqlite_file
 from domain.settings import Settings, SettingsError, load_settings, require_webhook_secrets
 from migrations import alembic_config
 
@@ -31,7 +31,18 @@ def _settings_check() -> tuple[CheckResult, Settings | None]:
     return CheckResult("settings", True, "all variables valid"), settings
 
 
+def _missing_file(name: str, url: str, variable: str) -> CheckResult | None:
+    """A check never creates the SQLite file it is about (make_engine would)."""
+    path = sqlite_file(url.removeprefix("sqla+"))
+    if path is None or path.exists():
+        return None
+    return CheckResult(name, False, f"no {name} at {path}", f"run `billing dev` or set {variable}")
+
+
 def _database(settings: Settings) -> CheckResult:
+    missing = _missing_file("database", settings.effective_database_url, "DATABASE_URL")
+    if missing is not None:
+        return missing
     engine = make_engine(settings.effective_database_url, pool_size=1)
     try:
         with engine.connect() as conn:
@@ -52,7 +63,7 @@ def _database(settings: Settings) -> CheckResult:
         return CheckResult(
             "migrations",
             False,
-            f"database at {current}, code at {expected}",
+            f"database at revision {current or 'none (never migrated)'}, code at {expected}",
             "run `billing migrate`",
         )
     return CheckResult("database", True, f"reachable, migrations at head ({expected})")
@@ -61,6 +72,9 @@ def _database(settings: Settings) -> CheckResult:
 def _broker(settings: Settings) -> CheckResult:
     from workers.celery_app import make_celery
 
+    missing = _missing_file("broker", settings.effective_broker_url, "BROKER_URL")
+    if missing is not None:
+        return missing
     celery = make_celery(settings)
     try:
         with celery.connection_for_write() as conn:

@@ -5,24 +5,67 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from importlib.metadata import version as package_version
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
+import structlog
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from domain.settings import SettingsError, load_settings
+from domain.data_dir import resolve_data_dir
+from domain.settings import load_settings, require_webhook_secrets
+from workers.cli_errors import CliError, explain
 from workers.ops_cli import register_ops
 
+# rich_markup_mode=None: click's plain help, where a flag reads `--json`, not `--json <bool>`
+# (typer's rich help shows a type for every option, flags included).
 cli = typer.Typer(
     help="Stripe billing backbone: webhook ingest, workers, sweeper and ops tools.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
 console = Console(stderr=True)
 out = Console()
+# Commands that run a service: they log at LOG_LEVEL and do not borrow `billing dev`'s secrets.
+SERVICES = frozenset({"serve", "worker", "sweeper", "dev"})
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"billing {package_version('stripe-billing-backbone')}")
+        raise typer.Exit()
+
+
+@cli.callback()
+def _root(
+    ctx: typer.Context,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the version and exit.", callback=_print_version, is_eager=True
+        ),
+    ] = False,
+) -> None:
+    """Stripe billing backbone: webhook ingest, workers, sweeper and ops tools."""
+    from domain.logs import configure_logging
+    from workers.dev import dev_defaults
+
+    command = ctx.invoked_subcommand or ""
+    if command in SERVICES:
+        return
+    # A tool beside `billing dev`: its data directory (the same rule), its secret and token.
+    data_dir = resolve_data_dir(os.environ, Path.cwd(), Path.home())
+    for name, value in dev_defaults(os.environ, data_dir).items():
+        os.environ.setdefault(name, value)
+    # Tables and JSON go to stdout; only warnings and errors are logged (to stderr) meanwhile.
+    # (Unless logging is set up already: an embedding program or a test owns it then.)
+    if not structlog.is_configured():
+        log_format = os.environ.get("LOG_FORMAT", "auto").lower()
+        configure_logging(log_format if log_format in {"json", "console"} else "auto", "WARNING")
 
 
 @cli.command()
@@ -44,13 +87,27 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "0.0.0.0",
     port: Annotated[int, typer.Option(help="Port to listen on.", envvar="PORT")] = 8000,
     workers: Annotated[int, typer.Option(help="uvicorn worker processes.")] = 1,
+    wait_for_db: Annotated[
+        float | None,
+        typer.Option(
+            metavar="SECONDS",
+            help="Wait up to SECONDS for the database to answer, else exit 1 (default: start "
+            "anyway, warn, and answer 503 on /readyz until it does).",
+        ),
+    ] = None,
 ) -> None:
     """Serve the HTTP API (webhooks, health) with uvicorn."""
     import uvicorn
 
     from ingest.server import uvicorn_options
+    from workers.dev import port_in_use
 
-    load_settings()  # fail fast with a clear message before uvicorn starts
+    # Fail fast with one clear line before uvicorn starts.
+    require_webhook_secrets(load_settings())
+    if port_in_use(host, port):
+        raise CliError(f"port {port} on {host} is in use; stop what listens there or pass --port")
+    if wait_for_db is not None:
+        _wait_for_database(wait_for_db)
     uvicorn.run(
         "ingest.app:app",
         host=host,
@@ -68,9 +125,15 @@ def worker(
         "events,commands,maintenance"
     ),
     pool: Annotated[str, typer.Option(help="Celery pool (prefork, solo, threads).")] = "prefork",
-    loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "INFO",
+    loglevel: Annotated[
+        str | None, typer.Option(help="Log level of Celery and of our lines (default LOG_LEVEL).")
+    ] = None,
 ) -> None:
     """Run a Celery worker that processes events and commands."""
+    if loglevel is not None:
+        # Our per-task lines follow the same level as Celery's (read by the worker's settings).
+        os.environ["LOG_LEVEL"] = loglevel.upper()
+    loglevel = loglevel or load_settings().log_level
     from workers.celery_app import app as celery
 
     celery.worker_main(
@@ -109,7 +172,13 @@ def sweeper(
 
 @cli.command()
 def dev(
-    data_dir: Annotated[Path, typer.Option(help="Where the SQLite files live.")] = Path("var"),
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where the SQLite files live (default: BILLING_DATA_DIR, else ./var if it "
+            "holds a dev database, else ~/.local/share/stripe-billing)."
+        ),
+    ] = None,
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
 ) -> None:
@@ -117,7 +186,12 @@ def dev(
     import uvicorn
 
     from ingest.server import uvicorn_options
-    from workers.dev import DEV_SCOPES, embedded_environment, spawn, stop_all
+    from workers.dev import DEV_SCOPES, embedded_environment, port_in_use, spawn, stop_all
+
+    if port_in_use(host, port):
+        raise CliError(f"port {port} on {host} is in use; stop what listens there or pass --port")
+    if data_dir is None:
+        data_dir = resolve_data_dir(os.environ, Path.cwd(), Path.home())
 
     if os.environ.get("DATABASE_URL") or os.environ.get("BROKER_URL"):
         console.print(
@@ -138,9 +212,14 @@ def dev(
     console.print(f"  webhook URL     {url}/webhooks/stripe")
     console.print(f"  webhook secret  {secret_note}")
     console.print(f"  API token       {generated['api_token']}  (scopes {DEV_SCOPES})")
+    # The rule finds this directory from anywhere unless it was named: then say so.
+    found = resolve_data_dir(
+        {k: v for k, v in env.items() if k != "BILLING_DATA_DIR"}, Path.cwd(), Path.home()
+    )
+    prefix = "" if found.resolve() == data_dir.resolve() else f"BILLING_DATA_DIR={data_dir} "
     console.print(
-        f"  try             billing send-event invoice.paid --url {url}/webhooks/stripe"
-        f" --data-dir {data_dir}\n"
+        f"  try             {prefix}billing send-event checkout-to-cancel --account org_42"
+        f" --url {url}/webhooks/stripe\n"
     )
     children = [
         spawn(env, "worker", "--concurrency=1", "--loglevel=WARNING"),
@@ -157,50 +236,145 @@ def dev(
         stop_all(children)
 
 
+def _wait_for_database(seconds: float) -> None:
+    """Block until the database answers SELECT 1, or fail after `seconds` naming the host."""
+    import time
+
+    from sqlalchemy import text
+
+    from domain.db import database_error_reason, database_location, make_engine
+
+    url = load_settings().effective_database_url
+    engine = make_engine(url, pool_size=1)
+    deadline = time.monotonic() + seconds
+    try:
+        while True:
+            try:
+                with engine.connect() as conn:
+                    conn.execute(text("SELECT 1"))
+                return
+            except Exception as exc:
+                if time.monotonic() >= deadline:
+                    raise CliError(
+                        f"the database at {database_location(url)} (DATABASE_URL) did not answer "
+                        f"within {seconds:g}s: {database_error_reason(exc)}"
+                    ) from None
+                time.sleep(0.5)
+    finally:
+        engine.dispose()
+
+
 def _exit_on_signal(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
 @cli.command("send-event")
 def send_event(
-    what: Annotated[str, typer.Argument(help="An event type (e.g. invoice.paid) or a JSON file.")],
+    what: Annotated[
+        str | None,
+        typer.Argument(help="A scenario (checkout-to-cancel, ...), an event type or a JSON file."),
+    ] = None,
+    account: Annotated[
+        str, typer.Option(help="The product's account_ref the objects belong to.")
+    ] = "org_42",
+    plan: Annotated[str, typer.Option(help="The subscription's plan: tier/interval.")] = (
+        "pro/month"
+    ),
+    list_: Annotated[
+        bool, typer.Option("--list", help="List the scenarios and event types, then exit.")
+    ] = False,
     url: Annotated[str, typer.Option(help="Webhook endpoint.")] = (
         "http://127.0.0.1:8000/webhooks/stripe"
     ),
     secret: Annotated[
         str | None,
         typer.Option(
-            help="Signing secret; default: first of STRIPE_WEBHOOK_SECRETS, else the dev secret.",
-            envvar="STRIPE_WEBHOOK_SECRET",
+            help="Signing secret; default: the first of STRIPE_WEBHOOK_SECRETS (billing dev's "
+            "when beside it), else STRIPE_WEBHOOK_SECRET."
         ),
     ] = None,
-    data_dir: Annotated[Path, typer.Option(help="Data directory of `billing dev`.")] = Path("var"),
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Data directory of `billing dev` (for its secret).")
+    ] = None,
 ) -> None:
-    """Build a realistic event (like `stripe trigger`), sign it and post it."""
-    import httpx
+    """Send signed, linked events like `stripe trigger`: one type, a scenario, or a file."""
+    import time
+
     import orjson
 
-    from domain.samples import build_event
-    from ingest.signature import sign_header
-    from workers.dev import dev_secrets
+    from domain.plans import catalog_for
+    from domain.sample_account import SampleAccount
+    from domain.scenarios import SCENARIOS, SINGLE, scenario_events, single_event
 
+    if list_:
+        typer.echo("scenarios (billing send-event NAME --account REF):")
+        for name, (description, steps) in SCENARIOS.items():
+            typer.echo(f"  {name:20} {description}")
+            typer.echo(f"  {'':20} {' -> '.join(step.event_type for step in steps)}")
+        typer.echo("event types with the account's own objects:")
+        for event_type in SINGLE:
+            typer.echo(f"  {event_type}")
+        typer.echo("any other type: Stripe's example object, with the account's customer")
+        return
+    if what is None:
+        raise typer.BadParameter("give a scenario, an event type or a JSON file (or --list)")
+    settings = load_settings()
+    tier, _, interval = plan.partition("/")
+    chosen = catalog_for(settings.plan_catalog).find(tier, interval or "month")
+    if chosen is None:
+        raise typer.BadParameter(f"no plan {plan!r} in the plan catalog", param_hint="--plan")
+    acct = SampleAccount(account, chosen, int(time.time()))
     path = Path(what)
     if path.suffix == ".json" or path.exists():
         if not path.exists():
             raise typer.BadParameter(f"file not found: {path}", param_hint="WHAT")
-        body = path.read_bytes()
+        bodies = [path.read_bytes()]
+    elif what in SCENARIOS:
+        bodies = [orjson.dumps(event) for event in scenario_events(what, acct)]
     else:
         try:
-            body = orjson.dumps(build_event(what))
+            bodies = [orjson.dumps(single_event(what, acct))]
         except KeyError as exc:
             raise typer.BadParameter(str(exc.args[0]), param_hint="WHAT") from None
-    if secret is None:
-        configured = load_settings().stripe_webhook_secrets
-        secret = (
-            configured[0].get_secret_value()
-            if configured
-            else dev_secrets(data_dir)["webhook_secret"]
-        )
+    signing = _signing_secret(secret, settings.stripe_webhook_secrets, data_dir)
+    for body in bodies:
+        _post_event(url, signing, body)
+
+
+def _signing_secret(given: str | None, configured: list[Any], data_dir: Path | None) -> str:
+    """--secret, else the first of STRIPE_WEBHOOK_SECRETS, else STRIPE_WEBHOOK_SECRET."""
+    from workers.dev import read_dev_secrets
+
+    if given:
+        return given
+    if data_dir is not None:
+        generated = read_dev_secrets(data_dir)
+        if generated is None:
+            raise CliError(f"no dev-secrets.json in {data_dir}; run `billing dev` there first")
+        return generated["webhook_secret"]
+    if configured:
+        return str(configured[0].get_secret_value())
+    singular = os.environ.get("STRIPE_WEBHOOK_SECRET", "").strip()
+    if singular:
+        return singular
+    raise CliError(
+        "STRIPE_WEBHOOK_SECRETS: not set and no `billing dev` data found; pass --secret, "
+        "set STRIPE_WEBHOOK_SECRETS or run `billing dev`"
+    )
+
+
+def _post_event(url: str, secret: str, body: bytes) -> None:
+    """Sign and post one event; print `<event id> <type>: <status> <answer>`."""
+    import httpx
+    import orjson
+
+    from ingest.signature import sign_header
+
+    try:
+        event = orjson.loads(body)
+        label = f"{event.get('id')} {event.get('type')}"
+    except (orjson.JSONDecodeError, AttributeError):
+        label = "(not an event)"
     headers = {
         "Stripe-Signature": sign_header(secret.encode(), body),
         "Content-Type": "application/json",
@@ -208,9 +382,11 @@ def send_event(
     try:
         response = httpx.post(url, content=body, headers=headers, timeout=10)
     except httpx.HTTPError as exc:
-        console.print(f"[red]could not reach {url}: {exc}[/red]")
-        raise typer.Exit(1) from None
-    out.print(f"{response.status_code} {response.text}")
+        raise CliError(
+            f"could not reach {url}: {type(exc).__name__}; is the service running?"
+        ) from None
+    # Plain echo, not rich: a line per event that scripts can split, never wrapped.
+    typer.echo(f"{label}: {response.status_code} {response.text}")
     if response.status_code >= 300:
         raise typer.Exit(1)
 
@@ -242,12 +418,24 @@ register_ops(cli)
 
 
 def main() -> None:
-    """Console-script entry point: settings errors become a clear message and exit 2."""
+    """Console-script entry point: a mistake the user can fix is one line, not a traceback.
+
+    Settings errors exit 2, other known mistakes (no database, port in use, database
+    unreachable or not migrated) exit 1; anything else is a bug and keeps its traceback.
+    """
     try:
         cli()
-    except SettingsError as exc:
-        console.print(f"[red]{exc}[/red]")
-        sys.exit(2)
+    except Exception as exc:
+        url: str | None
+        try:
+            url = load_settings().effective_database_url
+        except Exception:
+            url = None
+        known = explain(exc, url)
+        if known is None:
+            raise
+        typer.secho(str(known), fg="red", err=True)
+        sys.exit(known.code)
 
 
 if __name__ == "__main__":

@@ -2,30 +2,62 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import secrets
+import signal
+import socket
 import subprocess
 import sys
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import orjson
 
 # The development token may do everything: the product's calls and on-call's.
 DEV_SCOPES = "commands+read+ops+usage"
+SECRETS_FILE = "dev-secrets.json"
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def read_dev_secrets(data_dir: Path) -> dict[str, str] | None:
+    """The secrets `billing dev` generated in `data_dir`, if it ever ran there (never writes)."""
+    path = data_dir / SECRETS_FILE
+    if not path.exists():
+        return None
+    return orjson.loads(path.read_bytes())  # type: ignore[no-any-return]
 
 
 def dev_secrets(data_dir: Path) -> dict[str, str]:
     """Secrets generated once per data directory, so they survive a restart."""
-    path = data_dir / "dev-secrets.json"
-    if path.exists():
-        return orjson.loads(path.read_bytes())  # type: ignore[no-any-return]
+    existing = read_dev_secrets(data_dir)
+    if existing is not None:
+        return existing
     values = {
         "webhook_secret": "whsec_" + secrets.token_hex(24),
         "api_token": secrets.token_urlsafe(24),
     }
+    path = data_dir / SECRETS_FILE
     path.write_bytes(orjson.dumps(values, option=orjson.OPT_INDENT_2))
     path.chmod(0o600)
     return values
+
+
+def dev_defaults(environ: Mapping[str, str], data_dir: Path) -> dict[str, str]:
+    """For a command run beside `billing dev` on the embedded default: its secret and token.
+
+    Only when DATABASE_URL is unset (the embedded default) and `billing dev` ran in the data
+    directory; variables already set win (the caller applies these with setdefault).
+    """
+    if environ.get("DATABASE_URL"):
+        return {}
+    generated = read_dev_secrets(data_dir)
+    if generated is None:
+        return {}
+    return {
+        "STRIPE_WEBHOOK_SECRETS": generated["webhook_secret"],
+        "API_TOKENS": f"dev:{generated['api_token']}:{DEV_SCOPES}",
+    }
 
 
 def embedded_environment(data_dir: Path) -> tuple[dict[str, str], dict[str, str]]:
@@ -44,9 +76,38 @@ def embedded_environment(data_dir: Path) -> tuple[dict[str, str], dict[str, str]
     return env, generated
 
 
+def port_in_use(host: str, port: int) -> bool:
+    """Whether `host:port` cannot be bound (as uvicorn binds it, with SO_REUSEADDR)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def _die_with_parent(parent: int) -> Callable[[], None]:
+    """A preexec_fn: the child gets SIGTERM when its parent dies, even of a `kill -9`."""
+
+    def arm() -> None:
+        if sys.platform.startswith("linux"):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before the signal was armed
+            os._exit(1)
+
+    return arm
+
+
 def spawn(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
-    """Start `billing <args>` as a child process."""
-    return subprocess.Popen([sys.executable, "-m", "workers.cli", *args], env=env)
+    """Start `billing <args>` as a child process that does not outlive this one."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "workers.cli", *args],
+        env=env,
+        preexec_fn=_die_with_parent(os.getpid()),
+    )
 
 
 def stop_all(children: list[subprocess.Popen[bytes]]) -> None:

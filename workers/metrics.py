@@ -61,6 +61,24 @@ USAGE_REPORT_REQUESTS = Counter(
     "Meter event requests the reporter made (retries included)",
 )
 
+EVENTS_PRUNED = Counter(
+    "billing_events_pruned_total",
+    "Events deleted from the event log by retention (billing prune), by status",
+    ["status"],
+)
+EVENTS_ARCHIVED = Counter(
+    "billing_events_archived_total", "Pruned events whose raw payload was archived first"
+)
+
+
+def count_pruned(by_status: Mapping[str, int], archived: int) -> None:
+    """One prune batch committed: events deleted by status, and how many were archived."""
+    for status, n in by_status.items():
+        if n:
+            EVENTS_PRUNED.labels(status).inc(n)
+    if archived:
+        EVENTS_ARCHIVED.inc(archived)
+
 
 def count_usage_reports(reported: int, rejected: int, requests: int) -> None:
     """One reporter pass settled: records reported and rejected, requests sent."""

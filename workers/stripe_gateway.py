@@ -25,6 +25,8 @@ from workers.rate_limit import RateLimiter, limiter_for
 
 Obj = dict[str, Any]
 TRANSIENT_STATUSES = frozenset({409, 429})
+# A runaway guard on paging meter event summaries (100 a page: years of daily windows).
+MAX_SUMMARY_PAGES = 1000
 
 
 @dataclass(frozen=True)
@@ -318,11 +320,19 @@ class StripeGateway:
         return list(page.get("data", []))
 
     def meter_event_summaries(self, meter_id: str, params: Obj) -> list[Obj]:
-        """`GET /v1/billing/meters/{id}/event_summaries` (customer, start_time, end_time)."""
-        page = self._call(
-            self.v1.billing.meters.event_summaries.list, meter_id, params={"limit": 100, **params}
-        )
-        return list(page.get("data", []))
+        """`GET /v1/billing/meters/{id}/event_summaries` (customer, start_time, end_time):
+        every page (`has_more` / `starting_after`), each call through the rate limiter."""
+        summaries: list[Obj] = []
+        after: str | None = None
+        for _ in range(MAX_SUMMARY_PAGES):
+            query = {"limit": 100, **params, **({"starting_after": after} if after else {})}
+            page = self._call(self.v1.billing.meters.event_summaries.list, meter_id, params=query)
+            data = list(page.get("data", []))
+            summaries += data
+            if not page.get("has_more") or not data:
+                return summaries
+            after = str(data[-1]["id"])
+        raise RuntimeError(f"meter {meter_id}: more than {MAX_SUMMARY_PAGES} summary pages")
 
 
 class _HTTPXClient(stripe.HTTPXClient):  # type: ignore[misc]

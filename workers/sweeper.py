@@ -21,6 +21,7 @@ from workers.credits_expiry import maybe_expire
 from workers.enqueue import publish_commands, publish_delivery, publish_events
 from workers.meters.run import trigger_report
 from workers.metrics import count_lease_expiries
+from workers.prune import trigger_prune
 from workers.runtime import Runtime
 
 log = structlog.get_logger("workers.sweeper")
@@ -126,4 +127,7 @@ def run_forever(rt: Runtime, app: Celery, stop: threading.Event | None = None) -
             sweep_once(rt, app)
         except Exception as exc:  # database blip: log and try again next interval
             log.error("sweeper.failed", error_type=type(exc).__name__, exc_info=exc)
+        # Here, not in sweep_once: beat's sweep tasks (one clock per pool child) would ask
+        # several times an interval; beat schedules the prune itself.
+        trigger_prune(rt.settings, app)
         stop.wait(max(0.0, interval - (time.monotonic() - started)))

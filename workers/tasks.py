@@ -7,6 +7,7 @@ import structlog
 from workers.celery_app import (
     DELIVER_NOTIFICATIONS,
     PROCESS_EVENTS,
+    PRUNE,
     REPORT_USAGE,
     RUN_COMMANDS,
     SWEEP,
@@ -16,6 +17,7 @@ from workers.commands.runner import run_commands
 from workers.meters.run import report_once
 from workers.notifier import deliver_due
 from workers.processor import process_events
+from workers.prune import PruneConfig, prune
 from workers.runtime import get_gateway, get_runtime
 from workers.sweeper import sweep_once
 
@@ -69,3 +71,10 @@ def deliver_notifications_task() -> None:
 def report_usage_task() -> None:
     """One meter reporting pass (the sweeper and Celery beat ask for it every interval)."""
     report_once(get_runtime(), get_gateway())
+
+
+@app.task(name=PRUNE, acks_late=False)
+def prune_task() -> None:
+    """Prune the event log past RETENTION_DAYS (the sweeper and Celery beat ask for it)."""
+    rt = get_runtime()
+    prune(rt.engine, PruneConfig.from_settings(rt.settings))

@@ -4,8 +4,10 @@
   `expired:<grant entry id>`, for what is left of each manual or Stripe grant whose
   `expires_at` has passed (`rules.grant_remaining`: never more than the balance).
 - `apply_stripe_grant`: a Stripe credit grant with `metadata.credits` grants that many
-  product credits once (`stripe_grant:<grant id>`); voided, it takes back what is left
-  (`stripe_grant:<grant id>:void`, an `adjust`).
+  product credits once (`stripe_grant:<grant id>`); a newer `metadata.credits` adjusts by
+  the difference (`stripe_grant:<grant id>:credits:<stamp>`, an `adjust`); voided, it takes
+  back what is left (`stripe_grant:<grant id>:void`, an `adjust`). A Stripe grant expires
+  at the mirror's `expires_at` (the newest one Stripe sent), not the one its entry had.
 
 Both run in the caller's transaction and are idempotent by their entry ids.
 """
@@ -16,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import func, literal, select
+from sqlalchemy import case, func, literal, select
 from sqlalchemy.orm import Session
 
 from domain.credits import ledger, rules
@@ -28,9 +30,9 @@ log = structlog.get_logger("domain.credits")
 EXPIRED_PREFIX = "expired:"
 VOID_SUFFIX = ":void"
 STRIPE_GRANT_PREFIX = "stripe_grant:"
-# The sources whose `expires_at` the expiry step enforces (a period's allowance expires
+CREDITS_INFIX = ":credits:"
+# The expiry step enforces manual and Stripe grants' expiry (a period's allowance expires
 # when the next period is granted: domain.credits.period).
-EXPIRING_SOURCES = (EntrySource.MANUAL.value, EntrySource.STRIPE_GRANT.value)
 MAX_CREDITS = 10**12
 
 
@@ -58,9 +60,30 @@ def _entry(session: Session, entry_id: str) -> Any:
     return session.execute(select(ENTRIES).where(ENTRIES.c.entry_id == entry_id)).first()
 
 
+def credits_prefix(grant_entry_id: str) -> str:
+    """The start of the ids of a Stripe grant entry's `metadata.credits` adjustments."""
+    return grant_entry_id + CREDITS_INFIX
+
+
+def credited(session: Session, grant: Any) -> int:
+    """What a grant entry gave: its credits plus its `metadata.credits` adjustments."""
+    if grant.source != EntrySource.STRIPE_GRANT.value:
+        return int(grant.credits)
+    e = ENTRIES.c
+    adjusted = session.execute(
+        select(func.coalesce(func.sum(e.credits), 0)).where(
+            e.account_ref == grant.account_ref,  # the account's index, then the prefix
+            e.kind == EntryKind.ADJUST.value,
+            e.entry_id.startswith(credits_prefix(grant.entry_id), autoescape=True),
+        )
+    ).scalar_one()
+    return int(grant.credits) + int(adjusted)
+
+
 def _remaining(session: Session, grant: Any, balance: int) -> int:
-    """What is left of `grant` (a ledger row): its credits less what was consumed after it
-    and what was taken back already (expired or voided), never more than `balance`."""
+    """What is left of `grant` (a ledger row): what it gave (its credits, plus a Stripe
+    grant's adjustments) less what was consumed after it and what was taken back already
+    (expired or voided), never more than `balance`."""
     e = ENTRIES.c
     spent = session.execute(
         select(func.coalesce(func.sum(-e.credits), 0)).where(
@@ -74,7 +97,7 @@ def _remaining(session: Session, grant: Any, balance: int) -> int:
             e.entry_id.in_([EXPIRED_PREFIX + grant.entry_id, grant.entry_id + VOID_SUFFIX])
         )
     ).scalar_one()
-    return rules.grant_remaining(grant.credits, int(spent), int(taken), balance)
+    return rules.grant_remaining(credited(session, grant), int(spent), int(taken), balance)
 
 
 def expire_grant(session: Session, grant: Any, now: datetime) -> int:
@@ -97,24 +120,42 @@ def expire_grant(session: Session, grant: Any, now: datetime) -> int:
 
 
 def due_grants(session: Session, now: datetime, limit: int) -> list[Any]:
-    """Manual and Stripe grant entries whose expiry passed and that have no expire entry."""
-    e = ENTRIES.c
+    """Manual and Stripe grant entries whose expiry passed and that have no expire entry.
+
+    A Stripe grant's expiry is its mirrored row's `expires_at`: the newest Stripe sent, so
+    a moved expiry moves what is left of the grant (the entry keeps the one it had).
+    """
+    # Imported here: the credit grants family imports this module for its writes.
+    from domain.mirror.families.credit_grants import CREDIT_GRANTS
+
+    e, g = ENTRIES.c, CREDIT_GRANTS.c
     done = ENTRIES.alias("done")
-    stmt = (
+    pending = [
+        e.kind == EntryKind.GRANT.value,
+        ~select(done.c.id).where(done.c.entry_id == literal(EXPIRED_PREFIX) + e.entry_id).exists(),
+    ]
+    manual = (
         select(ENTRIES)
         .where(
-            e.kind == EntryKind.GRANT.value,
-            e.source.in_(EXPIRING_SOURCES),
+            *pending,
+            e.source == EntrySource.MANUAL.value,
             e.expires_at.is_not(None),
             e.expires_at <= now,
-            ~select(done.c.id)
-            .where(done.c.entry_id == literal(EXPIRED_PREFIX) + e.entry_id)
-            .exists(),
         )
         .order_by(e.expires_at, e.id)
         .limit(limit)
     )
-    return list(session.execute(stmt).all())
+    # A Stripe grant entry is `stripe_grant:<grant id>`: its row is found by primary key.
+    expiry = case((g.id.is_not(None), g.expires_at), else_=e.expires_at)
+    stripe = (
+        select(ENTRIES)
+        .outerjoin(CREDIT_GRANTS, g.id == func.substr(e.entry_id, len(STRIPE_GRANT_PREFIX) + 1))
+        .where(*pending, e.source == EntrySource.STRIPE_GRANT.value, expiry <= now)
+        .order_by(expiry, e.id)
+        .limit(limit)
+    )
+    found = list(session.execute(manual).all())
+    return found + list(session.execute(stripe).all())[: limit - len(found)]
 
 
 def expire_due_grants(session: Session, now: datetime, limit: int = 500) -> int:
@@ -140,18 +181,23 @@ def apply_stripe_grant(
     credits: int,
     voided: bool,
     expires_at: datetime | None,
+    stamp: str,
     now: datetime,
 ) -> None:
-    """Follow a Stripe credit grant (as the mirror now holds it) on the ledger, once.
+    """Follow a Stripe credit grant (as the mirror now holds it, written by the event of
+    `stamp`) on the ledger: granted once, adjusted to a newer `metadata.credits`, voided.
 
-    Nothing happens until its customer is linked to an account; the link then calls
-    `grant_for_customer_grants`.
+    Only the newest state of a grant is written (the family refuses older events), so an
+    older event never undoes a newer one; the adjustment's id carries the stamp of the
+    state it follows, and its amount is what the ledger still lacks, so a replay adds
+    nothing. Nothing happens until its customer is linked to an account; the link then
+    calls `grant_for_customer_grants`.
     """
     account_ref = account_ref_of(session, customer_id)
     if account_ref is None:
         return
     entry_id = STRIPE_GRANT_PREFIX + grant_id
-    ledger.append(
+    new = ledger.append(
         session,
         ledger.NewEntry(
             entry_id=entry_id,
@@ -164,9 +210,11 @@ def apply_stripe_grant(
         ),
         now,
     )
-    if not voided:
-        return
     grant = _entry(session, entry_id)
+    if not voided:
+        if not new:
+            _follow_credits(session, grant, credits, stamp, now)
+        return
     balance = ledger.lock_or_create_balance(session, account_ref, now)
     amount = _remaining(session, grant, balance.balance)
     ledger.append(
@@ -178,6 +226,31 @@ def apply_stripe_grant(
             credits=-amount,
             source=EntrySource.STRIPE_GRANT,
             reason=f"Stripe credit grant {grant_id} voided",
+        ),
+        now,
+    )
+
+
+def _follow_credits(session: Session, grant: Any, target: int, stamp: str, now: datetime) -> None:
+    """Adjust a Stripe grant's entry to its newest `metadata.credits` (`target`)."""
+    given = credited(session, grant)
+    if given == target:
+        return
+    balance = ledger.lock_or_create_balance(session, grant.account_ref, now)
+    left = _remaining(session, grant, balance.balance)
+    change = rules.credits_change(target, given, left)
+    if change == 0:
+        return
+    grant_id = grant.entry_id[len(STRIPE_GRANT_PREFIX) :]
+    ledger.append(
+        session,
+        ledger.NewEntry(
+            entry_id=credits_prefix(grant.entry_id) + stamp,
+            account_ref=grant.account_ref,
+            kind=EntryKind.ADJUST,
+            credits=change,
+            source=EntrySource.STRIPE_GRANT,
+            reason=f"Stripe credit grant {grant_id}: metadata.credits {given} -> {target}",
         ),
         now,
     )
@@ -195,9 +268,9 @@ def grant_for_customer_grants(session: Session, customer_id: str | None, now: da
     from domain.mirror.families.credit_grants import CREDIT_GRANTS
 
     c = CREDIT_GRANTS.c
-    stmt = select(c.id, c.credits, c.voided_at, c.expires_at).where(
-        c.stripe_customer_id == customer_id, c.credits.is_not(None)
-    )
+    stmt = select(
+        c.id, c.credits, c.voided_at, c.expires_at, c.last_event_created, c.last_event_id
+    ).where(c.stripe_customer_id == customer_id, c.credits.is_not(None))
     for row in session.execute(stmt).all():
         apply_stripe_grant(
             session,
@@ -206,5 +279,11 @@ def grant_for_customer_grants(session: Session, customer_id: str | None, now: da
             credits=row.credits,
             voided=row.voided_at is not None,
             expires_at=row.expires_at,
+            stamp=grant_stamp(row.last_event_created, row.last_event_id),
             now=now,
         )
+
+
+def grant_stamp(event_created: int | None, event_id: str | None) -> str:
+    """The part of an adjustment's id naming the state it follows: `<created>:<event id>`."""
+    return f"{event_created or 0}:{event_id or ''}"

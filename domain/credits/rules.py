@@ -104,3 +104,16 @@ def grant_remaining(credits: int, spent_since: int, taken_back: int, balance: in
     """
     left = credits - max(spent_since, 0) - max(taken_back, 0)
     return max(min(left, balance), 0)
+
+
+def credits_change(target: int, credited: int, remaining: int) -> int:
+    """The `adjust` a Stripe grant's new `metadata.credits` makes: the difference.
+
+    `credited` is what the grant gave so far (its entry and earlier adjustments),
+    `remaining` what is left of it (`grant_remaining`). More credits: the difference is
+    granted. Fewer: the difference is taken back, but never more than what is left (what
+    was spent stays spent), so a later rise grants only up to the new number.
+    """
+    if target >= credited:
+        return target - credited
+    return -min(credited - target, max(remaining, 0))

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Index, and_, bindparam, func, or_, select, text, update
+from sqlalchemy import Index, bindparam, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from domain.mirror.tables import BillingAccount
@@ -251,58 +251,6 @@ def reject_records(session: Session, reasons: Mapping[str, str], now: datetime) 
             .values(report_status=ReportStatus.REJECTED.value, reported_at=now, report_error=reason)
             .execution_options(synchronize_session=False)
         )
-
-
-@dataclass(frozen=True, slots=True)
-class RejectedUsage:
-    id: str
-    account_ref: str
-    meter: str
-    quantity: int
-    occurred_at: datetime
-    rejected_at: datetime | None
-    reason: str | None
-
-
-def list_rejected(
-    session: Session, *, meter: str | None = None, account_ref: str | None = None, limit: int = 100
-) -> list[RejectedUsage]:
-    """Rejected records, newest rejection first (the dead-letter view of usage)."""
-    stmt = select(UsageRecord).where(UsageRecord.report_status == ReportStatus.REJECTED.value)
-    if meter:
-        stmt = stmt.where(UsageRecord.meter == meter)
-    if account_ref:
-        stmt = stmt.where(UsageRecord.account_ref == account_ref)
-    rows = session.scalars(
-        stmt.order_by(UsageRecord.reported_at.desc(), UsageRecord.id).limit(limit)
-    ).all()
-    return [
-        RejectedUsage(
-            r.id, r.account_ref, r.meter, r.quantity, r.occurred_at, r.reported_at, r.report_error
-        )
-        for r in rows
-    ]
-
-
-def replay_rejected(
-    session: Session, record_ids: Sequence[str] | None, *, meter: str | None = None
-) -> int:
-    """Rejected records back to pending, unclaimed (None: every rejected one, or of `meter`).
-
-    They were never billed (Stripe refused them), so the next pass groups them afresh.
-    """
-    conditions = [UsageRecord.report_status == ReportStatus.REJECTED.value]
-    if record_ids is not None:
-        conditions.append(UsageRecord.id.in_(list(record_ids)))
-    if meter:
-        conditions.append(UsageRecord.meter == meter)
-    result = session.execute(
-        update(UsageRecord)
-        .where(and_(*conditions))
-        .values(report_status=PENDING, report_id=None, report_error=None, reported_at=None)
-        .execution_options(synchronize_session=False)
-    )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True)

@@ -80,3 +80,22 @@ def test_the_allowance_follows_the_entitlement_rule(
 
 def test_without_a_period_nothing_is_due() -> None:
     assert not rules.entitled_for_grant(S.ACTIVE, None, START, GRACE)
+
+
+@pytest.mark.parametrize(
+    ("target", "credited", "remaining", "change"),
+    [
+        (300, 300, 300, 0),  # unchanged
+        (500, 300, 300, 200),  # more: the difference
+        (500, 300, 0, 200),  # more, even when all of it was spent
+        (100, 300, 300, -200),  # fewer: the difference taken back
+        (100, 300, 50, -50),  # but never more than is left (spent stays spent)
+        (100, 300, 0, 0),
+        (100, 300, -5, 0),  # odd inputs never add
+        (600, 250, 0, 350),  # a rise after a capped fall grants up to the new number
+    ],
+)
+def test_a_stripe_grants_new_credits_adjust_by_the_difference(
+    target: int, credited: int, remaining: int, change: int
+) -> None:
+    assert rules.credits_change(target, credited, remaining) == change

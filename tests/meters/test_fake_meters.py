@@ -104,3 +104,30 @@ def test_v1_meter_events_and_daily_summaries(fake: FakeStripe) -> None:
         headers=KEY,
     ).json()["data"]
     assert [s["aggregated_value"] for s in summaries] == [0.0, 4.0]
+
+
+def test_summaries_page_by_limit_and_starting_after(fake: FakeStripe) -> None:
+    [meter] = httpx.get(f"{fake.url}/v1/billing/meters", headers=KEY).json()["data"]
+    now = int(time.time())
+    start = now - now % 86400
+    url = f"{fake.url}/v1/billing/meters/{meter['id']}/event_summaries"
+    params = {
+        "customer": "cus_1",
+        "start_time": start - 4 * 86400,
+        "end_time": start + 86400,
+        "value_grouping_window": "day",
+        "limit": 2,
+    }
+    seen: list[int] = []
+    after: str | None = None
+    for _ in range(5):
+        page = httpx.get(
+            url, params={**params, **({"starting_after": after} if after else {})}, headers=KEY
+        ).json()
+        seen += [s["start_time"] for s in page["data"]]
+        if not page["has_more"]:
+            break
+        after = page["data"][-1]["id"]
+    assert seen == [start - k * 86400 for k in (4, 3, 2, 1, 0)]
+    bad = httpx.get(url, params={**params, "starting_after": "mtrusg_nope"}, headers=KEY)
+    assert bad.status_code == 400

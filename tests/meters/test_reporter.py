@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from domain.settings import Settings
 from domain.types import utcnow
-from domain.usage import report_store
+from domain.usage import rejected
 from domain.usage.records import UsageRecord
 from domain.usage.reporting import MeterEvent
 from tests.meters.conftest import METER, link, usage
@@ -145,11 +145,11 @@ def test_transient_errors_are_retried_and_a_rejection_is_listed_and_replayable(
     assert outcome.reported_records == 2 and outcome.rejected_records == 1
     assert fake_stripe.meters.totals() == {("cus_a", METER): 2}
     with runtime.sessions() as s:
-        dead = report_store.list_rejected(s)
+        dead = rejected.list_rejected(s)
     assert [d.id for d in dead] == ["bad-1"] and "billing_meter_not_found" in (dead[0].reason or "")
     fake_stripe.meters.add_meter("no_such_meter")  # the meter is created: replay
     with runtime.sessions.begin() as s:
-        assert report_store.replay_rejected(s, ["bad-1"]) == 1
+        assert rejected.replay_rejected(s, ["bad-1"]) == 1
     assert make_reporter().report_once().reported_records == 1
     assert fake_stripe.meters.totals()[("cus_x", "no_such_meter")] == 1
 

@@ -92,6 +92,21 @@ def test_reconcile_with_meter_ids_from_settings(
     assert unknown == [METER]
 
 
+def test_reconcile_pages_through_every_summary(runtime: Runtime, fake_stripe: FakeStripe) -> None:
+    # Usage on four days; Stripe answers one daily summary per page, so a reconcile that
+    # read only the first page would miss three days and report differences.
+    fake_stripe.meters.summary_page_size = 1
+    with runtime.sessions.begin() as s:
+        link(s, "acct_a", "cus_a")
+        for days in range(4):
+            usage(s, "acct_a", 1, utcnow() - timedelta(days=days, minutes=10), prefix=f"d{days}")
+    assert invoke("usage", "report", "--once")[0] == 0
+    before = fake_stripe.meters.summary_requests
+    code, output = invoke("usage", "reconcile", "--since", "4d")
+    assert code == 0 and "matches" in output, output
+    assert fake_stripe.meters.summary_requests - before == 5  # five days, one per page
+
+
 def test_dead_lists_rejected_usage_and_replay_sends_it(
     runtime: Runtime, fake_stripe: FakeStripe
 ) -> None:

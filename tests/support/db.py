@@ -10,7 +10,13 @@ KEEP = {"alembic_version"}
 
 
 def truncate_all(engine: Engine) -> None:
-    """Empty every table of the run's database but Alembic's (a new family's too)."""
+    """Empty every table of the run's database but Alembic's (a new family's too).
+
+    TRUNCATE of every table costs about half a second (a new file per table, each fsynced),
+    and the `db` fixture empties the tables before each test: DELETE of the few rows a test
+    leaves takes milliseconds. Foreign keys are not checked while emptying (replica role,
+    which a superuser may set); without that right, TRUNCATE ... CASCADE does it.
+    """
     with engine.begin() as conn:
         tables = [
             row[0]
@@ -19,8 +25,22 @@ def truncate_all(engine: Engine) -> None:
             )
             if row[0] not in KEEP
         ]
-        if tables:
+        if not tables:
+            return
+        superuser = conn.execute(
+            text("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+        ).scalar()
+        if not superuser:
             conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            return
+        sequences = conn.execute(
+            text("SELECT sequencename FROM pg_sequences WHERE schemaname = 'public'")
+        ).scalars()
+        conn.execute(text("SET LOCAL session_replication_role = replica"))
+        conn.execute(text("; ".join(f'DELETE FROM "{t}"' for t in tables)))
+        restarts = [f'ALTER SEQUENCE "{s}" RESTART' for s in sequences]
+        if restarts:
+            conn.execute(text("; ".join(restarts)))
 
 
 def effects(engine: Engine, event_id: str | None = None) -> int:

@@ -66,6 +66,10 @@ class MeterResources:
         self.identifiers: dict[str, float] = {}  # identifier -> first seen
         self.billed: list[Billed] = []
         self.stream_requests = 0
+        # At most this many summaries per page, whatever `limit` asks (a test sets it small
+        # to prove that a caller pages through `has_more` / `starting_after`).
+        self.summary_page_size = 100
+        self.summary_requests = 0
         self._lock = threading.Lock()
 
     def routes(self) -> list[Route]:
@@ -207,6 +211,7 @@ class MeterResources:
             raise invalid("start_time and end_time must align with value_grouping_window.")
         summaries = []
         with self._lock:
+            self.summary_requests += 1
             billed = [b for b in self.billed if b.event_name == meter["event_name"]]
         for lo in range(start, end, max(step, 1)):
             hi = min(lo + step, end)
@@ -215,7 +220,8 @@ class MeterResources:
             )
             summaries.append(
                 {
-                    "id": new_id("mtrusg"),
+                    # Stable across calls (Stripe's are too), so `starting_after` can name one.
+                    "id": f"mtrusg_{meter_id}_{customer}_{lo}",
                     "object": "billing.meter_event_summary",
                     "aggregated_value": float(value),
                     "start_time": lo,
@@ -224,7 +230,26 @@ class MeterResources:
                     "meter": meter_id,
                 }
             )
-        return {"object": "list", "has_more": False, "data": summaries}
+        return self._page(summaries, params)
+
+    def _page(self, items: list[Obj], params: Obj) -> Obj:
+        """One page of a list: `limit` (1-100, capped by `summary_page_size`), `starting_after`."""
+        try:
+            limit = int(params.get("limit") or 10)
+        except ValueError:
+            raise invalid("limit must be an integer.", param="limit") from None
+        if not 1 <= limit <= 100:
+            raise invalid("limit must be between 1 and 100.", param="limit")
+        limit = min(limit, self.summary_page_size)
+        after = params.get("starting_after")
+        start = 0
+        if after:
+            ids = [i["id"] for i in items]
+            if after not in ids:
+                raise invalid(f"No such object: '{after}'", "resource_missing")
+            start = ids.index(after) + 1
+        page = items[start : start + limit]
+        return {"object": "list", "has_more": start + limit < len(items), "data": page}
 
     # --- rules ---------------------------------------------------------------------------
 

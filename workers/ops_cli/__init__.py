@@ -1,4 +1,5 @@
-"""Ops sub-commands of `billing`: dead letters, events, commands, backfill, reconcile, usage."""
+"""Ops sub-commands of `billing`: dead letters, events, commands, backfill, stats, usage,
+prune, reconcile."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ def register_ops(cli: typer.Typer) -> None:
     from workers.ops_cli.commands import app as commands
     from workers.ops_cli.dead_letters import app as dead_letters
     from workers.ops_cli.events import app as events
+    from workers.ops_cli.prune import prune
     from workers.ops_cli.reconcile import reconcile
     from workers.ops_cli.stats import stats
     from workers.ops_cli.usage import app as usage
@@ -21,4 +23,5 @@ def register_ops(cli: typer.Typer) -> None:
     cli.command("backfill")(backfill)
     cli.command("stats")(stats)
     cli.add_typer(usage, name="usage")
+    cli.command("prune")(prune)
     cli.command("reconcile")(reconcile)

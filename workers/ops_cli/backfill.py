@@ -20,6 +20,7 @@ from workers.ops_cli.render import (
     emit_json,
     err,
     out,
+    runtime,
     since_option,
     table,
 )
@@ -32,9 +33,8 @@ def make_backfill(page_size: int) -> BackfillService:
     from workers.backfill import backfill_service
     from workers.celery_app import app as celery
     from workers.enqueue import publish_events
-    from workers.runtime import get_runtime
 
-    rt = get_runtime()
+    rt = runtime()
 
     def publish(ids: Sequence[str]) -> None:
         publish_events(celery, ids, rt.settings.publish_batch_size)

@@ -22,13 +22,16 @@ from workers.ops_cli.render import (
     err,
     out,
     print_result,
+    runtime,
     since_option,
     table,
     when,
 )
 
 app = typer.Typer(
-    help="Inspect outbound Stripe commands and retry dead ones.", no_args_is_help=True
+    help="Inspect outbound Stripe commands and retry dead ones.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
 )
 
 
@@ -36,9 +39,8 @@ def make_retry_service() -> CommandRetryService:
     """A retry service on this process's database that publishes through Celery."""
     from workers.celery_app import app as celery
     from workers.enqueue import publish_commands
-    from workers.runtime import get_runtime
 
-    return CommandRetryService(get_runtime().engine, lambda ids: publish_commands(celery, ids))
+    return CommandRetryService(runtime().engine, lambda ids: publish_commands(celery, ids))
 
 
 @app.command("list")

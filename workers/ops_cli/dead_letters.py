@@ -30,7 +30,11 @@ from workers.ops_cli.render import (
     when,
 )
 
-app = typer.Typer(help="Inspect and replay events whose retries ran out.", no_args_is_help=True)
+app = typer.Typer(
+    help="Inspect and replay events whose retries ran out.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
 
 TypeOpt = Annotated[str | None, typer.Option("--type", help="Only this event type.")]
 SinceOpt = Annotated[

@@ -5,7 +5,7 @@ from __future__ import annotations
 import getpass
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import typer
@@ -15,6 +15,10 @@ from rich.table import Table
 from domain.ops.audit import Actor
 from domain.ops.filters import parse_since
 from domain.ops.service import ReplayService
+from domain.settings import load_settings
+
+if TYPE_CHECKING:
+    from workers.runtime import Runtime
 
 out = Console()
 err = Console(stderr=True)
@@ -30,21 +34,27 @@ def actor() -> Actor:
     return Actor(getpass.getuser(), "cli")
 
 
+def runtime() -> Runtime:
+    """This process's runtime, refusing a missing SQLite file rather than creating one."""
+    from workers.cli_errors import require_database
+    from workers.runtime import get_runtime
+
+    require_database(load_settings())
+    return get_runtime()
+
+
 def make_service() -> ReplayService:
     """A replay service on this process's database that publishes through Celery."""
     from workers.celery_app import app as celery
     from workers.enqueue import publish_events
-    from workers.runtime import get_runtime
 
-    rt = get_runtime()
+    rt = runtime()
     size = rt.settings.publish_batch_size
     return ReplayService(rt.engine, lambda ids: publish_events(celery, ids, size))
 
 
 def engine() -> Any:
-    from workers.runtime import get_runtime
-
-    return get_runtime().engine
+    return runtime().engine
 
 
 def since_option(value: str | None) -> datetime | None:

@@ -17,7 +17,7 @@ def stats(as_json: Annotated[bool, JSON_OPTION] = False) -> None:
         emit_json(snap.as_dict())
         return
     age = snap.oldest_unprocessed_age_seconds
-    out.print(f"oldest unprocessed event: {'-' if age is None else f'{age:.0f}s'} ago")
+    out.print(f"oldest unprocessed event: {'none' if age is None else f'{age:.0f}s ago'}")
     out.print(table("backlog", ["status", "events"], snap.backlog.items()))
     statuses = sorted({s for per in snap.by_type.values() for s in per})
     out.print(

@@ -6,21 +6,30 @@ from typing import Annotated
 
 import typer
 
+from domain.ops.usage_replay import UsageReplayService
 from domain.types import utcnow
-from domain.usage import report_store
+from domain.usage.rejected import RejectedFilter, list_rejected
 from workers.ops_cli.render import (
+    DRY_RUN_OPTION,
     JSON_OPTION,
+    REASON_OPTION,
     YES_OPTION,
+    actor,
     confirm,
     emit_json,
     err,
     out,
+    runtime,
     since_option,
     table,
     when,
 )
 
-app = typer.Typer(help="Report usage to Stripe Billing Meters and check it.", no_args_is_help=True)
+app = typer.Typer(
+    help="Report usage to Stripe Billing Meters and check it.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
 
 MeterOpt = Annotated[str | None, typer.Option("--meter", help="Only this meter (event_name).")]
 
@@ -32,9 +41,9 @@ def report(
 ) -> None:
     """Send pending usage to Stripe (closed buckets), in a loop or once."""
     from workers.meters.run import report_once, run_forever
-    from workers.runtime import get_gateway, get_runtime
+    from workers.runtime import get_gateway
 
-    rt = get_runtime()
+    rt = runtime()
     if not once:
         run_forever(rt, get_gateway())
         return
@@ -52,20 +61,27 @@ def report(
         raise typer.Exit(1)
 
 
+ReasonContainsOpt = Annotated[
+    str | None, typer.Option("--reason-contains", help="Only those whose reason contains this.")
+]
+AccountOpt = Annotated[str | None, typer.Option("--account", help="Only this account_ref.")]
+
+
 @app.command()
 def dead(
     meter: MeterOpt = None,
-    account: Annotated[str | None, typer.Option(help="Only this account_ref.")] = None,
+    account: AccountOpt = None,
+    reason_contains: ReasonContainsOpt = None,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="Rows.")] = 100,
     as_json: Annotated[bool, JSON_OPTION] = False,
 ) -> None:
     """Usage records Stripe refused for good (or that can never be sent), with why."""
-    from workers.runtime import get_runtime
 
-    with get_runtime().sessions() as session:
-        rows = report_store.list_rejected(session, meter=meter, account_ref=account, limit=limit)
+    flt = RejectedFilter(account, meter, reason_contains)
+    with runtime().sessions() as session:
+        rows = list_rejected(session, flt, limit=limit)
     if as_json:
-        emit_json([_row(r) for r in rows])
+        emit_json([r.as_dict() for r in rows])
         return
     out.print(
         table(
@@ -87,35 +103,48 @@ def dead(
     )
 
 
-def _row(r: report_store.RejectedUsage) -> dict[str, object]:
-    return {
-        "id": r.id,
-        "account_ref": r.account_ref,
-        "meter": r.meter,
-        "quantity": r.quantity,
-        "occurred_at": r.occurred_at,
-        "rejected_at": r.rejected_at,
-        "reason": r.reason,
-    }
-
-
 @app.command()
 def replay(
     record_ids: Annotated[
-        list[str] | None, typer.Argument(help="Record ids (default: all).")
+        list[str] | None, typer.Argument(help="Record ids (default: all, or the filter's).")
     ] = None,
     meter: MeterOpt = None,
+    account: AccountOpt = None,
+    reason_contains: ReasonContainsOpt = None,
+    dry_run: Annotated[bool, DRY_RUN_OPTION] = False,
+    reason: Annotated[str | None, REASON_OPTION] = None,
     yes: Annotated[bool, YES_OPTION] = False,
+    as_json: Annotated[bool, JSON_OPTION] = False,
 ) -> None:
-    """Put rejected usage records back to pending; the next pass sends them again."""
-    from workers.runtime import get_runtime
-
-    if not record_ids:
-        confirm(f"replay every rejected usage record{f' of {meter}' if meter else ''}?", yes)
-    with get_runtime().sessions.begin() as session:
-        count = report_store.replay_rejected(session, record_ids or None, meter=meter)
-    out.print(f"[bold]replayed {count}[/bold] usage records (pending again)")
-    if record_ids and not count:
+    """Put rejected usage records back to pending (audited); the next pass sends them again."""
+    flt = RejectedFilter(account, meter, reason_contains)
+    if record_ids and not flt.is_empty:
+        raise typer.BadParameter("give record ids or a filter, not both")
+    service = UsageReplayService(runtime().engine)
+    everything = not record_ids and flt.is_empty
+    if not record_ids and not dry_run:
+        preview = service.replay(actor(), flt=flt, everything=everything, dry_run=True)
+        if not preview.count:
+            out.print("nothing matches: no usage record replayed")
+            return
+        what = ", ".join(f"{m}: {n}" for m, n in preview.by_meter.items()) or "none"
+        confirm(f"replay {preview.count} rejected usage record(s) ({what})?", yes)
+    result = service.replay(
+        actor(),
+        record_ids=record_ids or (),
+        flt=flt,
+        everything=everything,
+        reason=reason,
+        dry_run=dry_run,
+    )
+    if as_json:
+        emit_json(result.as_dict())
+    else:
+        verb = "would replay" if dry_run else "replayed"
+        out.print(f"[bold]{verb} {result.count}[/bold] usage records (pending again)")
+        for rid, why in result.skipped.items():
+            err.print(f"skipped {rid}: {why}")
+    if record_ids and not result.count:
         raise typer.Exit(1)
 
 
@@ -127,11 +156,11 @@ def reconcile(
     """Compare reported usage per account, meter and day with Stripe's meter summaries;
     exit 1 when they differ."""
     from workers.meters.reconcile import reconcile as run
-    from workers.runtime import get_gateway, get_runtime
+    from workers.runtime import get_gateway
 
     start = since_option(since)
     assert start is not None
-    rt = get_runtime()
+    rt = runtime()
     diffs, unknown = run(rt.sessions, get_gateway(), start, utcnow(), rt.settings.meter_ids)
     if as_json:
         emit_json(

@@ -18,6 +18,9 @@ unspent with one `adjust` entry `stripe_grant:<grant id>:void` (docs/credits.md,
 credit grants"). Both are idempotent by their ids, and follow the row as written (the
 newest state), so replays and reordering grant once. A grant seen before its customer's
 account link gives its credits at the link (domain.credits.grants.grant_for_customer_grants).
+A newer `metadata.credits` adjusts the ledger by the difference
+(`stripe_grant:<grant id>:credits:<event created>:<event id>`), and the expiry step reads
+the row's `expires_at`, so a moved expiry moves what is left.
 
 The read API lists them per account (`GET /v1/accounts/{account_ref}/credit-grants`).
 """
@@ -32,7 +35,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Integer, String, Table
 from sqlalchemy.orm import Mapped, mapped_column
 
-from domain.credits.grants import apply_stripe_grant, grant_credits
+from domain.credits.grants import apply_stripe_grant, grant_credits, grant_stamp
 from domain.envelope import EventEnvelope
 from domain.mirror.families._family import Family, Incoming, Refs, Row
 from domain.mirror.families._read import Listing, ReadShape
@@ -165,6 +168,7 @@ def write_credit_grant(unit: Unit, row: Row, now: datetime) -> None:
             credits=row["credits"],
             voided=row["voided_at"] is not None,
             expires_at=row["expires_at"],
+            stamp=grant_stamp(row["last_event_created"], row["last_event_id"]),
             now=now,
         )
 

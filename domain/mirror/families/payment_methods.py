@@ -22,12 +22,13 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from domain.envelope import EventEnvelope
 from domain.mirror.accounts import ACCOUNTS
 from domain.mirror.families._family import Family, Incoming, Known, Refs, Row
+from domain.mirror.families._instruments import instrument_row
 from domain.mirror.families._read import Listing, ReadShape
 from domain.mirror.ordering import tie_rank
 from domain.mirror.statuses import PaymentMethodStatus, enum_type
 from domain.mirror.store import current_stamp, flush_writes
 from domain.mirror.stripe_json import child, opt_int, opt_str, ref_id, require_id
-from domain.mirror.tables import ID, Stamped, stamp_columns
+from domain.mirror.tables import ID, Stamped
 from domain.mirror.unit import Unit
 from domain.models import Base
 from domain.types import JSONType
@@ -114,27 +115,13 @@ def payment_method_known(unit: Unit, view: object, refs: Refs, now: datetime) ->
 
 def payment_method_transition(view: PaymentMethodView, incoming: Incoming[Owner]) -> Row:
     """The payment method's new row; a detached one keeps the customer it belonged to."""
-    detached = payment_method_detached(view, incoming.type)
-    owner = incoming.facts
-    return {
-        "id": view.id,
-        "stripe_customer_id": view.customer_id or owner.customer_id,
-        "status": PaymentMethodStatus.DETACHED if detached else PaymentMethodStatus.ATTACHED,
-        "type": view.type,
-        "source": False,
-        "card_brand": view.card_brand,
-        "card_last4": view.card_last4,
-        "card_exp_month": view.card_exp_month,
-        "card_exp_year": view.card_exp_year,
-        "bank_code": view.bank_code,
-        "bank_last4": view.bank_last4,
-        "bank_country": view.bank_country,
-        "ideal_bank": view.ideal_bank,
-        "ideal_bic": view.ideal_bic,
-        "is_default": not detached and view.id == owner.default_payment_method_id,
-        "raw": view.raw,
-        **stamp_columns(incoming.stamp),
-    }
+    return instrument_row(
+        view,
+        incoming,
+        detached=payment_method_detached(view, incoming.type),
+        source=False,
+        ideal=(view.ideal_bank, view.ideal_bic),
+    )
 
 
 class PaymentMethod(Stamped, Base):

@@ -27,6 +27,7 @@ from typing import Any
 
 from domain.envelope import EventEnvelope
 from domain.mirror.families._family import Family, Incoming, Refs, Row
+from domain.mirror.families._instruments import instrument_row
 from domain.mirror.families.payment_methods import (
     PAYMENT_METHODS,
     Owner,
@@ -34,9 +35,7 @@ from domain.mirror.families.payment_methods import (
 )
 from domain.mirror.notices import Notice
 from domain.mirror.ordering import tie_rank
-from domain.mirror.statuses import PaymentMethodStatus
 from domain.mirror.stripe_json import child, opt_int, opt_str, ref_id, require_id
-from domain.mirror.tables import stamp_columns
 
 CREATED, UPDATED = "customer.source.created", "customer.source.updated"
 EXPIRING, DELETED = "customer.source.expiring", "customer.source.deleted"
@@ -169,27 +168,9 @@ def source_rank(view: SourceView, event_type: str) -> int:
 
 def source_transition(view: SourceView, incoming: Incoming[Owner]) -> Row:
     """The source's payment methods row (`source = true`); a deleted one keeps its owner."""
-    detached = source_detached(view, incoming.type)
-    owner = incoming.facts
-    return {
-        "id": view.id,
-        "stripe_customer_id": view.customer_id or owner.customer_id,
-        "status": PaymentMethodStatus.DETACHED if detached else PaymentMethodStatus.ATTACHED,
-        "type": view.type,
-        "source": True,
-        "card_brand": view.card_brand,
-        "card_last4": view.card_last4,
-        "card_exp_month": view.card_exp_month,
-        "card_exp_year": view.card_exp_year,
-        "bank_code": view.bank_code,
-        "bank_last4": view.bank_last4,
-        "bank_country": view.bank_country,
-        "ideal_bank": None,
-        "ideal_bic": None,
-        "is_default": not detached and view.id == owner.default_payment_method_id,
-        "raw": view.raw,
-        **stamp_columns(incoming.stamp),
-    }
+    return instrument_row(
+        view, incoming, detached=source_detached(view, incoming.type), source=True
+    )
 
 
 def source_notices(view: SourceView, incoming: Incoming[Owner]) -> list[Notice]:
