@@ -20,6 +20,7 @@ from workers.ops_cli.render import (
     emit_json,
     err,
     out,
+    runtime,
     since_option,
     table,
 )
@@ -28,9 +29,8 @@ from workers.ops_cli.render import (
 def make_reconcile(page_size: int) -> ReconcileService:
     """A reconcile service on this process's database, reading Stripe through the gateway."""
     from workers.reconcile import reconcile_service
-    from workers.runtime import get_runtime
 
-    rt = get_runtime()
+    rt = runtime()  # refuses a missing SQLite file rather than creating one
     return reconcile_service(rt.engine, rt.settings, rt.deps, page_size=page_size)
 
 
