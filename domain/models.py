@@ -226,3 +226,46 @@ class BackfillRun(Base):
             sqlite_where=text("status = 'running'"),
         ),
     )
+
+
+class ReconcileRun(Base):
+    """One drift reconciliation: its window, object kinds and a cursor to resume from.
+
+    Kinds are paged one after another (`kind_index` into `kinds`); `cursor` is the id of the
+    last object of the current kind already compared (`starting_after`). The cursor, the
+    counters and the page's findings move in one commit, like a backfill's.
+    """
+
+    __tablename__ = "reconcile_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    status: Mapped[str] = mapped_column(String(16))  # running | done | superseded
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    actor: Mapped[str] = mapped_column(String(255))
+    via: Mapped[str] = mapped_column(String(16))
+    audit_id: Mapped[int | None] = mapped_column(Integer)
+    window_start: Mapped[int] = mapped_column(BigInteger)  # unix seconds, created[gte]
+    window_end: Mapped[int] = mapped_column(BigInteger)  # unix seconds, created[lte]
+    kinds: Mapped[str] = mapped_column(Text)  # JSON list of object kinds, in paging order
+    repair: Mapped[bool] = mapped_column(Boolean, default=False)
+    kind_index: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    cursor: Mapped[str | None] = mapped_column(String(255))
+    pages: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    seen: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class ReconcileItem(Base):
+    """One object a reconcile run compared: same, missing, extra or differing (by field)."""
+
+    __tablename__ = "reconcile_items"
+
+    run_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("reconcile_runs.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    object_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    outcome: Mapped[str] = mapped_column(String(16))  # same | missing | extra | differing
+    fields: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")  # JSON list
+    repaired: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))

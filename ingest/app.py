@@ -28,6 +28,7 @@ from ingest.openapi_cache import RenderedDocument, openapi_json
 from ingest.ops_api import OPS_ROUTES
 from ingest.ops_backfill_api import BACKFILL_ROUTES
 from ingest.ops_commands_api import COMMAND_OPS_ROUTES
+from ingest.ops_reconcile_api import RECONCILE_ROUTES
 from ingest.ops_usage_api import USAGE_OPS_ROUTES
 from ingest.plans_api import list_plans
 from ingest.publisher import BatchPublisher
@@ -163,6 +164,7 @@ def create_app(settings: Settings | None = None, publish: PublishFn | None = Non
             *COMMAND_OPS_ROUTES,
             *BACKFILL_ROUTES,
             *USAGE_OPS_ROUTES,
+            *RECONCILE_ROUTES,
             Route("/v1/commands", create_command, methods=["POST"]),
             Route("/v1/commands/{id}", get_command, methods=["GET"]),
             Route("/v1/plans", list_plans, methods=["GET"]),

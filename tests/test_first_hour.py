@@ -116,7 +116,7 @@ def test_ops_commands_elsewhere_say_there_is_no_database_and_create_none(
     home: Path, elsewhere: Path
 ) -> None:
     env = newcomer_env(home)
-    for args in (["stats"], ["events", "list"], ["dead-letters", "list"]):
+    for args in (["stats"], ["events", "list"], ["dead-letters", "list"], ["reconcile"]):
         line = one_line_error(billing(*args, cwd=elsewhere, env=env))
         assert "no database at" in line and "billing dev" in line and "DATABASE_URL" in line
     check = billing("check", "--json", cwd=elsewhere, env=newcomer_env(home, **_SECRET))

@@ -151,6 +151,9 @@ BAD_OPS_BODIES = [
     ("/v1/ops/backfill", {"since": "2h", "types": [f"invoice.{NUL}"]}, "types.0"),
     ("/v1/ops/backfill", {"since": "2h", "max_pages": 10**30}, "max_pages"),
     ("/v1/ops/commands/cmd_1/retry", {"reason": f"x{NUL}"}, "reason"),
+    ("/v1/ops/reconcile", {"since": "999999999d"}, "since"),
+    ("/v1/ops/reconcile", {"objects": [f"invoices{NUL}"]}, "objects.0"),
+    ("/v1/ops/reconcile", {"repair": True, "reason": f"x{NUL}"}, "reason"),
 ]
 
 

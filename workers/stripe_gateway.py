@@ -290,6 +290,13 @@ class StripeGateway:
         endpoint = f"related_object.{kind}.retrieve"  # low cardinality: no ids in the label
         return self._invoke(endpoint, lambda: self._client.raw_request("get", path, **options))
 
+    def list_path(self, path: str, params: Obj) -> Obj:
+        """`GET` one page of a v1 list endpoint (`/v1/subscriptions`, ...) for reconcile."""
+        if not is_api_path(path):
+            raise ValueError("not a Stripe API path")
+        endpoint = f"list.{path.split('/')[2]}"  # low cardinality: the resource, no ids
+        return self._invoke(endpoint, lambda: self._client.raw_request("get", path, **params))
+
     # --- Billing Meters (usage reporting) ---------------------------------------------------
 
     def create_meter_event_session(self) -> Obj:

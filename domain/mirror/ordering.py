@@ -83,6 +83,26 @@ def command_result_stamp(
     return object_created or 0, f"{UNDATED_RESULT_PREFIX}{command_id}.{n}"
 
 
+# Ids of reconcile repairs in `last_event_id`: sorts before Stripe's `evt_...`, so a webhook
+# of the second Stripe served the object in wins the tie (it may be the newer state).
+RECONCILE_PREFIX = "drift."
+
+
+def reconcile_stamp(
+    answered_at: int | None, fallback: int | None, run_id: int, object_id: str
+) -> tuple[int, str]:
+    """(`created`, event id) for Stripe's current object applied by `billing reconcile --repair`.
+
+    `answered_at` is the second Stripe served the object in (its `Date` header): the object
+    is Stripe's state as of that second, so it beats every webhook created before it and
+    loses to any of a later second (and to one of the same second and rank). It is the
+    time of the fetch, never of the repair: a report repaired later cannot overwrite a
+    webhook that arrived in between. Without a Date, `fallback` (the object's `created`, or
+    for a deleted object the stamp second of the row it ends) is the earliest it can be.
+    """
+    return answered_at or fallback or 0, f"{RECONCILE_PREFIX}{run_id}.{object_id}"
+
+
 def stamp_of(created: int | None, rank: int | None, event_id: str | None) -> Stamp | None:
     """The stamp stored on a row, or None when no event has written it yet."""
     if created is None or event_id is None:

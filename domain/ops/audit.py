@@ -66,6 +66,14 @@ def add_audit_events(bind: Executor, audit_id: int, changed: Sequence[tuple[str,
     )
 
 
+def count_audit(bind: Executor, audit_id: int, n: int) -> None:
+    """Add `n` to what an audited action changed (a reconcile's repairs: no event rows)."""
+    if n:
+        bind.execute(
+            update(AUDIT).where(AUDIT.c.id == audit_id).values(event_count=AUDIT.c.event_count + n)
+        )
+
+
 def audits_for_event(bind: Executor, event_id: str) -> list[dict[str, Any]]:
     """Every audited action that re-queued this event, oldest first."""
     a, ae = AUDIT.c, AUDIT_EVENTS.c

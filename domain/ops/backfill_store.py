@@ -7,13 +7,14 @@ from datetime import datetime
 from typing import Any, cast
 
 import orjson
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, insert, update
 
 from domain.event_log import Executor
 from domain.models import BackfillRun
+from domain.ops import paged_runs as paged
 
 RUNS = cast(Table, BackfillRun.__table__)
-RUNNING, DONE, SUPERSEDED = "running", "done", "superseded"
+RUNNING, DONE, SUPERSEDED = paged.RUNNING, paged.DONE, paged.SUPERSEDED
 
 
 @dataclass(frozen=True)
@@ -40,11 +41,7 @@ class Page:
 
 def start_run(bind: Executor, window: Window, actor: str, via: str, now: datetime) -> int:
     """Supersede any unfinished run (one backfill at a time) and open a new one."""
-    bind.execute(
-        update(RUNS)
-        .where(RUNS.c.status == RUNNING)
-        .values(status=SUPERSEDED, finished_at=now, updated_at=now)
-    )
+    paged.supersede_running(bind, RUNS, now)
     return int(
         bind.execute(
             insert(RUNS)
@@ -70,19 +67,12 @@ def start_run(bind: Executor, window: Window, actor: str, via: str, now: datetim
 
 def latest_unfinished(bind: Executor) -> dict[str, Any] | None:
     """The run `--resume` continues: the newest one still running (or interrupted)."""
-    row = (
-        bind.execute(select(RUNS).where(RUNS.c.status == RUNNING).order_by(RUNS.c.id.desc()))
-        .mappings()
-        .first()
-    )
-    return _decoded(row)
+    return _decoded(paged.latest_running(bind, RUNS))
 
 
 def get_run(bind: Executor, run_id: int, *, lock: bool = False) -> dict[str, Any] | None:
     """One run; `lock` holds it until the transaction ends (pages commit one at a time)."""
-    stmt = select(RUNS).where(RUNS.c.id == run_id)
-    row = bind.execute(stmt.with_for_update() if lock else stmt).mappings().first()
-    return _decoded(row)
+    return _decoded(paged.run_row(bind, RUNS, run_id, lock=lock))
 
 
 def window_of(run: dict[str, Any]) -> Window:

@@ -26,6 +26,7 @@ OPS_POSTS = [
     "/v1/ops/events/evt_1/replay",
     "/v1/ops/backfill",
     "/v1/ops/commands/cmd_1/retry",
+    "/v1/ops/reconcile",
 ]
 FORTY_MIB = 40 * 1024 * 1024
 

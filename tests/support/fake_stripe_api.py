@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from tests.support.fake_stripe_billing import BillingResources
 from tests.support.fake_stripe_customers import CustomerResources
+from tests.support.fake_stripe_lists import ListResources
 from tests.support.fake_stripe_meters import MeterResources
 from tests.support.fake_stripe_store import Clock, Emit, Obj, ObjectStore, StripeHTTPError
 
@@ -21,7 +22,13 @@ class FakeResources(ObjectStore):
         self.customers = CustomerResources(self)
         self.billing = BillingResources(self)
         self.meters = MeterResources(self)
-        self.routes = [*self.customers.routes(), *self.billing.routes(), *self.meters.routes()]
+        self.lists = ListResources(self)
+        self.routes = [
+            *self.customers.routes(),
+            *self.billing.routes(),
+            *self.meters.routes(),
+            *self.lists.routes(),
+        ]
 
     def route(self, method: str, path: str, params: Obj) -> Obj:
         """Run the endpoint for this request, or Stripe's 404 for an unknown URL."""

@@ -1,4 +1,5 @@
-"""Ops sub-commands of `billing`: dead letters, events, commands, backfill, stats, usage, prune."""
+"""Ops sub-commands of `billing`: dead letters, events, commands, backfill, stats, usage,
+prune, reconcile."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ def register_ops(cli: typer.Typer) -> None:
     from workers.ops_cli.dead_letters import app as dead_letters
     from workers.ops_cli.events import app as events
     from workers.ops_cli.prune import prune
+    from workers.ops_cli.reconcile import reconcile
     from workers.ops_cli.stats import stats
     from workers.ops_cli.usage import app as usage
 
@@ -22,3 +24,4 @@ def register_ops(cli: typer.Typer) -> None:
     cli.command("stats")(stats)
     cli.add_typer(usage, name="usage")
     cli.command("prune")(prune)
+    cli.command("reconcile")(reconcile)
