@@ -20,6 +20,7 @@ from starlette.templating import Jinja2Templates
 
 from domain.ops.audit import Actor
 from ingest.console import session as sessions
+from ingest.errors import is_outage
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 log = structlog.get_logger("ingest.console")
@@ -106,7 +107,7 @@ def page(endpoint: Endpoint) -> Endpoint:
             return _to_login(request)
         request.state.console = signed_in
         request.state.principal = signed_in.name
-        return await endpoint(request)
+        return await _answered(request, endpoint(request))
 
     return guarded
 
@@ -142,9 +143,35 @@ def action(endpoint: Callable[[Request, dict[str, str]], Awaitable[Response]]) -
             return problem(
                 request, 403, "Refused", "the form's CSRF token is missing or wrong; reload it"
             )
-        return await endpoint(request, form)
+        return await _answered(request, endpoint(request, form))
 
     return guarded
+
+
+async def _answered(request: Request, answer: Awaitable[Response]) -> Response:
+    """The page, or the console's error page (HTML, not the API's JSON) when it fails."""
+    try:
+        return await answer
+    except Exception as exc:
+        request_id = structlog.contextvars.get_contextvars().get("request_id", "")
+        if is_outage(request.app.state.engine, exc):
+            log.warning("console.database_unavailable", path=request.url.path)
+            return problem(
+                request, 503, "Database unavailable", "the database is unavailable; retry later"
+            )
+        log.error(
+            "console.unhandled_error",
+            path=request.url.path,
+            error_type=type(exc).__name__,
+            exc_info=exc,
+        )
+        return problem(
+            request,
+            500,
+            "Something went wrong",
+            f"the page failed ({type(exc).__name__}); the log has the details"
+            + (f" under request id {request_id}" if request_id else ""),
+        )
 
 
 def reason_of(form: dict[str, str]) -> str | None:

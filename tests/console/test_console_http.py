@@ -300,3 +300,29 @@ def test_dead_letters_resolve_in_bulk_like_one_by_one(seeded: Seeded, db: Engine
         bulk = resolve_dead_letters(conn, refs)
         assert bulk == {ref: resolve_dead_letter(conn, ref) for ref in refs}
     assert bulk[str(first_id)] is not None and bulk["evt_unknown"] is None
+
+
+def test_a_page_that_fails_answers_the_consoles_error_page_not_json(
+    signed_in: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    import ingest.console.overview as overview
+
+    def broken(*_args: object, **_kw: object) -> None:
+        raise RuntimeError("bug in a query")
+
+    monkeypatch.setattr(overview, "collect", broken)
+    answer = signed_in.get("/ops")
+    assert answer.status_code == 500
+    assert answer.headers["content-type"].startswith("text/html")
+    assert "Something went wrong" in answer.text and "RuntimeError" in answer.text
+    assert answer.headers["x-request-id"] in answer.text
+    assert "bug in a query" not in answer.text  # the message stays in the log
+
+    def gone(*_args: object, **_kw: object) -> None:
+        raise OperationalError("SELECT 1", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(overview, "collect", gone)
+    answer = signed_in.get("/ops")
+    assert answer.status_code == 503 and "Database unavailable" in answer.text
