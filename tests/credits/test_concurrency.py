@@ -15,6 +15,7 @@ from domain.db import make_engine
 from domain.types import utcnow
 from domain.usage.records import USAGE_RECORDS
 from ingest.gate import Consume, GroupCommitGate
+from ingest.gate_pg import PipelinedGate
 from tests.credits.support import assert_no_drift, grant
 from workers.runtime import Runtime
 
@@ -116,3 +117,43 @@ def test_the_group_commit_gate_serves_200_concurrent_requests_exactly(runtime: R
     spent = {ACCT: 150 - kept[ACCT]["balance"], "org_other": 30 - kept["org_other"]["balance"]}
     assert spent == {ACCT: 142, "org_other": 30}
     assert sum(o.allowed and not o.replayed for o in outcomes) == 172
+
+
+def test_the_pipelined_gate_serves_200_concurrent_requests_exactly(runtime: Runtime) -> None:
+    """The web app's Postgres gate (one task, one connection): the same exact outcome."""
+    with runtime.sessions.begin() as session:
+        grant(session, ACCT, 150, "manual:1")
+        grant(session, "org_other", 30, "manual:2")
+        grant(session, "org_payg", 5, "manual:3")
+        ledger.set_payg(session, "org_payg", True, utcnow())
+
+    async def all_at_once() -> list[ledger.ConsumeOutcome]:
+        gate = PipelinedGate(runtime.settings.effective_database_url, max_batch=50)
+        gate.start()
+        try:
+            return await asyncio.gather(
+                *(
+                    gate.consume(Consume(f"g{n % 190}", ACCT if n % 4 else "org_other", 1, None))
+                    for n in range(CONSUMERS)
+                ),
+                *(gate.consume(Consume(f"p{n}", "org_payg", 2, "api_credits")) for n in range(5)),
+            )
+        finally:
+            await gate.aclose()
+
+    outcomes = asyncio.run(all_at_once())
+    with runtime.sessions() as session:
+        kept = assert_no_drift(session)
+        billed = session.execute(select(func.sum(USAGE_RECORDS.c.quantity))).scalar_one()
+    spent = {ACCT: 150 - kept[ACCT]["balance"], "org_other": 30 - kept["org_other"]["balance"]}
+    assert spent == {ACCT: 142, "org_other": 30}
+    assert sum(o.allowed and not o.replayed for o in outcomes[:CONSUMERS]) == 172
+    # The repeats of an id got the first answer; the refusals recorded nothing.
+    by_id: dict[str, set[int]] = {}
+    for n, o in enumerate(outcomes[:CONSUMERS]):
+        if o.allowed:
+            by_id.setdefault(f"g{n % 190}", set()).add(o.body["remaining"])
+    assert all(len(v) == 1 for v in by_id.values())
+    assert kept["org_payg"] == {"balance": 0, "granted": 5, "consumed": 5, "overage": 5}
+    assert billed == 5
+    assert [o.body["overage"] for o in outcomes[CONSUMERS:]] == [0, 0, 1, 2, 2]
