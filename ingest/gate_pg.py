@@ -1,15 +1,17 @@
 """The credit gate on Postgres: one asyncio task, one hot connection, pipelined statements.
 
 `POST /v1/credits/consume` is on the product's request path, so the gate runs on the event
-loop itself (psycopg's async connection) rather than in threads: a consume queued while
-the loop is free starts its batch at once (no thread to wake, no GIL to hand over, no
-`call_soon_threadsafe` to answer), and the requests arriving while a batch is in flight
-form the next batch. A batch is three round trips on a connection kept open
-(`domain.credits.gate_sql`): lock the rows and read earlier answers, write everything,
-COMMIT. An answer is given only after that COMMIT returned (synchronous_commit as the
-server has it: on). If a batch fails for another reason than an outage, each consume is
-retried in a transaction of its own; a dropped connection is replaced and the batch tried
-once more. The embedded SQLite default keeps the threaded gate (ingest/gate.py).
+loop itself (psycopg's async connection) rather than in threads: a consume queued while the
+loop is free starts its batch at once (no thread to wake, no GIL to hand over, no
+`call_soon_threadsafe` to answer), and the requests arriving while a batch is in flight form
+the next batch. A batch is two round trips on a connection kept open
+(`domain.credits.gate_sql`): lock the rows and read earlier answers; write everything and
+COMMIT. Round trips, not CPU, are what a batch waits on when the machine is busy (each one
+waits for the Postgres backend to be scheduled), hence pipeline mode. An answer is given
+only after that COMMIT returned (synchronous_commit as the server has it: on). If a batch
+fails for another reason than an outage, each consume is retried in a transaction of its
+own; a dropped connection is replaced and the batch tried once more. The embedded SQLite
+default keeps the threaded gate (ingest/gate.py).
 """
 
 from __future__ import annotations
@@ -136,7 +138,7 @@ class PipelinedGate:
 async def _transaction(
     conn: psycopg.AsyncConnection[Any], batch: list[Consume]
 ) -> list[ledger.ConsumeOutcome]:
-    """Lock + read answers (one round trip), write (one), COMMIT (one)."""
+    """Lock + read answers (one round trip), write + COMMIT (one)."""
     accounts = sorted({c.account_ref for c in batch})
     ids = sorted({ledger.CONSUME_PREFIX + c.consume_id for c in batch})
     try:
@@ -150,11 +152,11 @@ async def _transaction(
             now = utcnow()
             plan = ledger.plan_batch(batch, rows, answered, now)
             if plan.entries:
-                written = await conn.execute(gate_sql.WRITE, gate_sql.write_params(plan, now))
-                counts = await written.fetchone()
-                if counts is None or counts[0] != len(plan.entries):
-                    raise ledger.BatchRaced
-            await conn.commit()
+                await conn.execute(gate_sql.WRITE, gate_sql.write_params(plan, now))
+            await conn.commit()  # sent behind WRITE; psycopg syncs and waits for both
+    except psycopg.errors.UniqueViolation:
+        await conn.rollback()
+        raise ledger.BatchRaced from None
     except BaseException:
         if not conn.closed and not conn.broken:
             await conn.rollback()

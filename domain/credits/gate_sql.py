@@ -1,11 +1,12 @@
 """The Postgres credit gate's statements (raw SQL for psycopg; ingest/gate_pg.py runs them).
 
-A batch of consumes is three round trips whatever its size: `BEGIN` + `LOCK` + `ANSWERED`
-sent together (pipeline mode), then `WRITE` (the entries, the balances and the overage
-usage in one statement of CTEs, arrays bound as parameters), then `COMMIT` (or `ROLLBACK`
-when `WRITE` appended fewer entries than planned: an id raced in from another
-transaction). The decisions between the two are `domain.credits.ledger.plan_batch`, the
-same as every other path of the ledger.
+A batch of consumes is two round trips whatever its size: `BEGIN` + `LOCK` + `ANSWERED` sent
+together (pipeline mode), then `WRITE` (the entries, the balances and the overage usage in
+one statement of CTEs, arrays bound as parameters) + `COMMIT`. The entries are inserted
+without ON CONFLICT: an id raced in from another transaction fails `WRITE` with a unique
+violation, so the COMMIT sent behind it is skipped, nothing is written and the batch is
+tried again (the id's answer is then among the earlier ones). The decisions between the two
+are `domain.credits.ledger.plan_batch`, the same as every other path of the ledger.
 """
 
 from __future__ import annotations
@@ -39,7 +40,6 @@ WITH ins AS (
               %(e_start)s::timestamptz[], %(e_end)s::timestamptz[], %(e_answer)s::text[])
     AS e(entry_id, account_ref, kind, credits, overage, source, period_start, period_end,
          answer)
-  ON CONFLICT (entry_id) DO NOTHING
   RETURNING 1
 ), moved AS (
   UPDATE credit_balances b

@@ -157,3 +157,48 @@ def test_the_pipelined_gate_serves_200_concurrent_requests_exactly(runtime: Runt
     assert kept["org_payg"] == {"balance": 0, "granted": 5, "consumed": 5, "overage": 5}
     assert billed == 5
     assert [o.body["overage"] for o in outcomes[CONSUMERS:]] == [0, 0, 1, 2, 2]
+
+
+def test_the_pipelined_gate_answers_an_id_raced_in_by_another_transaction(
+    runtime: Runtime,
+) -> None:
+    """An id consumed meanwhile for another account (whose row the gate did not lock): the
+    gate's WRITE waits for that transaction, fails on the id, and the retry answers with
+    the first answer; nothing is spent twice."""
+    with runtime.sessions.begin() as session:
+        grant(session, ACCT, 10, "manual:1")
+        grant(session, "org_other", 10, "manual:2")
+    engine = make_engine(runtime.settings.effective_database_url, pool_size=1)
+    holder = Session(engine)
+    holder.begin()
+    first = ledger.consume(
+        holder, consume_id="x", account_ref="org_other", credits=3, meter=None, now=utcnow()
+    )
+
+    async def racing() -> list[ledger.ConsumeOutcome]:
+        gate = PipelinedGate(runtime.settings.effective_database_url)
+        gate.start()
+        try:
+            both = asyncio.gather(
+                gate.consume(Consume("x", ACCT, 4, None)), gate.consume(Consume("y", ACCT, 1, None))
+            )
+            await asyncio.sleep(0.5)  # the gate's WRITE now waits on the holder's entry
+            await asyncio.to_thread(holder.commit)
+            return list(await both)
+        finally:
+            await gate.aclose()
+
+    try:
+        outcomes = asyncio.run(racing())
+    finally:
+        holder.close()
+        engine.dispose()
+    assert outcomes[0].replayed and outcomes[0].body == first.body == {
+        "remaining": 7,
+        "overage": 0,
+        "payg": False,
+    }
+    assert outcomes[1].body["remaining"] == 9 and not outcomes[1].replayed
+    with runtime.sessions() as session:
+        kept = assert_no_drift(session)
+    assert (kept[ACCT]["balance"], kept["org_other"]["balance"]) == (9, 7)
