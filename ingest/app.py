@@ -89,7 +89,8 @@ def create_app(settings: Settings | None = None, publish: PublishFn | None = Non
         )
         # The credit gate commits concurrent consumes together: on Postgres in a task of the
         # event loop with its own hot connection (ingest/gate_pg.py), on SQLite in a thread
-        # (ingest/gate.py). One batch at a time: while it commits, the next batch queues up.
+        # (ingest/gate.py). While a batch commits, the next one queues up (Postgres: and
+        # starts on the gate's second connection).
         gate: PipelinedGate | GroupCommitGate
         if cfg.is_sqlite:
             gate = GroupCommitGate(engine, threads=1)
