@@ -30,6 +30,7 @@ from ingest.ops_commands_api import COMMAND_OPS_ROUTES
 from ingest.plans_api import list_plans
 from ingest.publisher import BatchPublisher
 from ingest.read_api import READ_ROUTES
+from ingest.read_pool import ReadPool
 from ingest.webhooks import stripe_webhook
 from ingest.writer import GroupCommitWriter
 
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None, publish: PublishFn | None = Non
             gate = PipelinedGate(cfg.effective_database_url)
             gate.start()
         app.state.gate = gate
+        app.state.reads = ReadPool.open(cfg.effective_database_url, engine)
         app.state.settings = cfg
         app.state.engine = engine
         app.state.ingest_engine = ingest_engine
@@ -121,6 +123,7 @@ def create_app(settings: Settings | None = None, publish: PublishFn | None = Non
         finally:
             writer.close()
             await gate.aclose()
+            app.state.reads.close()
             publisher.close()
             broker_probe.close()
             ingest_engine.dispose()

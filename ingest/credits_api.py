@@ -42,6 +42,7 @@ from ingest.gate import Consume, GroupCommitGate
 from ingest.gate_pg import PipelinedGate
 from ingest.inputs import field_errors, parse_query, path_id, read_json, validate_body
 from ingest.openapi import Operation, document, path_param
+from ingest.read_pool import ReadPool
 from ingest.responses import ORJSONResponse, error
 
 log = structlog.get_logger("ingest.credits")
@@ -229,14 +230,13 @@ def _account_not_found() -> Response:
 async def get_credits(request: Request) -> Response:
     """GET /v1/accounts/{account_ref}/credits."""
     ref = path_id(request, "account_ref", "billing account", code="account_not_found")
-    engine: Engine = request.app.state.engine
+    pool: ReadPool = request.app.state.reads
 
-    def run() -> dict[str, Any] | None:
-        with Session(engine) as session:
-            row = ledger.balance_of(session, ref)
-            return _credits_body(row, ref) if _known(session, ref, row) else None
+    def run(session: Session) -> dict[str, Any] | None:
+        row = ledger.balance_of(session, ref)
+        return _credits_body(row, ref) if _known(session, ref, row) else None
 
-    body = await run_in_threadpool(run)
+    body = await pool.run(run)
     return ORJSONResponse(body) if body is not None else _account_not_found()
 
 
