@@ -4,7 +4,8 @@
 thread pool (40 threads) with a pinged pool checkout, each request paid a `SELECT 1` round
 trip and 32 concurrent requests became 32 threads taking turns on the GIL. Here a few
 threads, each keeping its connection warm (no ping: a connection the server dropped is
-replaced and the read tried once more, as the ingest writer and the credit gate do).
+replaced and the read tried once more, as the ingest writer and the credit gate do), in
+autocommit mode.
 """
 
 from __future__ import annotations
@@ -39,7 +40,10 @@ class ReadPool:
         if shared.dialect.name == "sqlite":
             return cls(shared, threads, owns_engine=False)
         engine = make_engine(database_url, pool_size=threads, pre_ping=False)
-        return cls(engine, threads, owns_engine=True)
+        # Autocommit: no BEGIN and no ROLLBACK round trip around each read. The same
+        # answers: under READ COMMITTED each statement takes its own snapshot either way.
+        readonly = engine.execution_options(isolation_level="AUTOCOMMIT")
+        return cls(readonly, threads, owns_engine=True)
 
     async def run(self, work: Callable[[Session], T]) -> T:
         """`work(session)` in a read thread; tried once more on a dropped connection."""

@@ -55,20 +55,19 @@ def _payment_method(session: Session, pm_id: str | None) -> PaymentMethodSummary
     )
 
 
-def _unpaid_since(session: Session, subscription_ids: list[str]) -> dict[str, datetime]:
-    """Per subscription, when its oldest open invoice with a failed attempt was created."""
-    if not subscription_ids:
-        return {}
-    rows = session.execute(
-        select(Invoice.subscription_id, func.min(Invoice.stripe_created))
+def _unpaid_since() -> Any:
+    """Per subscription row, when its oldest open invoice with a failed attempt was created
+    (a correlated subquery: the subscriptions and their unpaid invoices in one query)."""
+    return (
+        select(func.min(Invoice.stripe_created))
         .where(
-            Invoice.subscription_id.in_(subscription_ids),
+            Invoice.subscription_id == Subscription.id,
             Invoice.status == InvoiceStatus.OPEN,
             Invoice.attempt_count > 0,
         )
-        .group_by(Invoice.subscription_id)
+        .scalar_subquery()
+        .label("unpaid_since")
     )
-    return {sid: since for sid, since in rows if sid is not None and since is not None}
 
 
 def account_status(
@@ -93,12 +92,11 @@ def account_status(
     if account.stripe_customer_id is not None:
         subs = list(
             session.execute(
-                select(*_SUB_COLUMNS).where(
+                select(*_SUB_COLUMNS, _unpaid_since()).where(
                     Subscription.stripe_customer_id == account.stripe_customer_id
                 )
             )
         )
-    unpaid = _unpaid_since(session, [s.id for s in subs])
     facts = [
         SubscriptionFacts(
             id=s.id,
@@ -110,7 +108,7 @@ def account_status(
             current_period_end=s.current_period_end,
             cancel_at_period_end=s.cancel_at_period_end,
             created=s.stripe_created,
-            unpaid_since=unpaid.get(s.id),
+            unpaid_since=s.unpaid_since,
         )
         for s in subs
     ]
