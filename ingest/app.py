@@ -22,6 +22,7 @@ from ingest.console import CONSOLE_ROUTES
 from ingest.credits_api import CREDITS_ROUTES
 from ingest.errors import EdgeErrorsMiddleware, http_exception
 from ingest.gate import GroupCommitGate
+from ingest.gate_pg import PipelinedGate
 from ingest.health import BrokerProbe, Readiness, database_check, healthz, readyz
 from ingest.metrics import database_gauges, metrics
 from ingest.openapi_cache import RenderedDocument, openapi_json
@@ -33,6 +34,7 @@ from ingest.ops_usage_api import USAGE_OPS_ROUTES
 from ingest.plans_api import list_plans
 from ingest.publisher import BatchPublisher
 from ingest.read_api import READ_ROUTES
+from ingest.read_pool import ReadPool
 from ingest.webhooks import stripe_webhook
 from ingest.writer import GroupCommitWriter
 
@@ -112,16 +114,18 @@ def create_app(settings: Settings | None = None, publish: PublishFn | None = Non
         writer = GroupCommitWriter(
             ingest_engine, threads=writer_threads, on_commit=publisher.submit
         )
-        # The credit gate commits concurrent consumes together (ingest/gate.py), on its own
-        # connection without the ping, like the writer. One thread: while it commits, the
-        # next batch queues up (two threads would mostly wait on each other's row locks).
-        gate_engine = (
-            engine
-            if cfg.is_sqlite
-            else make_engine(cfg.effective_database_url, pool_size=1, pre_ping=False)
-        )
-        gate = GroupCommitGate(gate_engine, threads=1)
+        # The credit gate commits concurrent consumes together: on Postgres in a task of the
+        # event loop with its own hot connection (ingest/gate_pg.py), on SQLite in a thread
+        # (ingest/gate.py). While a batch commits, the next one queues up (Postgres: and
+        # starts on the gate's second connection).
+        gate: PipelinedGate | GroupCommitGate
+        if cfg.is_sqlite:
+            gate = GroupCommitGate(engine, threads=1)
+        else:
+            gate = PipelinedGate(cfg.effective_database_url)
+            gate.start()
         app.state.gate = gate
+        app.state.reads = ReadPool.open(cfg.effective_database_url, engine)
         app.state.settings = cfg
         app.state.engine = engine
         app.state.ingest_engine = ingest_engine
@@ -145,11 +149,11 @@ def create_app(settings: Settings | None = None, publish: PublishFn | None = Non
             yield
         finally:
             writer.close()
-            gate.close()
+            await gate.aclose()
+            app.state.reads.close()
             publisher.close()
             broker_probe.close()
             ingest_engine.dispose()
-            gate_engine.dispose()
             engine.dispose()
 
     return Starlette(

@@ -1,9 +1,10 @@
 """The credit gate and usage ingest (`usage` scope) and the credit reads (`read` scope).
 
-`POST /v1/credits/consume` is on the product's request path: two statements per consume
-(lock the balance row; append the entry and move the balance), committed together with
-the consumes that arrived meanwhile by the gate's threads (ingest/gate.py). `POST /v1/usage`
-stores a batch of up to 1,000 records in one multi-row INSERT. Both are idempotent by id.
+`POST /v1/credits/consume` is on the product's request path: each consume is committed
+together with the consumes that arrived meanwhile, in three round trips per batch, by the
+gate's task on the event loop (ingest/gate_pg.py; SQLite: the gate's thread, ingest/gate.py).
+`POST /v1/usage` stores a batch of up to 1,000 records in one multi-row INSERT. Both are
+idempotent by id.
 """
 
 from __future__ import annotations
@@ -38,8 +39,10 @@ from ingest.credits_models import (
     UsageRequest,
 )
 from ingest.gate import Consume, GroupCommitGate
+from ingest.gate_pg import PipelinedGate
 from ingest.inputs import field_errors, parse_query, path_id, read_json, validate_body
 from ingest.openapi import Operation, document, path_param
+from ingest.read_pool import ReadPool
 from ingest.responses import ORJSONResponse, error
 
 log = structlog.get_logger("ingest.credits")
@@ -114,7 +117,7 @@ async def consume_credits(request: Request) -> Response:
     """POST /v1/credits/consume."""
     body = validate_body(ConsumeRequest, await read_json(request, CONSUME_BODY_BYTES))
     meter = body.meter or request.app.state.plan_catalog.meter
-    gate: GroupCommitGate = request.app.state.gate
+    gate: PipelinedGate | GroupCommitGate = request.app.state.gate
     outcome = await gate.consume(Consume(body.id, body.account_ref, body.credits, meter))
     if outcome.allowed:
         return ORJSONResponse(outcome.body)
@@ -227,14 +230,13 @@ def _account_not_found() -> Response:
 async def get_credits(request: Request) -> Response:
     """GET /v1/accounts/{account_ref}/credits."""
     ref = path_id(request, "account_ref", "billing account", code="account_not_found")
-    engine: Engine = request.app.state.engine
+    pool: ReadPool = request.app.state.reads
 
-    def run() -> dict[str, Any] | None:
-        with Session(engine) as session:
-            row = ledger.balance_of(session, ref)
-            return _credits_body(row, ref) if _known(session, ref, row) else None
+    def run(session: Session) -> dict[str, Any] | None:
+        row = ledger.balance_of(session, ref)
+        return _credits_body(row, ref) if _known(session, ref, row) else None
 
-    body = await run_in_threadpool(run)
+    body = await pool.run(run)
     return ORJSONResponse(body) if body is not None else _account_not_found()
 
 

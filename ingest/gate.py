@@ -41,6 +41,10 @@ class GroupCommitGate(GroupCommit[Consume, ledger.ConsumeOutcome]):
         """The committed outcome of `consume` (or the exception that stopped it)."""
         return await self.submit(consume)
 
+    async def aclose(self) -> None:
+        """Stop the threads (what is queued is answered first)."""
+        self.close()
+
     def _apply(
         self, batch: list[Pending[Consume, ledger.ConsumeOutcome]]
     ) -> list[ledger.ConsumeOutcome]:

@@ -36,6 +36,7 @@ from ingest.auth import require_scope
 from ingest.inputs import parse_query, path_id
 from ingest.read_docs import register_listing, register_read_operations
 from ingest.read_models import account_model, listing_body
+from ingest.read_pool import ReadPool
 from ingest.read_queries import NotificationQuery, listing_query
 from ingest.read_shapes import account_out
 from ingest.responses import ORJSONResponse, error
@@ -58,19 +59,18 @@ def _not_found() -> Response:
 async def _with_account(
     request: Request, work: Callable[[Session, BillingAccount], T]
 ) -> T | Response:
-    """Run `work` in a worker thread with a session and the path's account (404 if none)."""
+    """Run `work` in a read thread with a session and the path's account (404 if none)."""
     ref = path_id(request, "account_ref", "billing account", code="account_not_found")
-    engine: Engine = request.app.state.engine
+    pool: ReadPool = request.app.state.reads
 
-    def run() -> T:
-        with Session(engine) as session:
-            account = reads.find_account(session, ref)
-            if account is None:
-                raise _NotFound
-            return work(session, account)
+    def run(session: Session) -> T:
+        account = reads.find_account(session, ref)
+        if account is None:
+            raise _NotFound
+        return work(session, account)
 
     try:
-        return await run_in_threadpool(run)
+        return await pool.run(run)
     except _NotFound:
         return _not_found()
 
@@ -86,7 +86,9 @@ async def get_account(request: Request) -> Response:
 
     def work(session: Session, account: BillingAccount) -> dict[str, Any]:
         now = utcnow()
-        status = account_status(session, account.account_ref or "", grace_days=grace_days, now=now)
+        status = account_status(
+            session, account.account_ref or "", grace_days=grace_days, now=now, account=account
+        )
         assert status is not None  # the account was just found in this session
         body = account_out(account, status, now).model_dump()
         for name, related in ACCOUNT_FIELDS.items():

@@ -9,11 +9,11 @@ taken from it, so concurrent consumers never overspend.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     BigInteger,
@@ -306,57 +306,58 @@ class BatchRaced(Exception):
     account, whose row this batch did not lock): apply the batch's consumes one by one."""
 
 
-def consume_batch(
-    session: Session, requests: Sequence[ConsumeRequest], now: datetime
-) -> list[ConsumeOutcome]:
-    """Many consumes in one transaction, with a fixed number of statements whatever their count.
+class LockedBalance(NamedTuple):
+    """What a consume is decided from: the account's locked balance row."""
 
-    The same decisions as `consume`, in order: the batch's balance rows are locked at once
-    (in account order, so two batches never deadlock), the ids answered before are read
-    at once, each consume is decided in turn (a repeat of an id in the batch gets the first
-    answer), then one INSERT appends the entries, one UPDATE per account moves the balances
-    (executemany) and one INSERT stores the overage usage.
+    balance: int
+    payg: bool
+    period_start: datetime | None
+    period_end: datetime | None
+
+
+@dataclass(slots=True)
+class BatchPlan:
+    """A batch's decisions and the writes that record them (see `plan_batch`)."""
+
+    outcomes: list[ConsumeOutcome]
+    entries: list[dict[str, Any]]  # consume entries to append (columns of ENTRIES)
+    moved: dict[str, list[int]]  # account -> [taken, overage]
+    usage: list[NewUsage]  # overage usage records
+
+
+def plan_batch(
+    requests: Sequence[ConsumeRequest],
+    rows: Mapping[str, LockedBalance],
+    answered: Mapping[str, dict[str, Any]],
+    now: datetime,
+) -> BatchPlan:
+    """Decide a batch's consumes in order from the locked rows (pure: no I/O).
+
+    `answered` holds the answers of ids consumed before; a repeat of an id in the batch gets
+    the first answer, a refusal records nothing.
     """
-    accounts = sorted({r.account_ref for r in requests})
-    lock = (
-        select(BALANCES.c.account_ref, BALANCES.c.balance, BALANCES.c.payg)
-        .add_columns(BALANCES.c.period_start, BALANCES.c.period_end)
-        .where(BALANCES.c.account_ref.in_(accounts))
-        .order_by(BALANCES.c.account_ref)
-        .with_for_update()
-    )
-    rows = {r.account_ref: r for r in session.execute(lock)}
-    ids = sorted({CONSUME_PREFIX + r.consume_id for r in requests})
-    answered: dict[str, dict[str, Any]] = {
-        entry_id: answer
-        for entry_id, answer in session.execute(
-            select(ENTRIES.c.entry_id, ENTRIES.c.answer).where(ENTRIES.c.entry_id.in_(ids))
-        )
-    }
+    seen = dict(answered)
     balances = {a: (r.balance, r.payg) for a, r in rows.items()}
-    moved: dict[str, list[int]] = {}  # account -> [taken, overage]
-    outcomes: list[ConsumeOutcome] = []
-    entries: list[dict[str, Any]] = []
-    usage: list[NewUsage] = []
+    plan = BatchPlan([], [], {}, [])
     for req in requests:
         entry_id = CONSUME_PREFIX + req.consume_id
-        if entry_id in answered:
-            outcomes.append(ConsumeOutcome(True, answered[entry_id], replayed=True))
+        if entry_id in seen:
+            plan.outcomes.append(ConsumeOutcome(True, seen[entry_id], replayed=True))
             continue
         balance, payg = balances.get(req.account_ref, (0, False))
         decision = rules.decide_consume(balance, req.credits, payg=payg and req.meter is not None)
         if not decision.allowed:
             body = {"remaining": decision.remaining, "overage": 0, "payg": bool(payg)}
-            outcomes.append(ConsumeOutcome(False, body))
+            plan.outcomes.append(ConsumeOutcome(False, body))
             continue
         answer = {"remaining": decision.remaining, "overage": decision.overage, "payg": bool(payg)}
-        answered[entry_id] = answer
+        seen[entry_id] = answer
         balances[req.account_ref] = (balance - decision.taken, payg)
-        totals = moved.setdefault(req.account_ref, [0, 0])
+        totals = plan.moved.setdefault(req.account_ref, [0, 0])
         totals[0] += decision.taken
         totals[1] += decision.overage
         row = rows[req.account_ref]
-        entries.append(
+        plan.entries.append(
             {
                 "entry_id": entry_id,
                 "account_ref": req.account_ref,
@@ -372,7 +373,7 @@ def consume_batch(
         )
         if decision.overage:
             assert req.meter is not None
-            usage.append(
+            plan.usage.append(
                 NewUsage(
                     OVERAGE_PREFIX + req.consume_id,
                     req.account_ref,
@@ -382,18 +383,52 @@ def consume_batch(
                     UsageSource.OVERAGE,
                 )
             )
-        outcomes.append(ConsumeOutcome(True, answer))
-    if entries:
+        plan.outcomes.append(ConsumeOutcome(True, answer))
+    return plan
+
+
+def consume_batch(
+    session: Session, requests: Sequence[ConsumeRequest], now: datetime
+) -> list[ConsumeOutcome]:
+    """Many consumes in one transaction, with a fixed number of statements whatever their count.
+
+    The same decisions as `consume`, in order (`plan_batch`): the batch's balance rows are
+    locked at once (in account order, so two batches never deadlock), the ids answered
+    before are read at once, then one INSERT appends the entries, one UPDATE moves the
+    balances and one INSERT stores the overage usage. (The Postgres gate of the web app
+    runs the same plan with its own statements: ingest/gate_pg.py.)
+    """
+    accounts = sorted({r.account_ref for r in requests})
+    lock = (
+        select(BALANCES.c.account_ref, BALANCES.c.balance, BALANCES.c.payg)
+        .add_columns(BALANCES.c.period_start, BALANCES.c.period_end)
+        .where(BALANCES.c.account_ref.in_(accounts))
+        .order_by(BALANCES.c.account_ref)
+        .with_for_update()
+    )
+    rows = {
+        r.account_ref: LockedBalance(r.balance, r.payg, r.period_start, r.period_end)
+        for r in session.execute(lock)
+    }
+    ids = sorted({CONSUME_PREFIX + r.consume_id for r in requests})
+    answered: dict[str, dict[str, Any]] = {
+        entry_id: answer
+        for entry_id, answer in session.execute(
+            select(ENTRIES.c.entry_id, ENTRIES.c.answer).where(ENTRIES.c.entry_id.in_(ids))
+        )
+    }
+    plan = plan_batch(requests, rows, answered, now)
+    if plan.entries:
         stmt = (
             dialect_insert(session, ENTRIES)
             .on_conflict_do_nothing(index_elements=["entry_id"])
             .returning(ENTRIES.c.entry_id)
         )
-        if len(set(session.execute(stmt, entries).scalars())) != len(entries):
+        if len(set(session.execute(stmt, plan.entries).scalars())) != len(plan.entries):
             raise BatchRaced
-        _spend_many(session, moved, now)
-        add_usage(session, usage, now)
-    return outcomes
+        _spend_many(session, plan.moved, now)
+        add_usage(session, plan.usage, now)
+    return plan.outcomes
 
 
 def _spend_many(session: Session, moved: dict[str, list[int]], now: datetime) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -24,10 +25,24 @@ from domain.types import utcnow
 DEFAULT_GRACE_DAYS = 7
 
 
+# Only the columns the status needs (never the raw Stripe objects), as Core rows.
+_PM_COLUMNS = (
+    *(PaymentMethod.id, PaymentMethod.status, PaymentMethod.type, PaymentMethod.card_brand),
+    *(PaymentMethod.card_last4, PaymentMethod.bank_last4, PaymentMethod.card_exp_month),
+    PaymentMethod.card_exp_year,
+)
+_SUB_COLUMNS = (
+    *(Subscription.id, Subscription.status, Subscription.plan_tier, Subscription.plan_interval),
+    *(Subscription.price_id, Subscription.current_period_start, Subscription.current_period_end),
+    *(Subscription.cancel_at_period_end, Subscription.stripe_created),
+    Subscription.default_payment_method_id,
+)
+
+
 def _payment_method(session: Session, pm_id: str | None) -> PaymentMethodSummary | None:
     if pm_id is None:
         return None
-    pm = session.get(PaymentMethod, pm_id)
+    pm = session.execute(select(*_PM_COLUMNS).where(PaymentMethod.id == pm_id)).first()
     if pm is None or pm.status is PaymentMethodStatus.DETACHED:
         return None
     return PaymentMethodSummary(
@@ -40,20 +55,19 @@ def _payment_method(session: Session, pm_id: str | None) -> PaymentMethodSummary
     )
 
 
-def _unpaid_since(session: Session, subscription_ids: list[str]) -> dict[str, datetime]:
-    """Per subscription, when its oldest open invoice with a failed attempt was created."""
-    if not subscription_ids:
-        return {}
-    rows = session.execute(
-        select(Invoice.subscription_id, func.min(Invoice.stripe_created))
+def _unpaid_since() -> Any:
+    """Per subscription row, when its oldest open invoice with a failed attempt was created
+    (a correlated subquery: the subscriptions and their unpaid invoices in one query)."""
+    return (
+        select(func.min(Invoice.stripe_created))
         .where(
-            Invoice.subscription_id.in_(subscription_ids),
+            Invoice.subscription_id == Subscription.id,
             Invoice.status == InvoiceStatus.OPEN,
             Invoice.attempt_count > 0,
         )
-        .group_by(Invoice.subscription_id)
+        .scalar_subquery()
+        .label("unpaid_since")
     )
-    return {sid: since for sid, since in rows if sid is not None and since is not None}
 
 
 def account_status(
@@ -62,23 +76,27 @@ def account_status(
     *,
     grace_days: int = DEFAULT_GRACE_DAYS,
     now: datetime | None = None,
+    account: BillingAccount | None = None,
 ) -> BillingStatus | None:
-    """The billing status of an account, or None when the account is unknown."""
-    account = session.execute(
-        select(BillingAccount).where(BillingAccount.account_ref == account_ref)
-    ).scalar_one_or_none()
+    """The billing status of an account, or None when the account is unknown.
+
+    `account`: the account row when the caller read it already (one query less).
+    """
+    if account is None:
+        account = session.execute(
+            select(BillingAccount).where(BillingAccount.account_ref == account_ref)
+        ).scalar_one_or_none()
     if account is None:
         return None
-    subs: list[Subscription] = []
+    subs: list[Any] = []
     if account.stripe_customer_id is not None:
         subs = list(
             session.execute(
-                select(Subscription).where(
+                select(*_SUB_COLUMNS, _unpaid_since()).where(
                     Subscription.stripe_customer_id == account.stripe_customer_id
                 )
-            ).scalars()
+            )
         )
-    unpaid = _unpaid_since(session, [s.id for s in subs])
     facts = [
         SubscriptionFacts(
             id=s.id,
@@ -90,7 +108,7 @@ def account_status(
             current_period_end=s.current_period_end,
             cancel_at_period_end=s.cancel_at_period_end,
             created=s.stripe_created,
-            unpaid_since=unpaid.get(s.id),
+            unpaid_since=s.unpaid_since,
         )
         for s in subs
     ]

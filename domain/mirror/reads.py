@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import ColumnElement, Row, Select, Table, func, literal, select, tuple_
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from domain.mirror.families._read import MAX_ROWS, Child, Listing
 from domain.mirror.tables import BillingAccount
@@ -57,9 +57,12 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
 
 
 def find_account(session: Session, account_ref: str) -> BillingAccount | None:
-    """The account with this product reference, or None."""
+    """The account with this product reference, or None (its raw Stripe object not loaded:
+    the read API never shows it)."""
     return session.execute(
-        select(BillingAccount).where(BillingAccount.account_ref == account_ref)
+        select(BillingAccount)
+        .options(defer(BillingAccount.raw))
+        .where(BillingAccount.account_ref == account_ref)
     ).scalar_one_or_none()
 
 

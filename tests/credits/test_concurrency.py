@@ -15,6 +15,7 @@ from domain.db import make_engine
 from domain.types import utcnow
 from domain.usage.records import USAGE_RECORDS
 from ingest.gate import Consume, GroupCommitGate
+from ingest.gate_pg import PipelinedGate
 from tests.credits.support import assert_no_drift, grant
 from workers.runtime import Runtime
 
@@ -116,3 +117,88 @@ def test_the_group_commit_gate_serves_200_concurrent_requests_exactly(runtime: R
     spent = {ACCT: 150 - kept[ACCT]["balance"], "org_other": 30 - kept["org_other"]["balance"]}
     assert spent == {ACCT: 142, "org_other": 30}
     assert sum(o.allowed and not o.replayed for o in outcomes) == 172
+
+
+def test_the_pipelined_gate_serves_200_concurrent_requests_exactly(runtime: Runtime) -> None:
+    """The web app's Postgres gate (one task, one connection): the same exact outcome."""
+    with runtime.sessions.begin() as session:
+        grant(session, ACCT, 150, "manual:1")
+        grant(session, "org_other", 30, "manual:2")
+        grant(session, "org_payg", 5, "manual:3")
+        ledger.set_payg(session, "org_payg", True, utcnow())
+
+    async def all_at_once() -> list[ledger.ConsumeOutcome]:
+        gate = PipelinedGate(runtime.settings.effective_database_url, max_batch=50)
+        gate.start()
+        try:
+            return await asyncio.gather(
+                *(
+                    gate.consume(Consume(f"g{n % 190}", ACCT if n % 4 else "org_other", 1, None))
+                    for n in range(CONSUMERS)
+                ),
+                *(gate.consume(Consume(f"p{n}", "org_payg", 2, "api_credits")) for n in range(5)),
+            )
+        finally:
+            await gate.aclose()
+
+    outcomes = asyncio.run(all_at_once())
+    with runtime.sessions() as session:
+        kept = assert_no_drift(session)
+        billed = session.execute(select(func.sum(USAGE_RECORDS.c.quantity))).scalar_one()
+    spent = {ACCT: 150 - kept[ACCT]["balance"], "org_other": 30 - kept["org_other"]["balance"]}
+    assert spent == {ACCT: 142, "org_other": 30}
+    assert sum(o.allowed and not o.replayed for o in outcomes[:CONSUMERS]) == 172
+    # The repeats of an id got the first answer; the refusals recorded nothing.
+    by_id: dict[str, set[int]] = {}
+    for n, o in enumerate(outcomes[:CONSUMERS]):
+        if o.allowed:
+            by_id.setdefault(f"g{n % 190}", set()).add(o.body["remaining"])
+    assert all(len(v) == 1 for v in by_id.values())
+    assert kept["org_payg"] == {"balance": 0, "granted": 5, "consumed": 5, "overage": 5}
+    assert billed == 5
+    assert [o.body["overage"] for o in outcomes[CONSUMERS:]] == [0, 0, 1, 2, 2]
+
+
+def test_the_pipelined_gate_answers_an_id_raced_in_by_another_transaction(
+    runtime: Runtime,
+) -> None:
+    """An id consumed meanwhile for another account (whose row the gate did not lock): the
+    gate's WRITE waits for that transaction, fails on the id, and the retry answers with
+    the first answer; nothing is spent twice."""
+    with runtime.sessions.begin() as session:
+        grant(session, ACCT, 10, "manual:1")
+        grant(session, "org_other", 10, "manual:2")
+    engine = make_engine(runtime.settings.effective_database_url, pool_size=1)
+    holder = Session(engine)
+    holder.begin()
+    first = ledger.consume(
+        holder, consume_id="x", account_ref="org_other", credits=3, meter=None, now=utcnow()
+    )
+
+    async def racing() -> list[ledger.ConsumeOutcome]:
+        gate = PipelinedGate(runtime.settings.effective_database_url)
+        gate.start()
+        try:
+            both = asyncio.gather(
+                gate.consume(Consume("x", ACCT, 4, None)), gate.consume(Consume("y", ACCT, 1, None))
+            )
+            await asyncio.sleep(0.5)  # the gate's WRITE now waits on the holder's entry
+            await asyncio.to_thread(holder.commit)
+            return list(await both)
+        finally:
+            await gate.aclose()
+
+    try:
+        outcomes = asyncio.run(racing())
+    finally:
+        holder.close()
+        engine.dispose()
+    assert outcomes[0].replayed and outcomes[0].body == first.body == {
+        "remaining": 7,
+        "overage": 0,
+        "payg": False,
+    }
+    assert outcomes[1].body["remaining"] == 9 and not outcomes[1].replayed
+    with runtime.sessions() as session:
+        kept = assert_no_drift(session)
+    assert (kept[ACCT]["balance"], kept["org_other"]["balance"]) == (9, 7)

@@ -199,15 +199,25 @@ def discount_bodies(session: Session, rows: Sequence[Any]) -> dict[str, dict[str
     """{discount id: its DiscountOut body}: the coupons and codes in one query each."""
     coupon_ids = {r.coupon_id for r in rows if r.coupon_id}
     promo_ids = {r.promotion_code_id for r in rows if r.promotion_code_id}
+    # No query for an empty set (most accounts show no discount at all).
     coupons = {
-        c.id: c for c in session.execute(select(COUPONS).where(COUPONS.c.id.in_(coupon_ids)))
+        c.id: c
+        for c in (
+            session.execute(select(COUPONS).where(COUPONS.c.id.in_(coupon_ids)))
+            if coupon_ids
+            else ()
+        )
     }
     codes = {
         p.id: p.code
-        for p in session.execute(
-            select(PROMOTION_CODES.c.id, PROMOTION_CODES.c.code).where(
-                PROMOTION_CODES.c.id.in_(promo_ids)
+        for p in (
+            session.execute(
+                select(PROMOTION_CODES.c.id, PROMOTION_CODES.c.code).where(
+                    PROMOTION_CODES.c.id.in_(promo_ids)
+                )
             )
+            if promo_ids
+            else ()
         )
     }
     bodies = {}
