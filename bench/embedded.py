@@ -55,7 +55,7 @@ def start_dev(source: Path, data_dir: Path, log: Path) -> tuple[subprocess.Popen
     env |= {
         "STRIPE_WEBHOOK_SECRETS": SECRET,
         "LOG_FORMAT": "json",
-        "LOG_LEVEL": "WARNING",
+        "LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
         "PYTHONPATH": str(source),
     }
     command = ("workers.cli", "dev", "--data-dir", str(data_dir), "--port", str(port))
@@ -88,22 +88,25 @@ def _query(db: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
         conn.close()
 
 
-def wait_done(db: Path, total: int, timeout: float) -> None:
+def wait_done(db: Path, ids_like: str, total: int, timeout: float) -> None:
     marks = ",".join("?" * len(DONE))
+    sql = f"SELECT count(*) FROM stripe_events WHERE event_id LIKE ? AND status IN ({marks})"
     deadline = time.monotonic() + timeout
     done = 0
     while time.monotonic() < deadline:
-        done = _query(db, f"SELECT count(*) FROM stripe_events WHERE status IN ({marks})", *DONE)[
-            0
-        ][0]
+        done = _query(db, sql, ids_like, *DONE)[0][0]
         if done >= total:
             return
         time.sleep(0.25)
     raise TimeoutError(f"only {done} of {total} events finished in {timeout:.0f} s")
 
 
-def timings(db: Path) -> dict[str, float]:
-    rows = _query(db, "SELECT received_at, processed_at, status FROM stripe_events")
+def timings(db: Path, ids_like: str) -> dict[str, float]:
+    rows = _query(
+        db,
+        "SELECT received_at, processed_at, status FROM stripe_events WHERE event_id LIKE ?",
+        ids_like,
+    )
     received = [datetime.fromisoformat(r[0]) for r in rows]
     processed = [datetime.fromisoformat(r[1]) for r in rows if r[1]]
     latencies = sorted(
@@ -124,20 +127,26 @@ def timings(db: Path) -> dict[str, float]:
 
 
 def run_one(
-    name: str, source: Path, bodies: list[dict[str, Any]], args: argparse.Namespace, work: Path
+    name: str, source: Path, customers: int, args: argparse.Namespace, work: Path
 ) -> dict[str, float]:
-    from bench.pipeline import post
+    from bench.pipeline import lifecycles, post
 
     data_dir = work / f"{name}-var"
+    db = data_dir / "billing.db"
     dev, port = start_dev(source, data_dir, work / f"{name}.log")
     try:
+        # Warm-up: the worker's pool process imports and connects on its first message.
+        warm = lifecycles(1, "w")
+        post(port, warm, 0, 1, work)
+        wait_done(db, "evt_life_w%", len(warm), args.timeout)
+        bodies = lifecycles(customers, name[0])
         ingest = post(port, bodies, 0, args.connections, work)
-        wait_done(data_dir / "billing.db", len(bodies), args.timeout)
+        wait_done(db, f"evt_life_{name[0]}%", len(bodies), args.timeout)
         rss = peak_rss_mb(dev.pid)
     finally:
         dev.terminate()
         dev.wait(30)
-    result = timings(data_dir / "billing.db")
+    result = timings(db, f"evt_life_{name[0]}%")
     result |= {"ingest": ingest["rate"], "rss": rss, "errors": sum(ingest["errors"].values())}
     return result
 
@@ -150,10 +159,10 @@ def main(args: argparse.Namespace) -> None:
     results: dict[str, dict[str, float]] = {}
     if args.before and args.before_events:
         source = checkout(args.before, work / "before-src")
-        bodies = lifecycles(max(1, args.before_events // per_life), "o")
-        results[f"before ({args.before})"] = run_one("before", source, bodies, args, work)
-    bodies = lifecycles(max(1, args.events // per_life), "e")
-    results["this checkout"] = run_one("after", ROOT, bodies, args, work)
+        customers = max(1, args.before_events // per_life)
+        results[f"before ({args.before})"] = run_one("before", source, customers, args, work)
+    customers = max(1, args.events // per_life)
+    results["this checkout"] = run_one("after", ROOT, customers, args, work)
 
     table = Table(title=f"embedded default, billing dev end to end ({machine()})")
     for col in ("run", "events", "ingest ev/s", "processed ev/s", "drain s", "p50 s", "p99 s"):
