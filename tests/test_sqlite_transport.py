@@ -108,3 +108,34 @@ def test_an_empty_poll_takes_no_lock(app: Celery, tmp_path: Path) -> None:
             holder.execute("ROLLBACK")
             holder.close()
             poller.join(40)
+
+
+def test_on_sqlite_the_ack_stays_durable_while_worker_and_broker_commits_may_not(
+    tmp_path: Path,
+) -> None:
+    """PRAGMA synchronous: 2 (FULL) syncs the WAL on every commit, 1 (NORMAL) at checkpoints.
+    The web's engines (what the webhook ack waits for) are FULL; the worker's and the broker's
+    writes can be redone from the durable event log, so they are NORMAL."""
+    from alembic import command
+    from sqlalchemy import text
+    from starlette.testclient import TestClient
+
+    from ingest.app import create_app
+    from migrations import alembic_config
+    from workers.runtime import build_runtime
+
+    settings = embedded_settings(tmp_path, stripe_webhook_secrets="whsec_embedded_test_0123456789")
+    command.upgrade(alembic_config(settings.effective_database_url), "head")
+
+    def synchronous(engine: Any) -> int:
+        with engine.connect() as conn:
+            return int(conn.execute(text("PRAGMA synchronous")).scalar())
+
+    with TestClient(create_app(settings, publish=lambda ids: None)) as client:
+        state = client.app.state  # type: ignore[attr-defined]
+        assert {synchronous(state.engine), synchronous(state.ingest_engine)} == {2}
+    assert synchronous(build_runtime(settings).engine) == 1
+    app = make_celery(settings)
+    with app.connection_for_write() as conn:
+        engine, _ = conn.default_channel._open()
+        assert synchronous(engine) == 1
