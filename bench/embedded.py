@@ -188,5 +188,6 @@ def main(args: argparse.Namespace) -> None:
     print(
         f"embedded: {after['rate']:,.0f} ev/s processed end to end ({int(after['n']):,} events, "
         f"ingest {after['ingest']:,.0f} ev/s){ratio}, p99 {after['p99']:.2f} s, "
-        f"dead {int(after['dead'])}, billing dev RSS {after['rss']:.0f} MB (logs in {work})"
+        f"dead {int(after['dead'])}, billing dev RSS {after['rss']:.0f} MB, "
+        f"load average {os.getloadavg()[0]:.1f} (logs in {work})"
     )
