@@ -139,3 +139,24 @@ def test_on_sqlite_the_ack_stays_durable_while_worker_and_broker_commits_may_not
     with app.connection_for_write() as conn:
         engine, _ = conn.default_channel._open()
         assert synchronous(engine) == 1
+
+
+def test_messages_kombus_transport_delivered_are_deleted_on_opening(tmp_path: Path) -> None:
+    """A broker.db from before keeps every delivered message (invisible) for good."""
+    app = make_celery(embedded_settings(tmp_path / "old"))
+    publish_event_batch(app, ["evt_pending"])
+    broker = tmp_path / "old" / "broker.db"
+    with sqlite3.connect(broker) as db:
+        db.execute(
+            "INSERT INTO kombu_message (visible, payload, version, queue_id) "
+            "SELECT 0, payload, 1, queue_id FROM kombu_message"
+        )
+    from workers import sqlite_transport
+
+    sqlite_transport._SWEPT.clear()  # as a process started on that file
+    with app.connection_for_write() as conn:
+        conn.default_channel._open()
+    with sqlite3.connect(broker) as db:
+        assert db.execute("SELECT visible, count(*) FROM kombu_message GROUP BY 1").fetchall() == [
+            (1, 1)
+        ]

@@ -12,7 +12,8 @@ every poll's scan grow forever. Here:
   `queued`, and the sweeper publishes them again.
 - a poll first looks for a visible message without a lock (WAL readers take none), and only
   then takes one with a single `DELETE ... RETURNING` in an immediate transaction: an idle
-  worker never blocks the web process's publishes, and the table holds only what is queued.
+  worker never blocks the web process's publishes, and the table holds only what is queued
+  (the delivered messages kombu's transport left in a broker.db are deleted on opening it).
 
 The poll interval (`polling_interval`, 1 s in kombu) comes from `BROKER_POLL_INTERVAL_SECONDS`
 through `workers.celery_app.transport_options`. kombu passes the transport options it does
@@ -31,6 +32,9 @@ from sqlalchemy import text
 
 from domain.db import make_engine
 
+# broker.db files whose delivered messages this process has deleted already.
+_SWEPT: set[str] = set()
+
 
 class Channel(kombu_sqla.Channel):  # type: ignore[misc]
     _queue_ids: dict[str, int]
@@ -38,6 +42,15 @@ class Channel(kombu_sqla.Channel):  # type: ignore[misc]
     def _engine_from_config(self) -> Any:
         url = self.connection.client.hostname
         return make_engine(url, synchronous_commit=False)
+
+    def _open(self) -> Any:
+        engine, factory = super()._open()
+        url = self.connection.client.hostname
+        if url not in _SWEPT:
+            with engine.begin() as conn:  # kombu never reads an invisible (delivered) row again
+                conn.execute(text(f"DELETE FROM {self.message_tablename} WHERE visible = 0"))
+            _SWEPT.add(url)
+        return engine, factory
 
     def _queue_id(self, queue: str) -> int:
         try:
