@@ -28,7 +28,7 @@ def embedded_env() -> dict[str, str]:
     return env
 
 
-def start_dev(data_dir: Path, port: int, log: Path) -> Proc:
+def start_dev(data_dir: Path, port: int, log: Path, **env: str) -> Proc:
     proc = Proc(
         [
             sys.executable,
@@ -40,7 +40,7 @@ def start_dev(data_dir: Path, port: int, log: Path) -> Proc:
             "--port",
             str(port),
         ],
-        embedded_env(),
+        embedded_env() | env,
         log,
     )
 
@@ -178,7 +178,9 @@ def test_messages_the_worker_fetched_ahead_are_not_lost_across_a_restart(tmp_pat
 
     data_dir = tmp_path / "var"
     port = free_port()
-    dev = start_dev(data_dir, port, tmp_path / "dev1.log")
+    # While the worker holds them, the sweeper must not publish the events again (the tests'
+    # 1 s grace would): that is what the restart, with the short grace, is to show.
+    dev = start_dev(data_dir, port, tmp_path / "dev1.log", SWEEPER_GRACE_SECONDS="600")
     try:
         worker = _worker_of(dev)
         assert wait_until(lambda: bool(_children(worker)), 60), dev.output()[-4000:]
