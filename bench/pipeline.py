@@ -12,6 +12,10 @@ customers; 17 events each, interleaved across customers) through the real endpoi
 Timings come from the database (`received_at`, `processed_at`).
 
     python -m bench.pipeline --events 20000 --rate 300 --rate-seconds 20
+
+`--embedded` measures `billing dev` instead (SQLite database and broker; bench/embedded.py):
+
+    python -m bench.pipeline --embedded --events 3400 --before-events 340
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import create_engine, text
 
+from bench import embedded
 from bench.common import (
     ROOT,
     bench_environment,
@@ -152,7 +157,20 @@ def main() -> None:
     parser.add_argument("--worker-pool", default="prefork", help="prefork or threads")
     parser.add_argument("--database-url", default="postgresql+psycopg://127.0.0.1/bench")
     parser.add_argument("--broker-url", default="redis://127.0.0.1:6379/13")
+    parser.add_argument(
+        "--embedded", action="store_true", help="measure `billing dev` (bench/embedded.py)"
+    )
+    parser.add_argument(
+        "--before",
+        default=embedded.BEFORE_REF,
+        help="--embedded: the commit to compare with in the same run ('' for none)",
+    )
+    parser.add_argument("--before-events", type=int, default=340, help="--embedded: its burst")
+    parser.add_argument("--timeout", type=float, default=600, help="--embedded: drain timeout")
     args = parser.parse_args()
+    if args.embedded:
+        embedded.main(args)
+        return
 
     env = bench_environment(args.database_url, args.broker_url, log_level="WARNING")
     work = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))

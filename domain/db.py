@@ -18,16 +18,19 @@ def make_engine(
 ) -> Engine:
     """Create an engine for `url`, preparing SQLite files and pragmas when needed.
 
-    `synchronous_commit=False` (Postgres only) lets COMMIT return before the WAL is flushed.
-    Only for work that can be redone from durable state: a crash then loses a short suffix
-    of transactions, in order, never a partial one.
+    `synchronous_commit=False` lets COMMIT return before the WAL is flushed (Postgres:
+    `synchronous_commit=off`; SQLite: `synchronous=NORMAL` in WAL mode, where the WAL is
+    synced at checkpoints). Only for work that can be redone from durable state: a crash of
+    the machine then loses a short suffix of transactions, in order, never a partial one. A
+    process crash loses nothing on either. On SQLite the other connections' FULL commits stay
+    durable: each syncs the whole WAL, earlier NORMAL commits included.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30}, **_JSON, **_PRIVATE)
-        _sqlite_pragmas(engine)
+        _sqlite_pragmas(engine, "FULL" if synchronous_commit else "NORMAL")
         return engine
     return create_engine(
         url,
@@ -57,7 +60,7 @@ _JSON: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": or
 _PRIVATE: dict[str, Any] = {"hide_parameters": True}
 
 
-def _sqlite_pragmas(engine: Engine) -> None:
+def _sqlite_pragmas(engine: Engine, synchronous: str) -> None:
     # pysqlite's own transaction handling defers BEGIN; take it over so every
     # transaction begins IMMEDIATE, which serialises writers the way row locks do.
     @event.listens_for(engine, "connect")
@@ -65,7 +68,7 @@ def _sqlite_pragmas(engine: Engine) -> None:
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()

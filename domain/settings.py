@@ -96,6 +96,8 @@ class Settings(BaseSettings):
     publish_linger_ms: float = Field(default=25.0, ge=0, le=1000)
     worker_synchronous_commit: bool = False
     broker_timeout_seconds: float = Field(default=3.0, gt=0)
+    # The SQLite broker of the embedded default is polled: an idle worker looks this often.
+    broker_poll_interval_seconds: float = Field(default=0.05, gt=0, le=5)
     readiness_timeout_seconds: float = Field(default=3.0, gt=0)
     metrics_cache_seconds: float = Field(default=5.0, ge=0)
 

@@ -28,7 +28,7 @@ def embedded_env() -> dict[str, str]:
     return env
 
 
-def start_dev(data_dir: Path, port: int, log: Path) -> Proc:
+def start_dev(data_dir: Path, port: int, log: Path, **env: str) -> Proc:
     proc = Proc(
         [
             sys.executable,
@@ -40,7 +40,7 @@ def start_dev(data_dir: Path, port: int, log: Path) -> Proc:
             "--port",
             str(port),
         ],
-        embedded_env(),
+        embedded_env() | env,
         log,
     )
 
@@ -137,5 +137,83 @@ def test_sigterm_to_dev_stops_its_worker_and_sweeper(tmp_path: Path) -> None:
         assert wait_until(lambda: not any(Path(f"/proc/{c}").exists() for c in children), 30), (
             dev.output()[-4000:]
         )
+    finally:
+        dev.stop()
+
+
+def _children(pid: int) -> list[int]:
+    return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def _worker_of(dev: Proc) -> int:
+    for child in _children(dev.pid):
+        if "worker" in Path(f"/proc/{child}/cmdline").read_text():
+            return child
+    raise AssertionError("billing dev has no worker")
+
+
+def _done(data_dir: Path, ids: list[str]) -> int:
+    with sqlite3.connect(data_dir / "billing.db") as conn:
+        done = {
+            event_id
+            for (event_id, status) in conn.execute("SELECT event_id, status FROM stripe_events")
+            if status in {"processed", "ignored"}
+        }
+    return len(done & set(ids))
+
+
+def _ids_in_broker(data_dir: Path) -> set[str]:
+    import base64
+
+    with sqlite3.connect(data_dir / "broker.db") as conn:
+        payloads = [orjson.loads(p) for (p,) in conn.execute("SELECT payload FROM kombu_message")]
+    return {i for p in payloads for i in orjson.loads(base64.b64decode(p["body"]))[0][0]}
+
+
+def test_messages_the_worker_fetched_ahead_are_not_lost_across_a_restart(tmp_path: Path) -> None:
+    """The dev worker fetches several messages ahead (prefetch 4 on the SQLite broker, which
+    has no broker-side ack): a worker killed with them in memory loses them from broker.db.
+    Their events are still `queued` in billing.db; after a restart every one is processed."""
+    from tests.support.stripe_events import event_body, signed_headers
+
+    data_dir = tmp_path / "var"
+    port = free_port()
+    # While the worker holds them, the sweeper must not publish the events again (the tests'
+    # 1 s grace would): that is what the restart, with the short grace, is to show.
+    dev = start_dev(data_dir, port, tmp_path / "dev1.log", SWEEPER_GRACE_SECONDS="600")
+    try:
+        worker = _worker_of(dev)
+        assert wait_until(lambda: bool(_children(worker)), 60), dev.output()[-4000:]
+        pool = _children(worker)
+        for child in pool:  # the pool process stops: the worker's main process still fetches
+            os.kill(child, signal.SIGSTOP)
+        secret = orjson.loads((data_dir / "dev-secrets.json").read_bytes())["webhook_secret"]
+        ids = []
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+            for _ in range(200):
+                event_id, body = event_body()
+                answer = client.post(
+                    "/webhooks/stripe", content=body, headers=signed_headers(body, secret)
+                )
+                assert answer.status_code == 200, answer.text
+                ids.append(event_id)
+
+        def published_and_fetched() -> bool:
+            with sqlite3.connect(data_dir / "billing.db") as conn:
+                received = conn.execute(
+                    "SELECT count(*) FROM stripe_events WHERE status = 'received'"
+                ).fetchone()[0]
+            return received == 0 and len(_ids_in_broker(data_dir)) < len(ids)
+
+        assert wait_until(published_and_fetched, 60), dev.output()[-4000:]
+        for pid in (worker, *pool):
+            os.kill(pid, signal.SIGKILL)
+        fetched_ahead = set(ids) - _ids_in_broker(data_dir)
+        assert fetched_ahead and _done(data_dir, ids) == 0
+    finally:
+        dev.stop()
+    dev = start_dev(data_dir, port, tmp_path / "dev2.log")
+    try:
+        assert wait_until(lambda: _done(data_dir, ids) == len(ids), 120), dev.output()[-4000:]
     finally:
         dev.stop()

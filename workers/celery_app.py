@@ -33,7 +33,14 @@ def transport_options(settings: Settings) -> dict[str, Any]:
         }
         if settings.broker_key_prefix:
             options["global_keyprefix"] = settings.broker_key_prefix
+    if _is_sqlite_broker(settings):
+        # A polling transport: how long an idle consumer waits before it looks again.
+        options["polling_interval"] = settings.broker_poll_interval_seconds
     return options
+
+
+def _is_sqlite_broker(settings: Settings) -> bool:
+    return settings.effective_broker_url.startswith(("sqla+sqlite:", "sqlalchemy+sqlite:"))
 
 
 def broker_transport(settings: Settings) -> str | None:
@@ -42,17 +49,44 @@ def broker_transport(settings: Settings) -> str | None:
         from workers.redis_transport import TRANSPORT
 
         return TRANSPORT
+    if _is_sqlite_broker(settings):
+        from workers.sqlite_transport import TRANSPORT as SQLITE_TRANSPORT
+
+        return SQLITE_TRANSPORT
     return None
+
+
+def broker_connection_url(settings: Settings) -> str:
+    """The URL Celery connects with: on SQLite without kombu's `sqla+` prefix, which would
+    choose kombu's own transport over `broker_transport` (ours, above)."""
+    url = settings.effective_broker_url
+    return url.partition("+")[2] if _is_sqlite_broker(settings) else url
+
+
+def prefetch_multiplier(settings: Settings) -> int:
+    """Messages a worker process holds beyond the one it runs.
+
+    1 on Redis and RabbitMQ: a message waits in the broker for whichever worker frees first.
+    On the SQLite broker a full prefetch reads as an empty queue, and the consumer then
+    sleeps a poll interval after every message: with 4, it fetches the next messages while
+    the current one runs. Fetched messages are out of broker.db (kombu's SQLAlchemy transport
+    has no broker-side ack); a warm shutdown puts them back, and after a crash the sweeper
+    publishes their events again from billing.db.
+    """
+    return SQLITE_PREFETCH if _is_sqlite_broker(settings) else 1
+
+
+SQLITE_PREFETCH = 4
 
 
 def make_celery(settings: Settings) -> Celery:
     """Build the Celery app for these settings."""
-    app = Celery("billing", broker=settings.effective_broker_url, include=["workers.tasks"])
+    app = Celery("billing", broker=broker_connection_url(settings), include=["workers.tasks"])
     app.conf.update(
         broker_transport=broker_transport(settings),
         task_acks_late=True,
         task_reject_on_worker_lost=True,
-        worker_prefetch_multiplier=1,
+        worker_prefetch_multiplier=prefetch_multiplier(settings),
         task_queues=[Queue(q, Exchange(q, type="direct"), routing_key=q) for q in QUEUES],
         task_default_queue="events",
         task_routes={
