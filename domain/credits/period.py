@@ -99,6 +99,13 @@ def grant_period(
 ) -> int:
     """Grant what the period still lacks of `allowance`; the credits granted (0: nothing)."""
     start, end = period
+    # Most subscription events fall in a period already granted in full: an unlocked read says
+    # so in one statement (period grants only ever add up), and the balance row is not locked.
+    granted = ledger.period_granted(
+        session, account_ref=account_ref, period_start=start, subscription_id=subscription_id
+    )
+    if rules.period_grant(allowance, granted) == 0:
+        return 0
     balance = ledger.lock_or_create_balance(session, account_ref, now)
     if balance.period_start is not None and start < balance.period_start:
         return 0  # a period older than the account's current one has ended: nothing to grant

@@ -175,3 +175,25 @@ def test_any_order_and_duplicates_grant_each_period_once(
         "overage": 0,
         "period_start": P2[0],
     }
+
+
+def test_an_event_in_a_period_granted_in_full_never_locks_the_balance(runtime: Runtime) -> None:
+    """The common case (another update in a granted period) reads; it takes no balance lock."""
+    from sqlalchemy import event
+
+    apply(runtime, linked(), created_incomplete(), paid())
+    assert balance(runtime)["granted"] == PRO
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(" ".join(statement.split()))
+
+    event.listen(runtime.engine, "before_cursor_execute", record)
+    try:
+        again = sub("active", quantity=2)
+        apply(runtime, ev("customer.subscription.updated", again, T0 + 50))
+    finally:
+        event.remove(runtime.engine, "before_cursor_execute", record)
+    touching = [s for s in seen if "credit_balances" in s]
+    assert touching == [], touching
+    assert balance(runtime)["granted"] == PRO
