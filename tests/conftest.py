@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -58,7 +59,15 @@ def services_pgbouncer() -> Iterator[PgBouncer | None]:
     bouncer = PgBouncer(server.host or "127.0.0.1", server.port or 5432, port=PGBOUNCER_PORT)
     bouncer.start()
     yield bouncer
-    bouncer.destroy()
+    try:
+        time.sleep(1.5)  # one stats_period
+        database = make_url(TEST_DATABASE_URL).database or ""
+        if bouncer.transactions(database) == 0:  # the switch did nothing: say so
+            pytest.fail(
+                f"TEST_VIA_PGBOUNCER=1 but no transaction went through PgBouncer for {database}"
+            )
+    finally:
+        bouncer.destroy()
 
 
 @pytest.fixture(scope="session")

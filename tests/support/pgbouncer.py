@@ -80,7 +80,7 @@ class PgBouncer:
             # A restarted server's connections are replaced quickly (the fault suite).
             "server_check_delay = 1\nserver_login_retry = 1\n"
             f"logfile = {self.log}\npidfile = {self.workdir / 'pgbouncer.pid'}\n"
-            "admin_users = postgres\n"
+            "admin_users = postgres\nstats_period = 1\n"
         )
         if self._user:
             shutil.chown(self.workdir, self._user, self._user)
@@ -106,6 +106,36 @@ class PgBouncer:
         )
         if not wait_until(self.answers, 15):
             raise RuntimeError(f"pgbouncer did not start:\n{self.output()}")
+
+    @property
+    def _psql_admin(self) -> list[str]:
+        return [
+            "psql",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-U",
+            "postgres",
+            "-d",
+            "pgbouncer",
+        ]
+
+    def transactions(self, database: str) -> int:
+        """Transactions PgBouncer ran for `database` so far (its admin console's SHOW STATS;
+        the counters are updated every `stats_period`, 1 s here)."""
+        result = subprocess.run(
+            [*self._psql_admin, "-At", "-F", "\t", "-c", "SHOW STATS"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
+        lines = [line.split("\t") for line in result.stdout.splitlines()]
+        header = next((cols for cols in lines if cols and cols[0] == "database"), None)
+        rows = [cols for cols in lines if cols and cols[0] == database]
+        column = header.index("total_xact_count") if header else 1
+        return sum(int(cols[column]) for cols in rows)
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")[-3000:] if self.log.exists() else ""
