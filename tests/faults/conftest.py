@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -41,7 +42,12 @@ def private_pgbouncer(private_postgres: PostgresServer) -> Iterator[PgBouncer | 
     bouncer = PgBouncer(target_port=private_postgres.port)
     bouncer.start()
     yield bouncer
-    bouncer.destroy()
+    try:
+        time.sleep(1.5)  # one stats_period
+        if bouncer.transactions("faults_redis") + bouncer.transactions("faults_rabbitmq") == 0:
+            pytest.fail("TEST_VIA_PGBOUNCER=1 but no fault suite transaction went through it")
+    finally:
+        bouncer.destroy()
 
 
 def _broker(name: str, workdir: Path) -> BrokerUnderTest:
