@@ -228,3 +228,18 @@ def test_the_code_uses_no_session_scoped_sql() -> None:
         for use in session_scoped_uses(path.read_text())
     }
     assert found == {"domain/db.py: startup option"}
+
+
+def test_an_unknown_pooler_mode_is_refused_with_the_variable_named() -> None:
+    from domain.settings import SettingsError
+
+    with pytest.raises(SettingsError, match="DATABASE_POOLER") as raised:
+        load_settings(database_pooler="session")
+    assert "postgresql" not in str(raised.value)
+
+
+def test_the_setting_means_nothing_on_sqlite(tmp_path: Path) -> None:
+    settings = load_settings(
+        database_url=f"sqlite:///{tmp_path / 'billing.db'}", database_pooler="transaction"
+    )
+    assert not settings.behind_transaction_pooler
