@@ -151,6 +151,42 @@ def test_the_worker_batch_path_leaves_no_session_state(url: str, db: Engine) -> 
     assert session_state(url) == CLEAN
 
 
+def test_the_credit_gate_behind_the_pooler_leaves_no_session_state(url: str, db: Engine) -> None:
+    """The web app's pipelined gate (raw psycopg connections, two lanes) over the one
+    server connection: every consume answered exactly, no prepared statement left
+    (without the setting two are: the check fails)."""
+    import asyncio
+
+    from ingest.gate_pg import Consume, PipelinedGate
+    from tests.credits.support import grant
+
+    runtime = build_runtime(load_settings(database_url=url, database_pooler="transaction"))
+    try:
+        with runtime.sessions.begin() as session:
+            grant(session, "org_pooled", 40, "manual:1")
+
+        async def consume_all() -> list[bool]:
+            gate = PipelinedGate(url, max_batch=5, transaction_pooler=True)
+            gate.start()
+            try:
+                # One at a time (batches of one: the same statements again and again, which
+                # psycopg would prepare), then all at once (both lanes).
+                outcomes = [
+                    await gate.consume(Consume(f"s{n}", "org_pooled", 1, None)) for n in range(10)
+                ]
+                outcomes += await asyncio.gather(
+                    *(gate.consume(Consume(f"c{n}", "org_pooled", 1, None)) for n in range(50))
+                )
+            finally:
+                await gate.aclose()
+            return [o.allowed for o in outcomes]
+
+        assert sorted(asyncio.run(consume_all())) == [False] * 20 + [True] * 40
+    finally:
+        runtime.engine.dispose()
+    assert session_state(url) == CLEAN
+
+
 def test_migrations_leave_no_session_state(
     url: str, db: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
