@@ -14,7 +14,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 
 def make_engine(
-    url: str, *, pool_size: int = 5, synchronous_commit: bool = True, pre_ping: bool = True
+    url: str,
+    *,
+    pool_size: int = 5,
+    synchronous_commit: bool = True,
+    pre_ping: bool = True,
+    transaction_pooler: bool = False,
 ) -> Engine:
     """Create an engine for `url`, preparing SQLite files and pragmas when needed.
 
@@ -24,6 +29,12 @@ def make_engine(
     the machine then loses a short suffix of transactions, in order, never a partial one. A
     process crash loses nothing on either. On SQLite the other connections' FULL commits stay
     durable: each syncs the whole WAL, earlier NORMAL commits included.
+
+    `transaction_pooler=True` (DATABASE_POOLER=transaction: PgBouncer in transaction mode)
+    keeps every piece of server state inside one transaction, since the next transaction of
+    the same connection may run on another server connection: no automatic prepared
+    statements (psycopg's `prepare_threshold`) and no session settings, so asynchronous
+    commit becomes a `SET LOCAL` at the start of each transaction instead of a startup option.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -32,18 +43,35 @@ def make_engine(
         engine = create_engine(url, connect_args={"timeout": 30}, **_JSON, **_PRIVATE)
         _sqlite_pragmas(engine, "FULL" if synchronous_commit else "NORMAL")
         return engine
-    return create_engine(
+    connect_args: dict[str, Any] = {"connect_timeout": 5}
+    if transaction_pooler:
+        connect_args["prepare_threshold"] = None
+    elif not synchronous_commit:
+        connect_args["options"] = "-c synchronous_commit=off"
+    engine = create_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=pre_ping,
-        connect_args={
-            "connect_timeout": 5,
-            **({} if synchronous_commit else {"options": "-c synchronous_commit=off"}),
-        },
+        connect_args=connect_args,
         **_JSON,
         **_PRIVATE,
     )
+    if transaction_pooler and not synchronous_commit:
+        _async_commit_per_transaction(engine)
+    return engine
+
+
+def _async_commit_per_transaction(engine: Engine) -> None:
+    # Behind a transaction pooler a session SET would stay on the server connection and
+    # reach other clients (the web app's synchronous ingest commits among them): LOCAL ends
+    # with the transaction. It costs one more statement (a round trip) per transaction.
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Any) -> None:
+        conn.exec_driver_sql(_SET_LOCAL_ASYNC_COMMIT)
+
+
+_SET_LOCAL_ASYNC_COMMIT = "SET LOCAL synchronous_commit = off"
 
 
 def _json_dumps(value: Any) -> str:

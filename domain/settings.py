@@ -95,6 +95,10 @@ class Settings(BaseSettings):
     publish_batch_size: int = Field(default=50, ge=1)
     publish_linger_ms: float = Field(default=25.0, ge=0, le=1000)
     worker_synchronous_commit: bool = False
+    # What sits between the processes and Postgres: `transaction` for a pooler in transaction
+    # mode (PgBouncer pool_mode=transaction), where no server state may outlive a transaction
+    # (no automatic prepared statements, no session SET): domain.db.make_engine.
+    database_pooler: Literal["none", "transaction"] = "none"
     broker_timeout_seconds: float = Field(default=3.0, gt=0)
     # The SQLite broker of the embedded default is polled: an idle worker looks this often.
     broker_poll_interval_seconds: float = Field(default=0.05, gt=0, le=5)
@@ -248,6 +252,11 @@ class Settings(BaseSettings):
     def effective_broker_url(self) -> str:
         """The configured broker, or kombu's SQLAlchemy transport on SQLite."""
         return self.broker_url or f"sqla+sqlite:///{(self.data_dir / 'broker.db').as_posix()}"
+
+    @property
+    def behind_transaction_pooler(self) -> bool:
+        """Whether Postgres is reached through a transaction-mode pooler (DATABASE_POOLER)."""
+        return self.database_pooler == "transaction" and not self.is_sqlite
 
     @property
     def is_sqlite(self) -> bool:

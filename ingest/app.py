@@ -97,12 +97,22 @@ def create_app(settings: Settings | None = None, publish: PublishFn | None = Non
         # group-commit writer has its own pool without the ping (a round trip per batch,
         # ~60 us of CPU: bench/edge_costs.py); it retries a batch once on a dropped
         # connection instead. SQLite has no server to lose: one engine.
-        engine = make_engine(cfg.effective_database_url, pool_size=4, pre_ping=True)
+        engine = make_engine(
+            cfg.effective_database_url,
+            pool_size=4,
+            pre_ping=True,
+            transaction_pooler=cfg.behind_transaction_pooler,
+        )
         writer_threads = 1 if cfg.is_sqlite else 2
         ingest_engine = (
             engine
             if cfg.is_sqlite
-            else make_engine(cfg.effective_database_url, pool_size=writer_threads, pre_ping=False)
+            else make_engine(
+                cfg.effective_database_url,
+                pool_size=writer_threads,
+                pre_ping=False,
+                transaction_pooler=cfg.behind_transaction_pooler,
+            )
         )
         publish_fn, broker_probe, publish_command_ids = _celery_publisher(cfg)
         publisher = BatchPublisher(
@@ -122,10 +132,15 @@ def create_app(settings: Settings | None = None, publish: PublishFn | None = Non
         if cfg.is_sqlite:
             gate = GroupCommitGate(engine, threads=1)
         else:
-            gate = PipelinedGate(cfg.effective_database_url)
+            gate = PipelinedGate(
+                cfg.effective_database_url,
+                transaction_pooler=cfg.behind_transaction_pooler,
+            )
             gate.start()
         app.state.gate = gate
-        app.state.reads = ReadPool.open(cfg.effective_database_url, engine)
+        app.state.reads = ReadPool.open(
+            cfg.effective_database_url, engine, transaction_pooler=cfg.behind_transaction_pooler
+        )
         app.state.settings = cfg
         app.state.engine = engine
         app.state.ingest_engine = ingest_engine

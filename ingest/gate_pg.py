@@ -48,8 +48,18 @@ class PipelinedGate:
     order, so two lanes never deadlock; on one account they take turns on its row lock; an
     id in two lanes at once is written by one, the other retries and answers the same."""
 
-    def __init__(self, database_url: str, *, lanes: int = 2, max_batch: int = 200) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        lanes: int = 2,
+        max_batch: int = 200,
+        transaction_pooler: bool = False,
+    ) -> None:
         self._conninfo = libpq_conninfo(database_url)
+        # Behind a transaction pooler (DATABASE_POOLER) no server-side prepared statements:
+        # the next batch may run on another server connection (domain.db.make_engine).
+        self._prepare_threshold: int | None = None if transaction_pooler else 5
         self._max_batch = max_batch
         self._waiting: list[_Waiting] = []
         self._wake = asyncio.Event()
@@ -120,7 +130,9 @@ class PipelinedGate:
     async def _connection(self, lane: int) -> psycopg.AsyncConnection[Any]:
         conn = self._conns[lane]
         if conn is None or conn.closed:
-            conn = await psycopg.AsyncConnection.connect(self._conninfo, connect_timeout=5)
+            conn = await psycopg.AsyncConnection.connect(
+                self._conninfo, connect_timeout=5, prepare_threshold=self._prepare_threshold
+            )
             set_json_loads(orjson.loads, conn)
             self._conns[lane] = conn
         return conn

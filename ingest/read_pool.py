@@ -35,11 +35,23 @@ class ReadPool:
         self._threads = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="read")
 
     @classmethod
-    def open(cls, database_url: str, shared: Engine, *, threads: int = 4) -> ReadPool:
+    def open(
+        cls,
+        database_url: str,
+        shared: Engine,
+        *,
+        threads: int = 4,
+        transaction_pooler: bool = False,
+    ) -> ReadPool:
         """Postgres: an engine of its own without the ping; SQLite: the app's engine."""
         if shared.dialect.name == "sqlite":
             return cls(shared, threads, owns_engine=False)
-        engine = make_engine(database_url, pool_size=threads, pre_ping=False)
+        engine = make_engine(
+            database_url,
+            pool_size=threads,
+            pre_ping=False,
+            transaction_pooler=transaction_pooler,
+        )
         # Autocommit: no BEGIN and no ROLLBACK round trip around each read. The same
         # answers: under READ COMMITTED each statement takes its own snapshot either way.
         readonly = engine.execution_options(isolation_level="AUTOCOMMIT")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import text
+from sqlalchemy import Connection, Engine, event
 
 import domain.commands  # (registers the commands table on Base.metadata)
 import domain.credits  # (registers the credit ledger tables)
@@ -23,6 +23,10 @@ def _url() -> str:
     return url or load_settings().effective_database_url
 
 
+def _behind_transaction_pooler() -> bool:
+    return load_settings().behind_transaction_pooler
+
+
 def run_offline() -> None:
     context.configure(url=_url(), target_metadata=target_metadata, literal_binds=True)
     with context.begin_transaction():
@@ -30,14 +34,11 @@ def run_offline() -> None:
 
 
 def run_online() -> None:
-    engine = make_engine(_url(), pool_size=1)
+    engine = make_engine(_url(), pool_size=1, transaction_pooler=_behind_transaction_pooler())
+    if engine.dialect.name != "sqlite":
+        _timeouts_per_transaction(engine)
     with engine.connect() as connection:
         is_sqlite = connection.dialect.name == "sqlite"
-        if not is_sqlite:
-            # A migration waiting on a busy table must fail fast, not queue every query behind it.
-            connection.execute(text("SET lock_timeout = '5s'"))
-            connection.execute(text("SET statement_timeout = '300s'"))
-            connection.commit()  # session settings stay; the migration gets its own transaction
         context.configure(
             connection=connection,
             target_metadata=target_metadata,
@@ -47,6 +48,18 @@ def run_online() -> None:
         with context.begin_transaction():
             context.run_migrations()
     engine.dispose()
+
+
+def _timeouts_per_transaction(engine: Engine) -> None:
+    # A migration waiting on a busy table must fail fast, not queue every query behind it.
+    # LOCAL, at the start of every transaction of the upgrade (an autocommit_block, for a
+    # CONCURRENTLY index, ends one and begins the next): a session SET would outlive the
+    # upgrade on a pooled server connection (PgBouncer in transaction mode) and reach the
+    # service's own transactions. The concurrent builds run without these timeouts.
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        conn.exec_driver_sql("SET LOCAL lock_timeout = '5s'")
+        conn.exec_driver_sql("SET LOCAL statement_timeout = '300s'")
 
 
 if context.is_offline_mode():

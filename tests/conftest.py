@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import redis
 from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
 from starlette.testclient import TestClient
 
 from tests.support.env import (
     API_TOKEN,
     BROKER_KEY_PREFIX,
+    PGBOUNCER_PORT,
+    SERVER_DATABASE_URL,
     TEST_BROKER_URL,
     TEST_DATABASE_URL,
+    VIA_PGBOUNCER,
     service_env,
 )
 
@@ -26,9 +31,45 @@ from domain.settings import Settings, load_settings
 from ingest.app import create_app
 from tests.support.db import truncate_all
 from tests.support.handlers import EFFECTS_DDL
+from tests.support.pgbouncer import PgBouncer
+from tests.support.pgbouncer_subset import in_pgbouncer_subset
 from tests.support.redis_server import RedisServer
 from tests.support.run_database import create_run_database, drop_run_database
 from workers.runtime import Runtime, build_runtime
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """TEST_VIA_PGBOUNCER=1 runs only the subset chosen for it (docs/testing.md)."""
+    if not VIA_PGBOUNCER:
+        return
+    keep = [item for item in items if in_pgbouncer_subset(item.nodeid)]
+    dropped = [item for item in items if not in_pgbouncer_subset(item.nodeid)]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
+
+
+@pytest.fixture(scope="session", autouse=True)
+def services_pgbouncer(request: pytest.FixtureRequest) -> Iterator[PgBouncer | None]:
+    """With TEST_VIA_PGBOUNCER=1, the PgBouncer (transaction mode) the services connect to."""
+    if not VIA_PGBOUNCER:
+        yield None
+        return
+    server = make_url(SERVER_DATABASE_URL)
+    bouncer = PgBouncer(server.host or "127.0.0.1", server.port or 5432, port=PGBOUNCER_PORT)
+    bouncer.start()
+    yield bouncer
+    try:
+        time.sleep(1.5)  # one stats_period
+        database = make_url(TEST_DATABASE_URL).database or ""
+        # The switch did nothing: say so (the fault suite has a PgBouncer of its own).
+        uses_it = any(not i.nodeid.startswith("tests/faults/") for i in request.session.items)
+        if uses_it and bouncer.transactions(database) == 0:
+            pytest.fail(
+                f"TEST_VIA_PGBOUNCER=1 but no transaction went through PgBouncer for {database}"
+            )
+    finally:
+        bouncer.destroy()
 
 
 @pytest.fixture(scope="session")

@@ -103,7 +103,13 @@ def test_the_readme_commands_are_the_ones_ci_runs() -> None:
     assert run in blocks and test in blocks
     ci = (ROOT / ".ci" / "run").read_text()
     assert ".venv/bin/python -m pip install -q -e '.[dev]'" in ci
-    assert ci.rstrip().splitlines()[-1] == ".venv/bin/pytest" == test.rsplit(" && ", 1)[1]
+    # The README's command, then the same suite's PgBouncer subset (docs/testing.md).
+    assert ci.rstrip().splitlines()[-4:] == [
+        test.rsplit(" && ", 1)[1],
+        "",
+        'say "tests through PgBouncer in transaction mode (the subset of docs/testing.md)"',
+        "TEST_VIA_PGBOUNCER=1 .venv/bin/pytest",
+    ]
 
 
 # `tests/x/test_a.py`, `test_a.py::test_b`, or `::test_b` (a test of the file named just before).

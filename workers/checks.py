@@ -43,7 +43,11 @@ def _database(settings: Settings) -> CheckResult:
     missing = _missing_file("database", settings.effective_database_url, "DATABASE_URL")
     if missing is not None:
         return missing
-    engine = make_engine(settings.effective_database_url, pool_size=1)
+    engine = make_engine(
+        settings.effective_database_url,
+        pool_size=1,
+        transaction_pooler=settings.behind_transaction_pooler,
+    )
     try:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))

@@ -245,8 +245,9 @@ def _wait_for_database(seconds: float) -> None:
 
     from domain.db import database_error_reason, database_location, make_engine
 
-    url = load_settings().effective_database_url
-    engine = make_engine(url, pool_size=1)
+    settings = load_settings()
+    url = settings.effective_database_url
+    engine = make_engine(url, pool_size=1, transaction_pooler=settings.behind_transaction_pooler)
     deadline = time.monotonic() + seconds
     try:
         while True:

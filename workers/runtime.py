@@ -50,6 +50,7 @@ def build_runtime(settings: Settings) -> Runtime:
         settings.effective_database_url,
         pool_size=4,
         synchronous_commit=settings.worker_synchronous_commit,
+        transaction_pooler=settings.behind_transaction_pooler,
     )
     return Runtime(settings=settings, engine=engine, sessions=make_sessionmaker(engine), deps=deps)
 

@@ -25,7 +25,11 @@ CONSUMERS = 200
 
 def race(runtime: Runtime, sizes: list[int], ids: list[str]) -> list[ledger.ConsumeOutcome]:
     """Every consume at once (released together), each in its own transaction and thread."""
-    engine = make_engine(runtime.settings.effective_database_url, pool_size=32)
+    engine = make_engine(
+        runtime.settings.effective_database_url,
+        pool_size=32,
+        transaction_pooler=runtime.settings.behind_transaction_pooler,
+    )
     start = threading.Barrier(32)
 
     def one(n: int) -> ledger.ConsumeOutcome:
@@ -95,7 +99,12 @@ def test_the_group_commit_gate_serves_200_concurrent_requests_exactly(runtime: R
     with runtime.sessions.begin() as session:
         grant(session, ACCT, 150, "manual:1")
         grant(session, "org_other", 30, "manual:2")
-    engine = make_engine(runtime.settings.effective_database_url, pool_size=2, pre_ping=False)
+    engine = make_engine(
+        runtime.settings.effective_database_url,
+        pool_size=2,
+        pre_ping=False,
+        transaction_pooler=runtime.settings.behind_transaction_pooler,
+    )
     gate = GroupCommitGate(engine, threads=2)
 
     async def all_at_once() -> list[ledger.ConsumeOutcome]:
@@ -128,7 +137,11 @@ def test_the_pipelined_gate_serves_200_concurrent_requests_exactly(runtime: Runt
         ledger.set_payg(session, "org_payg", True, utcnow())
 
     async def all_at_once() -> list[ledger.ConsumeOutcome]:
-        gate = PipelinedGate(runtime.settings.effective_database_url, max_batch=50)
+        gate = PipelinedGate(
+            runtime.settings.effective_database_url,
+            max_batch=50,
+            transaction_pooler=runtime.settings.behind_transaction_pooler,
+        )
         gate.start()
         try:
             return await asyncio.gather(
@@ -168,7 +181,11 @@ def test_the_pipelined_gate_answers_an_id_raced_in_by_another_transaction(
     with runtime.sessions.begin() as session:
         grant(session, ACCT, 10, "manual:1")
         grant(session, "org_other", 10, "manual:2")
-    engine = make_engine(runtime.settings.effective_database_url, pool_size=1)
+    engine = make_engine(
+        runtime.settings.effective_database_url,
+        pool_size=1,
+        transaction_pooler=runtime.settings.behind_transaction_pooler,
+    )
     holder = Session(engine)
     holder.begin()
     first = ledger.consume(
@@ -176,7 +193,10 @@ def test_the_pipelined_gate_answers_an_id_raced_in_by_another_transaction(
     )
 
     async def racing() -> list[ledger.ConsumeOutcome]:
-        gate = PipelinedGate(runtime.settings.effective_database_url)
+        gate = PipelinedGate(
+            runtime.settings.effective_database_url,
+            transaction_pooler=runtime.settings.behind_transaction_pooler,
+        )
         gate.start()
         try:
             both = asyncio.gather(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +13,9 @@ from domain.plans import load_catalog
 from tests.faults.brokers import BrokerUnderTest, PrivateRabbitVhost, PrivateRedis
 from tests.faults.result import Result
 from tests.faults.rig import Rig
+from tests.support.env import VIA_PGBOUNCER
 from tests.support.fake_stripe import FakeStripe
+from tests.support.pgbouncer import PgBouncer
 from tests.support.postgres_server import PostgresServer
 from tests.support.rabbitmq_vhost import rabbitmq_answers
 
@@ -29,6 +32,24 @@ def private_postgres() -> Iterator[PostgresServer]:
     server.destroy()
 
 
+@pytest.fixture(scope="session")
+def private_pgbouncer(private_postgres: PostgresServer) -> Iterator[PgBouncer | None]:
+    """With TEST_VIA_PGBOUNCER=1, a PgBouncer (transaction mode) in front of that cluster,
+    through which the services connect: it outlives the cluster's restart."""
+    if not VIA_PGBOUNCER:
+        yield None
+        return
+    bouncer = PgBouncer(target_port=private_postgres.port)
+    bouncer.start()
+    yield bouncer
+    try:
+        time.sleep(1.5)  # one stats_period
+        if bouncer.transactions("faults_redis") + bouncer.transactions("faults_rabbitmq") == 0:
+            pytest.fail("TEST_VIA_PGBOUNCER=1 but no fault suite transaction went through it")
+    finally:
+        bouncer.destroy()
+
+
 def _broker(name: str, workdir: Path) -> BrokerUnderTest:
     if name == "redis":
         return PrivateRedis(workdir)
@@ -41,6 +62,7 @@ def _broker(name: str, workdir: Path) -> BrokerUnderTest:
 def rig(
     request: pytest.FixtureRequest,
     private_postgres: PostgresServer,
+    private_pgbouncer: PgBouncer | None,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Rig]:
     workdir = tmp_path_factory.mktemp(f"faults-{request.param}")
@@ -50,7 +72,7 @@ def rig(
     fake.resources.prices = {p.price_id: p.amount for p in load_catalog().plans}
     logs = workdir / "logs"
     logs.mkdir()
-    rig = Rig(broker, private_postgres, fake, logs)
+    rig = Rig(broker, private_postgres, fake, logs, private_pgbouncer)
     try:
         rig.start()
         yield rig

@@ -26,6 +26,7 @@ from tests.faults.brokers import BrokerUnderTest
 from tests.support.env import service_env
 from tests.support.fake_stripe import FakeStripe
 from tests.support.handlers import EFFECTS_DDL
+from tests.support.pgbouncer import PgBouncer
 from tests.support.postgres_server import PostgresServer
 from tests.support.processes import Proc, start_server, start_sweeper, start_worker, wait_until
 from workers.runtime import Runtime, build_runtime
@@ -72,6 +73,7 @@ class Rig:
         pg: PostgresServer,
         fake: FakeStripe,
         log_dir: Path,
+        pooler: PgBouncer | None = None,
     ) -> None:
         self.broker, self.pg, self.fake, self.log_dir = broker, pg, fake, log_dir
         live, reference = f"faults_{broker.name}", f"faults_{broker.name}_in_order"
@@ -81,8 +83,10 @@ class Rig:
         self.db: Engine = create_engine(pg.url(live), pool_pre_ping=True)
         with self.db.begin() as conn:
             conn.execute(text(EFFECTS_DDL))
+        # The services may reach the database through a PgBouncer (TEST_VIA_PGBOUNCER=1);
+        # the checks and the in-order reference read the cluster directly.
         self.env = service_env(
-            DATABASE_URL=pg.url(live),
+            DATABASE_URL=pooler.url(pg.url(live)) if pooler else pg.url(live),
             BROKER_URL=broker.url,
             API_TOKENS=(
                 f"commander:{COMMANDS_TOKEN}:commands,reader:{READ_TOKEN}:read,"

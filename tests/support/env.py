@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 
 from sqlalchemy.engine import make_url
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
 
 # Each test run works in a database and a broker namespace of its own, so two runs on one
 # machine (a session and CI, say) never see each other's rows or messages. TEST_DATABASE_URL
@@ -17,6 +25,24 @@ RUN_DATABASE_PREFIX = f"{_server.database or 'test'}_r"
 TEST_DATABASE_URL = _server.set(database=f"{_server.database or 'test'}_{RUN_ID}").render_as_string(
     hide_password=False
 )
+# TEST_VIA_PGBOUNCER=1: the service processes and the in-process runtimes reach the run's
+# database through a PgBouncer in transaction mode (tests/support/pgbouncer.py, started by
+# tests/conftest.py on this port) with DATABASE_POOLER=transaction; the tests' own checks
+# still read Postgres directly. Only the subset of tests/support/pgbouncer_subset.py runs.
+VIA_PGBOUNCER = os.environ.get("TEST_VIA_PGBOUNCER", "") == "1"
+PGBOUNCER_PORT = (
+    int(os.environ.setdefault("BILLING_TEST_PGBOUNCER_PORT", str(_free_port())))
+    if VIA_PGBOUNCER
+    else 0
+)
+SERVICE_DATABASE_URL = (
+    make_url(TEST_DATABASE_URL)
+    .set(host="127.0.0.1", port=PGBOUNCER_PORT)
+    .render_as_string(hide_password=False)
+    if VIA_PGBOUNCER
+    else TEST_DATABASE_URL
+)
+POOLER_ENV = {"DATABASE_POOLER": "transaction"} if VIA_PGBOUNCER else {}
 TEST_BROKER_URL = os.environ.get("TEST_BROKER_URL", "redis://127.0.0.1:6379/15")
 BROKER_KEY_PREFIX = f"billing-test-{RUN_ID}:"
 WEBHOOK_SECRET = "whsec_test_primary_0123456789abcdef"
@@ -43,7 +69,8 @@ def service_env(**extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         {
-            "DATABASE_URL": TEST_DATABASE_URL,
+            "DATABASE_URL": SERVICE_DATABASE_URL,
+            **POOLER_ENV,
             "BROKER_URL": TEST_BROKER_URL,
             "BROKER_KEY_PREFIX": BROKER_KEY_PREFIX,
             "STRIPE_WEBHOOK_SECRETS": f"{WEBHOOK_SECRET},{SECOND_SECRET}",
