@@ -33,7 +33,8 @@ from ingest.ops_reconcile_api import RECONCILE_ROUTES
 from ingest.ops_usage_api import USAGE_OPS_ROUTES
 from ingest.plans_api import list_plans
 from ingest.publisher import BatchPublisher
-from ingest.read_api import READ_ROUTES
+from ingest.read_account import PgAccountReader
+from ingest.read_api import PLAN, READ_ROUTES
 from ingest.read_pool import ReadPool
 from ingest.webhooks import stripe_webhook
 from ingest.writer import GroupCommitWriter
@@ -126,6 +127,9 @@ def create_app(settings: Settings | None = None, publish: PublishFn | None = Non
             gate.start()
         app.state.gate = gate
         app.state.reads = ReadPool.open(cfg.effective_database_url, engine)
+        app.state.account_reader = (
+            None if cfg.is_sqlite else PgAccountReader(cfg.effective_database_url, PLAN.statements)
+        )
         app.state.settings = cfg
         app.state.engine = engine
         app.state.ingest_engine = ingest_engine
@@ -151,6 +155,8 @@ def create_app(settings: Settings | None = None, publish: PublishFn | None = Non
             writer.close()
             await gate.aclose()
             app.state.reads.close()
+            if app.state.account_reader is not None:
+                await app.state.account_reader.aclose()
             publisher.close()
             broker_probe.close()
             ingest_engine.dispose()
