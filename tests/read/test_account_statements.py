@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -12,8 +13,12 @@ import pytest
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 
+from domain.db import make_engine
 from domain.mirror import reads
 from domain.mirror.account_status import account_status
+from domain.mirror.families.entitlements import EntitlementSummary
+from domain.mirror.tables import BillingAccount
+from domain.models import Base
 from domain.types import utcnow
 from ingest.read_account import PgAccountReader, run_plan
 from ingest.read_api import ACCOUNT_FIELDS, PLAN, AccountBody
@@ -68,23 +73,34 @@ def test_on_postgres_the_answer_takes_no_sqlalchemy_statement(
     assert [s for s in statements if "billing_accounts" in s] == []
 
 
-def test_the_reader_and_the_orm_path_give_the_same_answer(pipe: Pipeline, runtime: Runtime) -> None:
-    seed(pipe)
-    now = utcnow()
-    with Session(runtime.engine) as session:
-        account = reads.find_account(session, ACCT)
+def _orm_answer(engine: Engine, ref: str, now: Any) -> dict[str, Any]:
+    """The account answer as the ORM path built it before (the reference)."""
+    with Session(engine) as session:
+        account = reads.find_account(session, ref)
         assert account is not None
-        status = account_status(session, ACCT, now=now, account=account)
+        status = account_status(session, ref, now=now, account=account)
         assert status is not None
         old = account_out(account, status, now).model_dump()
         for name, related in ACCOUNT_FIELDS.items():
             loaded = related.load(session, [account])
             old[name] = loaded.get(account.id, related.default())
-        expected = AccountBody.model_validate(old).model_dump(mode="json")
+        return AccountBody.model_validate(old).model_dump(mode="json")
+
+
+def _plan_answer(found: dict[str, list[Any]], now: Any) -> Any:
+    facts = PLAN.facts(found, grace_days=7, now=now)
+    assert facts is not None
+    return orjson.loads(orjson.dumps(account_body(facts, now), option=orjson.OPT_UTC_Z))
+
+
+def test_the_reader_and_the_orm_path_give_the_same_answer(pipe: Pipeline, runtime: Runtime) -> None:
+    seed(pipe)
+    now = utcnow()
+    expected = _orm_answer(runtime.engine, ACCT, now)
     with runtime.engine.connect() as conn:
         found = run_plan(conn, PLAN.statements, ACCT)
     if runtime.engine.dialect.name == "postgresql":
-        reader = PgAccountReader(str(runtime.engine.url.render_as_string(False)), PLAN.statements)
+        reader = PgAccountReader(runtime.engine.url.render_as_string(False), PLAN.statements)
 
         async def fetch() -> Any:
             try:
@@ -93,8 +109,47 @@ def test_the_reader_and_the_orm_path_give_the_same_answer(pipe: Pipeline, runtim
                 await reader.aclose()
 
         assert asyncio.run(fetch()) == found
-    facts = PLAN.facts(found, grace_days=7, now=now)
-    assert facts is not None
-    got = orjson.loads(orjson.dumps(account_body(facts, now), option=orjson.OPT_UTC_Z))
-    assert got == expected
+    assert _plan_answer(found, now) == expected
     assert PLAN.facts({**found, "account": []}, grace_days=7, now=now) is None
+
+
+def test_the_generic_path_on_sqlite(tmp_path: Path) -> None:
+    """The embedded default runs the same selects one after another: the same answer."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'billing.db'}")
+    Base.metadata.create_all(engine)
+    now = utcnow()
+    try:
+        with Session(engine) as session, session.begin():
+            session.add(
+                BillingAccount(
+                    account_ref="org_1",
+                    stripe_customer_id="cus_1",
+                    email="a@example.com",
+                    country="NL",
+                    deleted=False,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            session.add(
+                EntitlementSummary(
+                    id="cus_1",
+                    stripe_customer_id="cus_1",
+                    features=["b", "a"],
+                    has_more=False,
+                    raw={},
+                    last_event_created=1,
+                    last_event_rank=0,
+                    last_event_id="evt_1",
+                    updated_at=now,
+                )
+            )
+        with engine.connect() as conn:
+            found = run_plan(conn, PLAN.statements, "org_1")
+            assert run_plan(conn, PLAN.statements, "org_2")["account"] == []
+        answer = _plan_answer(found, now)
+        assert answer == _orm_answer(engine, "org_1", now)
+        assert answer["features"] == ["a", "b"]
+        assert answer["billing"]["entitled"] is False
+    finally:
+        engine.dispose()
