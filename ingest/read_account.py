@@ -1,26 +1,44 @@
-"""The account answer's selects run in one round trip (Postgres) or on one connection.
+"""The account answer's selects as one statement (Postgres) or one after another (SQLite).
 
 On Postgres the answer is read on the event loop itself, as the credit gate is
 (ingest/gate_pg.py): a few psycopg async connections kept open in autocommit mode, and all
-the answer's selects (domain/mirror/account_read.py) sent in one pipeline with the
-account_ref as their only parameter. They are compiled once, by SQLAlchemy, at start; their
-rows go through the same result processors SQLAlchemy applies (UTC datetimes, enums), so
-the facts built from them are those the ORM path would build. A connection the server
-dropped is replaced and the read tried once more. SQLite (the embedded default) runs the
-same selects one after another in a read thread (`run_plan`).
+the answer's selects (domain/mirror/account_read.py) folded into one statement, the
+account_ref its only parameter, compiled once by SQLAlchemy at start: each select's rows
+come back as one JSON column (`one_statement`) and are decoded into what SQLAlchemy would
+have read (datetimes parsed then made UTC, enums, numerics), so the facts built from them
+are those of the generic path. One statement, not eight pipelined: each statement costs
+the server a parse, a plan and an executor start, and the client a result to read. A
+connection the server dropped is replaced and the read tried once more. SQLite (the
+embedded default) runs the same selects one after another in a read thread (`run_plan`).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import namedtuple
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
+import orjson
 import psycopg
 import structlog
-from sqlalchemy import Connection, Select
+from psycopg.types.json import set_json_loads
+from sqlalchemy import (
+    JSON,
+    Connection,
+    DateTime,
+    Integer,
+    Numeric,
+    Select,
+    TypeDecorator,
+    func,
+    literal_column,
+    select,
+)
 from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
+from sqlalchemy.types import TypeEngine
 
 from domain.mirror.account_read import REF
 from ingest.gate_pg import libpq_conninfo
@@ -34,45 +52,69 @@ def run_plan(connection: Connection, statements: Mapping[str, Select[Any]], ref:
     return {name: list(connection.execute(stmt, {REF: ref})) for name, stmt in statements.items()}
 
 
-class _Compiled:
-    """One select as SQL text, its constant parameters and its rows' decoding."""
+def one_statement(statements: Mapping[str, Select[Any]]) -> Select[Any]:
+    """All the selects as one: per select a column holding its rows as a JSON array of
+    arrays (`json_agg(json_build_array(...))`), so one statement is parsed, planned and
+    answered instead of one per select, on both sides of the connection."""
+    columns = []
+    for name, stmt in statements.items():
+        sub = stmt.subquery()
+        rows = func.json_agg(func.json_build_array(*sub.c))
+        empty: Any = literal_column("'[]'::json")
+        found = select(func.coalesce(rows, empty)).select_from(sub).scalar_subquery()
+        columns.append(found.label(name))
+    return select(*columns)
+
+
+def _decoder(column_type: TypeEngine[Any], dialect: PGDialect_psycopg) -> Callable[[Any], Any]:
+    """A JSON value of this column as SQLAlchemy would give the column's own value."""
+    if isinstance(column_type, JSON):
+        return lambda v: v
+    if isinstance(column_type, Numeric) and not isinstance(column_type, Integer):
+        as_decimal = column_type.asdecimal
+        return lambda v: v if v is None else Decimal(str(v)) if as_decimal else float(v)
+    after = column_type._cached_result_processor(dialect, None)
+    impl = column_type.impl_instance if isinstance(column_type, TypeDecorator) else column_type
+    if isinstance(impl, DateTime):
+        parse = datetime.fromisoformat
+
+        def moment(v: Any) -> Any:
+            value = None if v is None else parse(v)
+            return after(value) if after else value
+
+        return moment
+    return after if after else lambda v: v
+
+
+class _Decoded:
+    """One select's rows out of their JSON column, as SQLAlchemy rows would read."""
 
     def __init__(self, name: str, stmt: Select[Any], dialect: PGDialect_psycopg) -> None:
-        compiled = stmt.compile(dialect=dialect)
-        binds: Mapping[str, Any] = compiled._bind_processors  # type: ignore[assignment]
         self.name = name
-        self.sql = str(compiled)
-        self.params = {  # the constants, already through their bind processors
-            k: binds[k](v) if k in binds else v
-            for k, v in compiled.construct_params({REF: ""}).items()
-            if k != REF
-        }
-        self._dialect = dialect
-        self._types = [c.type for c in stmt.selected_columns]
+        self._decoders = [_decoder(c.type, dialect) for c in stmt.selected_columns]
         self._row = namedtuple("Row", [c.key for c in stmt.selected_columns])  # type: ignore[misc]
-        self._processors: list[Any] | None = None
 
-    def rows(self, cursor: psycopg.AsyncCursor[Any], raw: Sequence[Sequence[Any]]) -> list[Any]:
-        """Rows as SQLAlchemy would give them (its result processors, chosen once per
-        statement from the driver's type codes, as SQLAlchemy chooses them)."""
-        if self._processors is None:
-            codes = [d.type_code for d in cursor.description or ()]
-            self._processors = [
-                t._cached_result_processor(self._dialect, code)
-                for t, code in zip(self._types, codes, strict=True)
-            ]
-        processors, row = self._processors, self._row
-        return [row(*(p(v) if p else v for p, v in zip(processors, r, strict=True))) for r in raw]
+    def rows(self, raw: Sequence[Sequence[Any]]) -> list[Any]:
+        decoders, row = self._decoders, self._row
+        return [row(*(d(v) for d, v in zip(decoders, r, strict=True))) for r in raw]
 
 
 class PgAccountReader:
-    """The account answer's selects in one pipeline on `connections` warm connections."""
+    """The account answer's selects as one statement on `connections` warm connections."""
 
     def __init__(
         self, database_url: str, statements: Mapping[str, Select[Any]], *, connections: int = 4
     ) -> None:
         dialect = PGDialect_psycopg()
-        self._statements = [_Compiled(n, s, dialect) for n, s in statements.items()]
+        compiled = one_statement(statements).compile(dialect=dialect)
+        binds: Mapping[str, Any] = compiled._bind_processors  # type: ignore[assignment]
+        self._sql = str(compiled)
+        self._params = {  # the constants, already through their bind processors
+            k: binds[k](v) if k in binds else v
+            for k, v in compiled.construct_params({REF: ""}).items()
+            if k != REF
+        }
+        self._selects = [_Decoded(n, s, dialect) for n, s in statements.items()]
         self._conninfo = libpq_conninfo(database_url)
         self._size = connections
         self._idle: asyncio.Queue[psycopg.AsyncConnection[Any] | None] | None = None
@@ -84,10 +126,6 @@ class PgAccountReader:
                 self._idle.put_nowait(None)
         return self._idle
 
-    @property
-    def statement_count(self) -> int:
-        return len(self._statements)
-
     async def fetch(self, ref: str) -> Found:
         """Every select's rows for the account `ref`, in one round trip."""
         idle = self._queue()
@@ -96,6 +134,7 @@ class PgAccountReader:
             for attempt in (1, 2):
                 if conn is None or conn.closed:
                     conn = await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True)
+                    set_json_loads(orjson.loads, conn)
                 try:
                     return await self._fetch(conn, ref)
                 except psycopg.OperationalError as exc:
@@ -109,14 +148,10 @@ class PgAccountReader:
             idle.put_nowait(conn)
 
     async def _fetch(self, conn: psycopg.AsyncConnection[Any], ref: str) -> Found:
-        cursors = []
-        async with conn.pipeline():
-            for st in self._statements:
-                cursors.append(await conn.execute(st.sql, {**st.params, REF: ref}))
-        return {
-            st.name: st.rows(cur, await cur.fetchall())
-            for st, cur in zip(self._statements, cursors, strict=True)
-        }
+        cursor = await conn.execute(self._sql, {**self._params, REF: ref})
+        row = await cursor.fetchone()
+        assert row is not None  # a select without FROM: always one row
+        return {d.name: d.rows(raw) for d, raw in zip(self._selects, row, strict=True)}
 
     async def aclose(self) -> None:
         if self._idle is None:

@@ -2,8 +2,8 @@
 account_ref alone, then the status built from their rows without another query.
 
 Each select names the account's customer only through a scalar subquery on the account_ref
-(`customer`), so none waits on another's answer: on Postgres they are sent together in one
-pipeline (ingest/read_account.py), elsewhere one after another on one connection. The
+(`customer`), so none waits on another's answer: on Postgres they are folded into one
+statement (ingest/read_account.py), elsewhere run one after another on one connection. The
 fields other families add to the account answer come with their SQL form
 (`Related.sql`); a field without one cannot be served this way (`account_plan` refuses it).
 """

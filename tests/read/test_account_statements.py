@@ -1,5 +1,6 @@
-"""The account answer's cost, pinned: its selects, one round trip, and the same answer as the
-ORM path it replaced (account_status + the families' `Related.load` + pydantic)."""
+"""The account answer's cost, pinned: 8 selects (SQLite, one after another), one statement on
+Postgres, and the same answer as the ORM path it replaced (account_status + the families'
+`Related.load` + pydantic)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import psycopg
 import pytest
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
@@ -93,7 +95,9 @@ def _plan_answer(found: dict[str, list[Any]], now: Any) -> Any:
     return orjson.loads(orjson.dumps(account_body(facts, now), option=orjson.OPT_UTC_Z))
 
 
-def test_the_reader_and_the_orm_path_give_the_same_answer(pipe: Pipeline, runtime: Runtime) -> None:
+def test_the_reader_and_the_orm_path_give_the_same_answer(
+    pipe: Pipeline, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
     seed(pipe)
     now = utcnow()
     expected = _orm_answer(runtime.engine, ACCT, now)
@@ -101,6 +105,14 @@ def test_the_reader_and_the_orm_path_give_the_same_answer(pipe: Pipeline, runtim
         found = run_plan(conn, PLAN.statements, ACCT)
     if runtime.engine.dialect.name == "postgresql":
         reader = PgAccountReader(runtime.engine.url.render_as_string(False), PLAN.statements)
+        sent: list[str] = []
+        execute = psycopg.AsyncConnection.execute
+
+        def counted(conn: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+            sent.append(str(query))
+            return execute(conn, query, *args, **kwargs)
+
+        monkeypatch.setattr(psycopg.AsyncConnection, "execute", counted)
 
         async def fetch() -> Any:
             try:
@@ -109,6 +121,7 @@ def test_the_reader_and_the_orm_path_give_the_same_answer(pipe: Pipeline, runtim
                 await reader.aclose()
 
         assert asyncio.run(fetch()) == found
+        assert len(sent) == 1  # one statement, one round trip, whatever the account holds
     assert _plan_answer(found, now) == expected
     assert PLAN.facts({**found, "account": []}, grace_days=7, now=now) is None
 
