@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Select, bindparam, select, union
 
 from domain.mirror.account_status import (
     chosen_pm_id,
@@ -97,12 +97,14 @@ def account_plan(related: Mapping[str, Related]) -> AccountPlan:
         "subscriptions": subscriptions_of(customer),
         # Every candidate: the account's default and each subscription's (one is shown).
         "payment_methods": payment_methods_where(
-            PaymentMethod.id.in_(select(BillingAccount.default_payment_method_id).where(of_ref)),
             PaymentMethod.id.in_(
-                select(Subscription.default_payment_method_id).where(
-                    Subscription.stripe_customer_id == customer
+                union(
+                    select(BillingAccount.default_payment_method_id).where(of_ref),
+                    select(Subscription.default_payment_method_id).where(
+                        Subscription.stripe_customer_id == customer
+                    ),
                 )
-            ),
+            )
         ),
     }
     for name, r in related.items():
