@@ -109,15 +109,18 @@ class PgAccountReader:
     def __init__(
         self, database_url: str, statements: Mapping[str, Select[Any]], *, connections: int = 4
     ) -> None:
-        dialect = PGDialect_psycopg()
+        # Native `$n` placeholders, sent as they are (psycopg's raw cursor): psycopg parses a
+        # `%s` query of this length again on every run (it caches only short ones).
+        dialect = PGDialect_psycopg(paramstyle="numeric_dollar")
         compiled = one_statement(statements).compile(dialect=dialect)
         binds: Mapping[str, Any] = compiled._bind_processors  # type: ignore[assignment]
+        values = compiled.construct_params({REF: ""})
+        constants = {k: binds[k](v) if k in binds else v for k, v in values.items()}
         self._sql = str(compiled)
-        self._params = {  # the constants, already through their bind processors
-            k: binds[k](v) if k in binds else v
-            for k, v in compiled.construct_params({REF: ""}).items()
-            if k != REF
-        }
+        # The parameters in their `$n` order: the account_ref's slot, then the constants.
+        self._order = list(compiled.positiontup or ())
+        self._ref_at = self._order.index(REF)
+        self._params = [constants[k] for k in self._order]
         self._selects = [_Decoded(n, s, dialect) for n, s in statements.items()]
         self._conninfo = libpq_conninfo(database_url)
         self._size = connections
@@ -154,7 +157,9 @@ class PgAccountReader:
             idle.put_nowait(conn)
 
     async def _fetch(self, conn: psycopg.AsyncConnection[Any], ref: str) -> Found:
-        cursor = await conn.execute(self._sql, {**self._params, REF: ref})
+        params = list(self._params)
+        params[self._ref_at] = ref
+        cursor = await psycopg.AsyncRawCursor(conn).execute(self._sql, params)
         row = await cursor.fetchone()
         assert row is not None  # a select without FROM: always one row
         return {d.name: d.rows(raw) for d, raw in zip(self._selects, row, strict=True)}

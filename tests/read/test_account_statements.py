@@ -106,13 +106,13 @@ def test_the_reader_and_the_orm_path_give_the_same_answer(
     if runtime.engine.dialect.name == "postgresql":
         reader = PgAccountReader(runtime.engine.url.render_as_string(False), PLAN.statements)
         sent: list[str] = []
-        execute = psycopg.AsyncConnection.execute
+        execute = psycopg.AsyncCursor.execute  # every async cursor's (the raw one's too)
 
-        def counted(conn: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        def counted(cursor: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
             sent.append(str(query))
-            return execute(conn, query, *args, **kwargs)
+            return execute(cursor, query, *args, **kwargs)
 
-        monkeypatch.setattr(psycopg.AsyncConnection, "execute", counted)
+        monkeypatch.setattr(psycopg.AsyncCursor, "execute", counted)
 
         async def fetch() -> Any:
             try:
