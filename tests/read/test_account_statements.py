@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 import psycopg
 import pytest
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, text
 from sqlalchemy.orm import Session
 
 from domain.db import make_engine
@@ -166,3 +166,33 @@ def test_the_generic_path_on_sqlite(tmp_path: Path) -> None:
         assert answer["billing"]["entitled"] is False
     finally:
         engine.dispose()
+
+
+def test_the_reader_replaces_a_connection_the_server_dropped(
+    pipe: Pipeline, runtime: Runtime
+) -> None:
+    seed(pipe)
+    if runtime.engine.dialect.name != "postgresql":
+        pytest.skip("the pipelined reader is Postgres only")
+    reader = PgAccountReader(
+        runtime.engine.url.render_as_string(False), PLAN.statements, connections=1
+    )
+
+    async def scenario() -> tuple[Any, Any]:
+        try:
+            first = await reader.fetch(ACCT)
+            with runtime.engine.connect() as conn:  # what a failover or a restart does
+                killed = conn.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                        " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                        " AND query LIKE 'SELECT (SELECT coalesce(json_agg%'"
+                    )
+                ).all()
+                assert killed, "the reader's connection was not found"
+            return first, await reader.fetch(ACCT)
+        finally:
+            await reader.aclose()
+
+    first, again = asyncio.run(scenario())
+    assert again == first and first["account"]
