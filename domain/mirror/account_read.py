@@ -58,6 +58,7 @@ class AccountPlan:
 
     statements: dict[str, Select[Any]]
     related: Mapping[str, Related]
+    parts: Mapping[str, Mapping[str, str]]  # added field -> {its query's key: statement name}
 
     def facts(
         self, found: Mapping[str, Sequence[Any]], *, grace_days: int, now: datetime
@@ -80,9 +81,7 @@ class AccountPlan:
         added = {}
         for name, related in self.related.items():
             assert related.sql is not None  # account_plan checked
-            prefix = f"{name}."
-            rows = {k[len(prefix) :]: v for k, v in found.items() if k.startswith(prefix)}
-            value = related.sql.build(rows)
+            value = related.sql.build({k: found[st] for k, st in self.parts[name].items()})
             added[name] = related.default() if value is None else value
         return AccountFacts(account, status, added)
 
@@ -107,9 +106,11 @@ def account_plan(related: Mapping[str, Related]) -> AccountPlan:
             )
         ),
     }
+    parts: dict[str, dict[str, str]] = {}
     for name, r in related.items():
         if r.sql is None:
             raise ValueError(f"account field {name} has no SQL form (Related.sql)")
         for key, stmt in r.sql.queries(customer).items():
             statements[f"{name}.{key}"] = stmt
-    return AccountPlan(statements, related)
+            parts.setdefault(name, {})[key] = f"{name}.{key}"
+    return AccountPlan(statements, related, parts)

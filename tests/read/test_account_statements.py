@@ -17,7 +17,9 @@ from sqlalchemy.orm import Session
 
 from domain.db import make_engine
 from domain.mirror import reads
+from domain.mirror.account_read import account_plan
 from domain.mirror.account_status import account_status
+from domain.mirror.families._read import Related
 from domain.mirror.families.entitlements import EntitlementSummary
 from domain.mirror.tables import BillingAccount
 from domain.models import Base
@@ -196,3 +198,9 @@ def test_the_reader_replaces_a_connection_the_server_dropped(
 
     first, again = asyncio.run(scenario())
     assert again == first and first["account"]
+
+
+def test_an_account_field_without_its_sql_form_is_refused() -> None:
+    bare = Related(type=int | None, load=lambda session, rows: {})
+    with pytest.raises(ValueError, match="no SQL form"):
+        account_plan({**ACCOUNT_FIELDS, "bare": bare})
