@@ -27,7 +27,7 @@ from domain.types import utcnow
 from ingest.read_account import PgAccountReader, run_plan
 from ingest.read_api import ACCOUNT_FIELDS, PLAN, AccountBody
 from ingest.read_shapes import account_body, account_out
-from tests.read.support import Pipeline
+from tests.read.support import AUTH, Pipeline, app_client, app_settings
 from tests.read.test_read_api import ACCT, seed
 from workers.runtime import Runtime
 
@@ -166,6 +166,15 @@ def test_the_generic_path_on_sqlite(tmp_path: Path) -> None:
         assert answer == _orm_answer(engine, "org_1", now)
         assert answer["features"] == ["a", "b"]
         assert answer["billing"]["entitled"] is False
+        # And through the app on SQLite (a read thread runs the selects).
+        url = f"sqlite:///{tmp_path / 'billing.db'}"
+        for client in app_client(app_settings(database_url=url)):
+            got = client.get("/v1/accounts/org_1", headers=AUTH)
+            assert got.status_code == 200, got.text
+            assert got.json() == _orm_answer(engine, "org_1", now)
+            missing = client.get("/v1/accounts/org_2", headers=AUTH)
+            assert missing.status_code == 404
+            assert missing.json()["error"] == "account_not_found"
     finally:
         engine.dispose()
 
