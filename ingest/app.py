@@ -33,7 +33,8 @@ from ingest.ops_reconcile_api import RECONCILE_ROUTES
 from ingest.ops_usage_api import USAGE_OPS_ROUTES
 from ingest.plans_api import list_plans
 from ingest.publisher import BatchPublisher
-from ingest.read_api import READ_ROUTES
+from ingest.read_account import PgAccountReader
+from ingest.read_api import PLAN, READ_ROUTES
 from ingest.read_pool import ReadPool
 from ingest.webhooks import stripe_webhook
 from ingest.writer import GroupCommitWriter
@@ -141,6 +142,15 @@ def create_app(settings: Settings | None = None, publish: PublishFn | None = Non
         app.state.reads = ReadPool.open(
             cfg.effective_database_url, engine, transaction_pooler=cfg.behind_transaction_pooler
         )
+        app.state.account_reader = (
+            None
+            if cfg.is_sqlite
+            else PgAccountReader(
+                cfg.effective_database_url,
+                PLAN.statements,
+                transaction_pooler=cfg.behind_transaction_pooler,
+            )
+        )
         app.state.settings = cfg
         app.state.engine = engine
         app.state.ingest_engine = ingest_engine
@@ -166,6 +176,8 @@ def create_app(settings: Settings | None = None, publish: PublishFn | None = Non
             writer.close()
             await gate.aclose()
             app.state.reads.close()
+            if app.state.account_reader is not None:
+                await app.state.account_reader.aclose()
             publisher.close()
             broker_probe.close()
             ingest_engine.dispose()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+import orjson
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -14,7 +15,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from domain.mirror import reads
-from domain.mirror.account_status import account_status
+from domain.mirror.account_read import account_plan
 from domain.mirror.delivery import list_notifications, notification_body
 from domain.mirror.families import (
     ACCOUNT,
@@ -34,11 +35,12 @@ from domain.mirror.tables import BillingAccount
 from domain.types import utcnow
 from ingest.auth import require_scope
 from ingest.inputs import parse_query, path_id
+from ingest.read_account import PgAccountReader, run_plan
 from ingest.read_docs import register_listing, register_read_operations
 from ingest.read_models import account_model, listing_body
 from ingest.read_pool import ReadPool
 from ingest.read_queries import NotificationQuery, listing_query
-from ingest.read_shapes import account_out
+from ingest.read_shapes import account_body
 from ingest.responses import ORJSONResponse, error
 
 T = TypeVar("T")
@@ -46,6 +48,7 @@ T = TypeVar("T")
 ACCOUNT_FIELDS = ADDED.get(ACCOUNT, {})  # what other families add to the account answer
 AccountBody = account_model(ACCOUNT_FIELDS)
 register_read_operations(AccountBody)
+PLAN = account_plan(ACCOUNT_FIELDS)  # the answer's selects, compiled once per reader
 
 
 class _NotFound(Exception):
@@ -81,22 +84,22 @@ def _json(result: Any) -> Response:
 
 @require_scope("read")
 async def get_account(request: Request) -> Response:
-    """GET /v1/accounts/{account_ref}: billing status and customer details."""
+    """GET /v1/accounts/{account_ref}: billing status and customer details, from one round
+    trip on Postgres (ingest/read_account.py), without pydantic."""
+    ref = path_id(request, "account_ref", "billing account", code="account_not_found")
     grace_days = request.app.state.settings.entitlement_grace_days
-
-    def work(session: Session, account: BillingAccount) -> dict[str, Any]:
-        now = utcnow()
-        status = account_status(
-            session, account.account_ref or "", grace_days=grace_days, now=now, account=account
-        )
-        assert status is not None  # the account was just found in this session
-        body = account_out(account, status, now).model_dump()
-        for name, related in ACCOUNT_FIELDS.items():
-            found = related.load(session, [account])
-            body[name] = found[account.id] if account.id in found else related.default()
-        return AccountBody.model_validate(body).model_dump(mode="json")
-
-    return _json(await _with_account(request, work))
+    reader: PgAccountReader | None = getattr(request.app.state, "account_reader", None)
+    if reader is not None:
+        found = await reader.fetch(ref)
+    else:
+        pool: ReadPool = request.app.state.reads
+        found = await pool.run(lambda session: run_plan(session.connection(), PLAN.statements, ref))
+    now = utcnow()
+    facts = PLAN.facts(found, grace_days=grace_days, now=now)
+    if facts is None:
+        return _not_found()
+    body = orjson.dumps(account_body(facts, now), option=orjson.OPT_UTC_Z)
+    return Response(body, media_type="application/json")
 
 
 def family_route(family: Family[Any, Any, Any]) -> Route:

@@ -187,6 +187,32 @@ def test_the_credit_gate_behind_the_pooler_leaves_no_session_state(url: str, db:
     assert session_state(url) == CLEAN
 
 
+def test_the_account_reader_behind_the_pooler_leaves_no_session_state(
+    url: str, db: Engine
+) -> None:
+    """The read API's one-statement account reader (raw async psycopg connections): without
+    the setting PgBouncer refuses its startup option; with it the same statement runs again
+    and again over the one server connection and leaves nothing behind."""
+    import asyncio
+
+    import psycopg
+
+    from ingest.read_account import PgAccountReader
+    from ingest.read_api import PLAN
+
+    async def read(reader: PgAccountReader, times: int) -> list[int]:
+        try:
+            return [len((await reader.fetch("org_nobody"))["account"]) for _ in range(times)]
+        finally:
+            await reader.aclose()
+
+    with pytest.raises(psycopg.OperationalError, match="options"):
+        asyncio.run(read(PgAccountReader(url, PLAN.statements, connections=1), 1))
+    pooled = PgAccountReader(url, PLAN.statements, connections=2, transaction_pooler=True)
+    assert asyncio.run(read(pooled, 12)) == [0] * 12
+    assert session_state(url) == CLEAN
+
+
 def test_migrations_leave_no_session_state(
     url: str, db: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from domain.mirror.entitlement import (
@@ -42,7 +43,13 @@ _SUB_COLUMNS = (
 def _payment_method(session: Session, pm_id: str | None) -> PaymentMethodSummary | None:
     if pm_id is None:
         return None
-    pm = session.execute(select(*_PM_COLUMNS).where(PaymentMethod.id == pm_id)).first()
+    return pm_summary(
+        session.execute(select(*_PM_COLUMNS).where(PaymentMethod.id == pm_id)).first()
+    )
+
+
+def pm_summary(pm: Any | None) -> PaymentMethodSummary | None:
+    """A payment method row (`_PM_COLUMNS`) as shown; None when missing or detached."""
     if pm is None or pm.status is PaymentMethodStatus.DETACHED:
         return None
     return PaymentMethodSummary(
@@ -90,14 +97,15 @@ def account_status(
         return None
     subs: list[Any] = []
     if account.stripe_customer_id is not None:
-        subs = list(
-            session.execute(
-                select(*_SUB_COLUMNS, _unpaid_since()).where(
-                    Subscription.stripe_customer_id == account.stripe_customer_id
-                )
-            )
-        )
-    facts = [
+        subs = list(session.execute(subscriptions_of(account.stripe_customer_id)))
+    pm_id = chosen_pm_id(account, subs)
+    return status_of(
+        account_ref, account, subs, _payment_method(session, pm_id), grace_days=grace_days, now=now
+    )
+
+
+def _facts(subs: Sequence[Any]) -> list[SubscriptionFacts]:
+    return [
         SubscriptionFacts(
             id=s.id,
             status=s.status,
@@ -112,14 +120,42 @@ def account_status(
         )
         for s in subs
     ]
-    chosen = choose_subscription(facts)
+
+
+def chosen_pm_id(account: Any, subs: Sequence[Any]) -> str | None:
+    """The payment method shown: the customer's default, else the chosen subscription's.
+
+    `subs`: the customer's subscription rows (`_SUB_COLUMNS` and `unpaid_since`)."""
+    chosen = choose_subscription(_facts(subs))
     row = next((s for s in subs if chosen is not None and s.id == chosen.id), None)
-    pm_id = account.default_payment_method_id or (row.default_payment_method_id if row else None)
+    return account.default_payment_method_id or (row.default_payment_method_id if row else None)
+
+
+def status_of(
+    account_ref: str,
+    account: Any,
+    subs: Sequence[Any],
+    payment_method: PaymentMethodSummary | None,
+    *,
+    grace_days: int,
+    now: datetime | None,
+) -> BillingStatus:
+    """The billing status from rows already read (pure: no query)."""
     return billing_status(
         account_ref,
-        facts,
-        _payment_method(session, pm_id),
+        _facts(subs),
+        payment_method,
         deleted=account.deleted,
         now=now or utcnow(),
         grace=timedelta(days=grace_days),
     )
+
+
+def subscriptions_of(customer: Any) -> Any:
+    """The select of a customer's subscription rows as `account_status` reads them."""
+    return select(*_SUB_COLUMNS, _unpaid_since()).where(Subscription.stripe_customer_id == customer)
+
+
+def payment_methods_where(*conditions: Any) -> Any:
+    """The select of the payment method rows (`pm_summary`'s columns) meeting any condition."""
+    return select(*_PM_COLUMNS).where(or_(*conditions))

@@ -19,7 +19,7 @@ from functools import cached_property
 from typing import Any
 
 from pydantic import BaseModel, Field, create_model
-from sqlalchemy import ColumnElement, Table
+from sqlalchemy import ColumnElement, Select, Table
 from sqlalchemy.orm import Session
 
 from domain.mirror.tables import STAMP_COLUMNS
@@ -59,6 +59,17 @@ def _none() -> Any:
 
 
 @dataclass(frozen=True)
+class RelatedSQL:
+    """The SQL form of an account field: its selects, each naming the account's customer
+    only through `customer` (a scalar subquery on the account_ref), so they can all be sent
+    with the account's own select in one round trip; `build` turns their rows into the
+    field's JSON-ready value (None for `default()`)."""
+
+    queries: Callable[[ColumnElement[Any]], Mapping[str, Select[Any]]]
+    build: Callable[[Mapping[str, Sequence[Any]]], Any]
+
+
+@dataclass(frozen=True)
 class Related:
     """A field of each shown row whose value is held by other rows, usually another family's.
 
@@ -72,6 +83,7 @@ class Related:
     load: Callable[[Session, Sequence[Any]], Mapping[Any, Any]]
     default: Callable[[], Any] = _none
     doc: str = ""  # the field's description in the OpenAPI document
+    sql: RelatedSQL | None = None  # the account answer's one-round-trip form (account fields)
 
 
 @dataclass(frozen=True)

@@ -18,12 +18,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Boolean, Table, select
+from sqlalchemy import Boolean, ColumnElement, Select, Table, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from domain.envelope import EventEnvelope
 from domain.mirror.families._family import Family, Incoming, Refs, Row
-from domain.mirror.families._read import Related
+from domain.mirror.families._read import Related, RelatedSQL
 from domain.mirror.ordering import tie_rank
 from domain.mirror.stripe_json import ViewError, child, list_data, opt_str, ref_id
 from domain.mirror.tables import ID, Stamped, stamp_columns
@@ -111,6 +111,15 @@ def features_of(session: Session, accounts: Sequence[Any]) -> Mapping[Any, list[
     return {by_customer[r.id]: sorted(r.features or []) for r in found}
 
 
+def _features_queries(customer: ColumnElement[Any]) -> Mapping[str, Select[Any]]:
+    return {"summary": select(SUMMARIES.c.features).where(SUMMARIES.c.id == customer)}
+
+
+def _features_body(found: Mapping[str, Sequence[Any]]) -> list[str] | None:
+    rows = found["summary"]
+    return sorted(rows[0].features or []) if rows else None
+
+
 FAMILY = Family(
     name="entitlements",
     object_type="entitlements.active_entitlement_summary",
@@ -126,6 +135,7 @@ FAMILY = Family(
                 list[str],
                 features_of,
                 default=list,
+                sql=RelatedSQL(_features_queries, _features_body),
                 doc="Lookup keys of the customer's active Stripe entitlement features, sorted"
                 " (Stripe's latest entitlement summary; empty before the first).",
             )

@@ -19,12 +19,12 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Boolean, Index, String, Table, Text, false, select
+from sqlalchemy import Boolean, ColumnElement, Index, Select, String, Table, Text, false, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from domain.envelope import EventEnvelope
 from domain.mirror.families._family import Family, Incoming, Refs, Row
-from domain.mirror.families._read import ReadShape, Related
+from domain.mirror.families._read import ReadShape, Related, RelatedSQL
 from domain.mirror.notices import Notice
 from domain.mirror.ordering import tie_rank
 from domain.mirror.statuses import enum_type
@@ -240,9 +240,20 @@ def account_tax_ids(session: Session, accounts: Sequence[Any]) -> Mapping[Any, A
     }
 
 
+def _tax_id_queries(customer: ColumnElement[Any]) -> Mapping[str, Select[Any]]:
+    live = select(TAX_IDS).where(TAX_IDS.c.stripe_customer_id == customer)
+    return {"rows": live.where(TAX_IDS.c.deleted.is_(False))}
+
+
+def _tax_id_body(found: Mapping[str, Sequence[Any]]) -> Any:
+    row = choose_tax_id(found["rows"])
+    return TAX_ID_SHAPE.shape(row) if row is not None else None
+
+
 TAX_ID = Related(
     type=TAX_ID_SHAPE.model | None,
     load=account_tax_ids,
+    sql=RelatedSQL(_tax_id_queries, _tax_id_body),
     doc="The account's VAT id and Stripe's verification of it; null when it has none."
     " `customer.vat_number` is the product's own record (customer metadata); this is the id"
     " Stripe holds, verifies and prints on invoices, and wins when the two differ.",

@@ -22,12 +22,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Boolean, Table, and_, or_, select
+from sqlalchemy import Boolean, ColumnElement, Select, Table, and_, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from domain.envelope import EventEnvelope
 from domain.mirror.families._family import Family, Incoming, Refs, Row
-from domain.mirror.families._read import Money, Related
+from domain.mirror.families._read import Money, Related, RelatedSQL
 from domain.mirror.families.discounts.coupons import COUPONS, CouponView, parse_coupon
 from domain.mirror.families.discounts.promotion_codes import PROMOTION_CODES
 from domain.mirror.ordering import tie_rank
@@ -200,26 +200,28 @@ def discount_bodies(session: Session, rows: Sequence[Any]) -> dict[str, dict[str
     coupon_ids = {r.coupon_id for r in rows if r.coupon_id}
     promo_ids = {r.promotion_code_id for r in rows if r.promotion_code_id}
     # No query for an empty set (most accounts show no discount at all).
-    coupons = {
-        c.id: c
-        for c in (
-            session.execute(select(COUPONS).where(COUPONS.c.id.in_(coupon_ids)))
-            if coupon_ids
-            else ()
-        )
-    }
-    codes = {
-        p.id: p.code
-        for p in (
-            session.execute(
-                select(PROMOTION_CODES.c.id, PROMOTION_CODES.c.code).where(
-                    PROMOTION_CODES.c.id.in_(promo_ids)
-                )
-            )
-            if promo_ids
-            else ()
-        )
-    }
+    coupons = (
+        list(session.execute(select(COUPONS).where(COUPONS.c.id.in_(coupon_ids))))
+        if coupon_ids
+        else []
+    )
+    codes = (
+        list(session.execute(_CODES.where(PROMOTION_CODES.c.id.in_(promo_ids))))
+        if promo_ids
+        else []
+    )
+    return bodies_of(rows, coupons, codes)
+
+
+_CODES = select(PROMOTION_CODES.c.id, PROMOTION_CODES.c.code)
+
+
+def bodies_of(
+    rows: Sequence[Any], coupon_rows: Iterable[Any], code_rows: Iterable[Any]
+) -> dict[str, dict[str, Any]]:
+    """{discount id: its DiscountOut body}, from the discounts' coupon and code rows."""
+    coupons = {c.id: c for c in coupon_rows}
+    codes = {p.id: p.code for p in code_rows}
     bodies = {}
     for row in rows:
         coupon = _coupon_of(row, coupons)
@@ -292,9 +294,29 @@ def subscription_discounts(session: Session, subscriptions: Sequence[Any]) -> Ma
     return {sid: bodies[r.id] for sid, r in chosen.items() if r is not None}
 
 
+def _account_discount_queries(customer: ColumnElement[Any]) -> Mapping[str, Select[Any]]:
+    """The customer's own discounts, with their coupons and codes (no rows: no discount)."""
+    c = DISCOUNTS.c
+    own = and_(c.stripe_customer_id == customer, c.subscription_id.is_(None), c.deleted.is_(False))
+    return {
+        "discounts": select(DISCOUNTS).where(own),
+        "coupons": select(COUPONS).where(COUPONS.c.id.in_(select(c.coupon_id).where(own))),
+        "codes": _CODES.where(PROMOTION_CODES.c.id.in_(select(c.promotion_code_id).where(own))),
+    }
+
+
+def _account_discount_body(found: Mapping[str, Sequence[Any]]) -> Any:
+    now = utcnow()
+    row = newest(r for r in found["discounts"] if is_active(r, now) and _customer_wide(r))
+    if row is None:
+        return None
+    return bodies_of([row], found["coupons"], found["codes"])[row.id]
+
+
 ACCOUNT_DISCOUNT = Related(
     type=DiscountOut | None,
     load=account_discounts,
+    sql=RelatedSQL(_account_discount_queries, _account_discount_body),
     doc="The customer's own active discount (the newest when Stripe stacks several);"
     " null when it has none. A subscription's discount is shown on the subscription.",
 )
