@@ -187,9 +187,7 @@ def test_the_credit_gate_behind_the_pooler_leaves_no_session_state(url: str, db:
     assert session_state(url) == CLEAN
 
 
-def test_the_account_reader_behind_the_pooler_leaves_no_session_state(
-    url: str, db: Engine
-) -> None:
+def test_the_account_reader_behind_the_pooler_leaves_no_session_state(url: str, db: Engine) -> None:
     """The read API's one-statement account reader (raw async psycopg connections): without
     the setting PgBouncer refuses its startup option; with it the same statement runs again
     and again over the one server connection and leaves nothing behind."""
@@ -281,15 +279,16 @@ def test_the_audit_lets_transaction_scoped_sql_through(source: str) -> None:
 
 
 def test_the_code_uses_no_session_scoped_sql() -> None:
-    """Except the one documented place: domain/db.py's startup option, used only when no
-    transaction pooler is in between (the tests above show it is not used behind one)."""
+    """Except the two documented places: the startup options of domain/db.py (async commit)
+    and ingest/read_account.py (generic plans), used only when no transaction pooler is in
+    between (the tests above show neither is used behind one)."""
     found = {
         f"{path.relative_to(ROOT)}: {use}"
         for top in AUDITED
         for path in sorted((ROOT / top).rglob("*.py"))
         for use in session_scoped_uses(path.read_text())
     }
-    assert found == {"domain/db.py: startup option"}
+    assert found == {"domain/db.py: startup option", "ingest/read_account.py: startup option"}
 
 
 def test_an_unknown_pooler_mode_is_refused_with_the_variable_named() -> None:
