@@ -21,8 +21,12 @@ PGBOUNCER_SUBSET: tuple[str, ...] = (
     # Ops: replay (concurrent replays of one dead letter) and backfill (resume).
     "tests/ops/test_replay.py::test_concurrent_replays_of_one_dead_letter_run_it_once",
     "tests/ops/test_backfill.py::test_interrupted_backfill_resumes_and_adds_exactly_the_missing_events",
-    # The fault suite on one broker: kills, a Postgres crash behind the pooler, Stripe faults.
-    "tests/faults/test_faults.py::test_scenario[redis-",
+    # The fault scenarios whose database side differs (the others differ in the broker or in
+    # Stripe, which the pooler does not touch): a Postgres crash behind the pooler, a pool
+    # child killed mid-handler (fenced leases), a web worker killed mid-batch (the writer).
+    "tests/faults/test_faults.py::test_scenario[redis-postgres_restarted_immediate]",
+    "tests/faults/test_faults.py::test_scenario[redis-pool_child_killed_mid_handler]",
+    "tests/faults/test_faults.py::test_scenario[redis-web_worker_killed]",
 )
 
 
