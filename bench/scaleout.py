@@ -183,9 +183,22 @@ class Samples:
     active: list[int] = field(default_factory=list)
     ungranted: list[int] = field(default_factory=list)
     depth: list[int] = field(default_factory=list)
+    # (seconds since start, events finished, CPU seconds so far: pg backends, worker nodes)
+    timeline: list[tuple[float, int, float, float]] = field(default_factory=list)
 
     def cores(self, group: CpuGroup) -> float:
         return group.seconds() / max(self.wall, 1e-9)
+
+    def steady(self, total: int, skip: float) -> tuple[float, float, float]:
+        """Events/s and CPU ms per event (pg backends, workers) once `skip` of the backlog
+        is done: node start-up (imports, forks) is over, on a machine with no spare core too.
+        """
+        points = [p for p in self.timeline if p[1] >= skip * total]
+        if len(points) < 2 or points[-1][1] <= points[0][1]:
+            return 0.0, 0.0, 0.0
+        (t0, n0, pg0, w0), (t1, n1, pg1, w1) = points[0], points[-1]
+        done = n1 - n0
+        return done / (t1 - t0), (pg1 - pg0) * 1000 / done, (w1 - w0) * 1000 / done
 
 
 class Sampler(threading.Thread):
@@ -205,6 +218,7 @@ class Sampler(threading.Thread):
         self.interval = interval
         self.samples = Samples(nodes={name: CpuGroup() for name in nodes})
         self._stop_flag = threading.Event()
+        self.started = time.monotonic()
 
     def stop(self) -> Samples:
         self._stop_flag.set()
@@ -248,7 +262,9 @@ class Sampler(threading.Thread):
         with self.engine.connect() as conn:
             row = conn.execute(
                 text("""
-                SELECT count(*) FILTER (WHERE wait_event_type = 'Lock') AS lock,
+                SELECT (SELECT count(*) FROM stripe_events
+                         WHERE status IN ('processed', 'ignored', 'dead')) AS finished,
+                       count(*) FILTER (WHERE wait_event_type = 'Lock') AS lock,
                        count(*) FILTER (WHERE wait_event_type = 'LWLock') AS lwlock,
                        count(*) FILTER (WHERE wait_event_type = 'IO') AS io,
                        count(*) FILTER (WHERE state = 'active') AS active,
@@ -263,9 +279,17 @@ class Sampler(threading.Thread):
         s.io_waits.append(row.io)
         s.active.append(row.active)
         s.ungranted.append(row.ungranted)
+        s.timeline.append(
+            (
+                time.monotonic() - self.started,
+                int(row.finished),
+                s.pg_backends.seconds(),
+                sum(g.seconds() for g in s.nodes.values()),
+            )
+        )
 
     def run(self) -> None:
-        started = time.monotonic()
+        self.started = started = time.monotonic()
         machine0 = psutil.cpu_times()
         self._cpu(started=False)
         while not self._stop_flag.wait(self.interval):
@@ -290,10 +314,14 @@ class Result:
     workers: int
     round: int
     events: int
-    rate: float
+    rate: float  # steady window (see Samples.steady)
+    rate_all: float  # first to last processed_at
+    worker_ms: float
+    pg_ms: float
     post_rate: float
     dead: int
     samples: Samples
+    batches: dict[str, float]
 
 
 def processed_span(engine: Engine) -> tuple[int, int, float]:
@@ -319,6 +347,23 @@ def wait_published(engine: Engine, total: int, timeout: float = 120) -> None:
             return
         time.sleep(0.2)
     raise TimeoutError(f"only {done} of {total} events were published in {timeout:.0f} s")
+
+
+def batch_outcomes(metrics_dir: Path) -> dict[str, float]:
+    """`billing_event_batches_total` by outcome (together, split), summed over the nodes."""
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=str(metrics_dir))
+    outcomes: dict[str, float] = {}
+    for family in registry.collect():
+        if family.name == "billing_event_batches":
+            for sample in family.samples:
+                if sample.name.endswith("_total"):
+                    outcome = sample.labels["outcome"]
+                    outcomes[outcome] = outcomes.get(outcome, 0.0) + sample.value
+    return outcomes
 
 
 def start_node(args: argparse.Namespace, env: dict[str, str], log: Path, n: int) -> Any:
@@ -378,8 +423,11 @@ def run_one(
     with engine.connect() as conn:  # fresh statistics, as a live table would have
         conn.execute(text("ANALYZE"))
         conn.commit()
+    metrics_dir = work / f"metrics-{tag}"
+    metrics_dir.mkdir()
+    node_env = dict(env, PROMETHEUS_MULTIPROC_DIR=str(metrics_dir))
     nodes = {
-        f"w{n}": start_node(args, env, work / f"worker-{tag}-{n}.log", n)
+        f"w{n}": start_node(args, node_env, work / f"worker-{tag}-{n}.log", n)
         for n in range(1, workers + 1)
     }
     sampler = Sampler(
@@ -399,7 +447,20 @@ def run_one(
                 proc.kill()
     n, dead, span = processed_span(engine)
     engine.dispose()
-    return Result(workers, round_no, n, n / max(span, 1e-9), posted["rate"], dead, samples)
+    rate, pg_ms, worker_ms = samples.steady(n, args.skip)
+    return Result(
+        workers,
+        round_no,
+        n,
+        rate,
+        n / max(span, 1e-9),
+        worker_ms,
+        pg_ms,
+        posted["rate"],
+        dead,
+        samples,
+        batch_outcomes(metrics_dir),
+    )
 
 
 # -- report -------------------------------------------------------------------------------
@@ -410,69 +471,75 @@ def mean(values: list[int]) -> float:
 
 
 def report(results: list[Result], args: argparse.Namespace) -> None:
-    console = Console(width=160)
+    console = Console(width=200)
     baseline = {r.round: r.rate for r in results if r.workers == min(args.workers)}
     table = Table(
         title=f"scale-out, {args.broker} broker ({machine()}; each node --pool={args.pool} "
-        f"--concurrency={args.concurrency}; backlog {results[0].events:,} events)"
+        f"--concurrency={args.concurrency}; backlog {results[0].events:,} events; steady = "
+        f"after the first {args.skip:.0%})"
     )
     for col in (
         "round",
         "nodes",
-        "events/s",
+        "ev/s steady",
+        "ev/s all",
         "speedup",
         "per worker",
-        "pg backends cores",
+        "worker CPU ms/ev",
+        "pg CPU ms/ev",
+        "worker cores sum (each)",
+        "pg cores",
         "pg bg cores",
         "broker cores",
-        "worker cores (each)",
-        "machine busy",
         "others cores",
         "Lock waits avg/max",
-        "LWLock avg",
         "ungranted max",
-        "active avg",
         "queue msgs start/mid",
+        "batches split/all",
         "dead",
     ):
         table.add_column(col, justify="right")
     for r in sorted(results, key=lambda r: (r.round, r.workers)):
         s = r.samples
         speedup = r.rate / baseline[r.round]
-        each = ", ".join(f"{s.cores(g):.2f}" for g in s.nodes.values())
+        each = [s.cores(g) for g in s.nodes.values()]
         depth = s.depth or [0]
-        ours = sum(s.cores(g) for g in (s.pg_backends, *s.nodes.values()))
+        ours = sum(each) + s.cores(s.pg_backends)
         if args.broker == "redis":
             ours += s.cores(s.broker)
         table.add_row(
             str(r.round),
             str(r.workers),
             f"{r.rate:,.0f}",
+            f"{r.rate_all:,.0f}",
             f"{speedup:.2f}x",
             f"{speedup / r.workers * min(args.workers):.2f}",
+            f"{r.worker_ms:.2f}",
+            f"{r.pg_ms:.2f}",
+            f"{sum(each):.2f} ({min(each):.2f}-{max(each):.2f})",
             f"{s.cores(s.pg_backends):.2f}",
             f"{s.cores(s.pg_other):.2f}",
             f"{s.cores(s.broker):.2f}",
-            each,
-            f"{s.machine_busy:.2f}",
             f"{max(0.0, s.machine_busy - ours):.2f}",
             f"{mean(s.lock_waits):.2f}/{max(s.lock_waits or [0])}",
-            f"{mean(s.lwlock_waits):.2f}",
             f"{max(s.ungranted or [0])}",
-            f"{mean(s.active):.2f}",
             f"{depth[0]:,}/{depth[len(depth) // 2]:,}",
+            f"{r.batches.get('split', 0):.0f}/{sum(r.batches.values()):.0f}",
             str(r.dead),
         )
     console.print(table)
     for w in sorted(set(args.workers)):
-        rates = [r.rate for r in results if r.workers == w]
-        speedups = [r.rate / baseline[r.round] for r in results if r.workers == w]
+        rows = [r for r in results if r.workers == w]
+        rates = [r.rate for r in rows]
+        speedups = [r.rate / baseline[r.round] for r in rows]
         console.print(
-            f"scaleout: {w} node(s): {min(rates):,.0f}-{max(rates):,.0f} ev/s "
+            f"scaleout: {w} node(s): {min(rates):,.0f}-{max(rates):,.0f} ev/s steady "
             f"(median {statistics.median(rates):,.0f}), speedup "
             f"{min(speedups):.2f}-{max(speedups):.2f}x, efficiency per worker "
-            f"{min(speedups) / w:.2f}-{max(speedups) / w:.2f} "
-            f"over {len(rates)} round(s)"
+            f"{min(speedups) / w:.2f}-{max(speedups) / w:.2f}, worker CPU "
+            f"{min(r.worker_ms for r in rows):.2f}-{max(r.worker_ms for r in rows):.2f} ms/ev, "
+            f"pg CPU {min(r.pg_ms for r in rows):.2f}-{max(r.pg_ms for r in rows):.2f} ms/ev "
+            f"over {len(rows)} round(s)"
         )
 
 
@@ -498,6 +565,9 @@ def main() -> None:
     parser.add_argument("--web-workers", type=int, default=2)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--sample-interval", type=float, default=0.5)
+    parser.add_argument(
+        "--skip", type=float, default=0.2, help="share of the backlog before the steady window"
+    )
     parser.add_argument("--timeout", type=float, default=900)
     args = parser.parse_args()
 
@@ -512,8 +582,11 @@ def main() -> None:
             for workers in args.workers[shift:] + args.workers[:shift]:
                 result = run_one(args, broker, backlog, workers, round_no, work)
                 print(
-                    f"round {round_no}, {workers} node(s): {result.rate:,.0f} ev/s "
+                    f"round {round_no}, {workers} node(s): {result.rate:,.0f} ev/s steady, "
+                    f"{result.rate_all:,.0f} all, worker CPU {result.worker_ms:.2f} ms/ev "
                     f"({result.events:,} events, posted at {result.post_rate:,.0f}/s, "
+                    f"batches split {result.batches.get('split', 0):.0f} of "
+                    f"{sum(result.batches.values()):.0f}, "
                     f"load average {os.getloadavg()[0]:.1f})",
                     flush=True,
                 )
