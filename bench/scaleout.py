@@ -319,6 +319,8 @@ class Result:
     worker_ms: float
     pg_ms: float
     post_rate: float
+    ingest_web_ms: float  # web CPU per stored event while the backlog was posted
+    ingest_pg_ms: float  # Postgres backends' CPU per stored event, same window
     dead: int
     samples: Samples
     batches: dict[str, float]
@@ -347,6 +349,17 @@ def wait_published(engine: Engine, total: int, timeout: float = 120) -> None:
             return
         time.sleep(0.2)
     raise TimeoutError(f"only {done} of {total} events were published in {timeout:.0f} s")
+
+
+def ingest_cpu(web_pid: int, dbname: str, web: CpuGroup, pg: CpuGroup, started: bool) -> None:
+    """CPU of the web processes (uvicorn and its workers) and of the bench's backends."""
+    main = psutil.Process(web_pid)
+    for proc in [main, *main.children(recursive=True)]:
+        web.see(proc, started)
+    marker = f" {dbname} "
+    for proc in psutil.process_iter(["name", "cmdline"]):
+        if proc.info["name"] == "postgres" and marker in " ".join(proc.info["cmdline"] or []) + " ":
+            pg.see(proc, started)
 
 
 def batch_outcomes(metrics_dir: Path) -> dict[str, float]:
@@ -414,9 +427,13 @@ def run_one(
     engine = create_engine(args.database_url)
     tag = f"r{round_no}-w{workers}"
     web, port = start_uvicorn("ingest.app:app", env, work / f"web-{tag}.log", args.web_workers)
+    dbname = make_url(args.database_url).database or ""
+    web_cpu, pg_cpu = CpuGroup(), CpuGroup()
+    ingest_cpu(web.pid, dbname, web_cpu, pg_cpu, started=False)
     try:
         posted = post(port, backlog, 0, args.connections, work)
         wait_published(engine, len(backlog))
+        ingest_cpu(web.pid, dbname, web_cpu, pg_cpu, started=True)
     finally:
         web.terminate()
         web.wait(30)
@@ -448,6 +465,7 @@ def run_one(
     n, dead, span = processed_span(engine)
     engine.dispose()
     rate, pg_ms, worker_ms = samples.steady(n, args.skip)
+    stored = len(backlog)
     return Result(
         workers,
         round_no,
@@ -457,6 +475,8 @@ def run_one(
         worker_ms,
         pg_ms,
         posted["rate"],
+        web_cpu.seconds() * 1000 / stored,
+        pg_cpu.seconds() * 1000 / stored,
         dead,
         samples,
         batch_outcomes(metrics_dir),
@@ -541,6 +561,14 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
             f"pg CPU {min(r.pg_ms for r in rows):.2f}-{max(r.pg_ms for r in rows):.2f} ms/ev "
             f"over {len(rows)} round(s)"
         )
+    web_ms = [r.ingest_web_ms for r in results]
+    pg_ms = [r.ingest_pg_ms for r in results]
+    console.print(
+        f"scaleout: ingest of the backlogs ({args.web_workers} web workers, "
+        f"{min(r.post_rate for r in results):,.0f}-{max(r.post_rate for r in results):,.0f} "
+        f"ev/s): web CPU {min(web_ms):.2f}-{max(web_ms):.2f} ms/ev, Postgres backends "
+        f"{min(pg_ms):.2f}-{max(pg_ms):.2f} ms/ev"
+    )
 
 
 def main() -> None:
@@ -585,7 +613,8 @@ def main() -> None:
                     f"round {round_no}, {workers} node(s): {result.rate:,.0f} ev/s steady, "
                     f"{result.rate_all:,.0f} all, worker CPU {result.worker_ms:.2f} ms/ev "
                     f"({result.events:,} events, posted at {result.post_rate:,.0f}/s, "
-                    f"batches split {result.batches.get('split', 0):.0f} of "
+                    f"ingest CPU web {result.ingest_web_ms:.2f} + pg {result.ingest_pg_ms:.2f} "
+                    f"ms/ev, batches split {result.batches.get('split', 0):.0f} of "
                     f"{sum(result.batches.values()):.0f}, "
                     f"load average {os.getloadavg()[0]:.1f})",
                     flush=True,
