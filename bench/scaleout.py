@@ -5,7 +5,10 @@ subscription lifecycles (17 events each, one account per lifecycle, interleaved 
 renewal day arrives: `bench.pipeline.lifecycles`) is posted through the real webhook
 endpoint while no worker runs (stored and published), the web process is stopped, and then
 N `celery worker` nodes start at once, each with its own node name (`-n w1@%h` ...) as on
-separate hosts, and drain it. Rate = events / (last `processed_at` - first `processed_at`).
+separate hosts, and drain it. "steady" events/s and CPU per event are taken once the first
+`--skip` (20 %) of the backlog is done (node start-up excluded); "all" is events / (last
+`processed_at` - first `processed_at`). The web processes' and backends' CPU per event
+while the backlog is posted is printed too (ingest's share of the per-core budget).
 
 While they drain, a sampler records what saturates, every `--sample-interval` seconds:
 
@@ -14,7 +17,10 @@ While they drain, a sampler records what saturates, every `--sample-interval` se
   children), and of the whole machine (the rest is other tenants: the machine is shared);
 - lock waits: backends of the bench database with `wait_event_type = 'Lock'` (and
   `LWLock`, `IO`), and ungranted `pg_locks` rows;
-- broker queue depth of the `events` queue.
+- broker queue depth of the `events` queue, and the broker's CPU (the private
+  `redis-server` started for the run; the whole shared RabbitMQ node with `--broker rabbitmq`);
+- after the drain, `billing_event_batches_total` by outcome summed over the nodes (through a
+  `PROMETHEUS_MULTIPROC_DIR` per configuration): batches split by a busy object.
 
 Configurations run in a rotated order each round (1,2,4 then 2,4,1 ...) so a machine that
 slows down during a round does not always penalise the same one; speedups are taken within
