@@ -20,6 +20,7 @@ from domain.settings import Settings, load_settings, require_webhook_secrets
 from ingest.commands_api import create_command, get_command
 from ingest.console import CONSOLE_ROUTES
 from ingest.credits_api import CREDITS_ROUTES
+from ingest.edge import EdgeApp
 from ingest.errors import EdgeErrorsMiddleware, http_exception
 from ingest.gate import GroupCommitGate
 from ingest.health import BrokerProbe, Readiness, database_check, healthz, readyz
@@ -33,7 +34,7 @@ from ingest.ops_usage_api import USAGE_OPS_ROUTES
 from ingest.plans_api import list_plans
 from ingest.publisher import BatchPublisher
 from ingest.read_api import READ_ROUTES
-from ingest.webhooks import stripe_webhook
+from ingest.webhooks import WEBHOOK_PATH, stripe_webhook
 from ingest.writer import GroupCommitWriter
 
 PublishFn = Callable[[Sequence[str]], None]
@@ -152,9 +153,9 @@ def create_app(settings: Settings | None = None, publish: PublishFn | None = Non
             gate_engine.dispose()
             engine.dispose()
 
-    return Starlette(
+    return EdgeApp(
+        webhook=Route(WEBHOOK_PATH, stripe_webhook, methods=["POST"]),
         routes=[
-            Route("/webhooks/stripe", stripe_webhook, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/openapi.json", openapi_json, methods=["GET"]),
