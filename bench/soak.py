@@ -44,6 +44,16 @@ def tree_rss_mb(pid: int) -> float:
     return total
 
 
+def _wait_for_children(pid: int, timeout: float) -> None:
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if children.exists() and children.read_text().split():
+            time.sleep(2)  # let each child finish importing
+            return
+        time.sleep(0.2)
+
+
 def summary(name: str, values: list[float], unit: str) -> str:
     return (
         f"{name}: start {values[0]:.0f} {unit}, end {values[-1]:.0f} {unit}, "
@@ -60,6 +70,7 @@ def main() -> None:
     parser.add_argument("--every", type=float, default=10, help="seconds between samples")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--web-workers", type=int, default=1)
+    parser.add_argument("--worker-pool", default="prefork", help="billing worker --pool")
     parser.add_argument("--database-url", default="postgresql+psycopg://127.0.0.1/bench")
     parser.add_argument("--broker-url", default="redis://127.0.0.1:6379/13")
     args = parser.parse_args()
@@ -67,7 +78,9 @@ def main() -> None:
     env = bench_environment(args.database_url, args.broker_url, log_level="WARNING")
     work = Path(tempfile.mkdtemp(prefix="bench-soak-"))
     web, port = start_uvicorn("ingest.app:app", env, work / "web.log", args.web_workers)
-    worker = start_service(args, env, work, "worker", "worker", "--loglevel=WARNING")
+    worker = start_service(
+        args, env, work, "worker", "worker", f"--pool={args.worker_pool}", "--loglevel=WARNING"
+    )
     sweeper = start_service(args, env, work, "sweeper", "sweeper")
     database = make_url(args.database_url).database
     engine = create_engine(args.database_url, pool_size=1)
@@ -85,7 +98,11 @@ def main() -> None:
 
     samples: list[tuple[float, float, float, int]] = []
     try:
-        time.sleep(3)  # let the worker come up before the first sample
+        # The first sample once the worker's pool has started.
+        if args.worker_pool == "prefork":
+            _wait_for_children(worker.pid, 60)
+        else:
+            time.sleep(5)
         loader = threading.Thread(target=load, daemon=True)
         started = time.monotonic()
         loader.start()
