@@ -195,7 +195,8 @@ def main() -> None:
         f"{_joined(ours_runs, 'closed', 'rate', ',.0f')} vs "
         f"{_joined(reference_runs, 'closed', 'rate', ',.0f')}; CPU us/event "
         f"{_joined(ours_runs, 'closed', 'cpu_us', '.0f')} vs "
-        f"{_joined(reference_runs, 'closed', 'cpu_us', '.0f')}); ours / baseline = "
+        f"{_joined(reference_runs, 'closed', 'cpu_us', '.0f')}; per core, i.e. reference "
+        f"CPU / ours, {_median_cpu_ratio(reference_runs, ours_runs):.2f}); ours / baseline = "
         f"{ratio:.2f}; reference lost {sum(r['lost'] for r in reference_runs)}"
     )
     for variant in args.compare:
@@ -231,6 +232,13 @@ def main() -> None:
 def _median_ratio(mine: list[dict[str, Any]], other: list[dict[str, Any]]) -> float:
     return statistics.median(
         a["closed"]["rate"] / max(b["closed"]["rate"], 1e-9)
+        for a, b in zip(mine, other, strict=True)
+    )
+
+
+def _median_cpu_ratio(mine: list[dict[str, Any]], other: list[dict[str, Any]]) -> float:
+    return statistics.median(
+        a["closed"]["cpu_us"] / max(b["closed"]["cpu_us"], 1e-9)
         for a, b in zip(mine, other, strict=True)
     )
 
