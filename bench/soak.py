@@ -131,9 +131,9 @@ def main() -> None:
             loader.join(args.every)
         with engine.connect() as conn:
             statuses = dict(
-                conn.execute(text("SELECT status, count(*) FROM stripe_events GROUP BY status"))
-                .tuples()
-                .all()
+                conn.execute(
+                    text("SELECT status, count(*) FROM stripe_events GROUP BY status")
+                ).all()
             )
     finally:
         for proc in (web, worker, sweeper):
