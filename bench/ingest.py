@@ -1,4 +1,9 @@
-"""Ingest benchmark: our webhook endpoint vs the tutorial baseline, same machine, same run.
+"""Ingest benchmark: our webhook endpoint vs the tutorial baseline and a minimal reference.
+
+`baseline` is the tutorial webhook (bench/baseline_app.py: one INSERT + COMMIT and a Celery
+send per request). `reference` is a minimal group-commit endpoint of our own
+(bench/reference_app.py: verify, batched INSERT ... ON CONFLICT DO NOTHING, RPUSH the ids to
+Redis, nothing else); issue 14's target is ours >= 1.0x the reference per web worker.
 
 Both run under uvicorn on Postgres (synchronous_commit on: an ack is durable) with Redis as
 broker. A separate load-generator process posts unique, signed ~4 KB events, first closed loop
@@ -40,6 +45,7 @@ from bench.common import (
 # name -> (app, table, HTTP protocol)
 TARGETS = {
     "baseline": ("bench.baseline_app:app", "bench_baseline_events", "httptools"),
+    "reference": ("bench.reference_app:app", "bench_reference_events", "httptools"),
     "ours": ("ingest.app:app", "stripe_events", SERVE_HTTP),
 }
 VARIANTS = {
@@ -94,14 +100,15 @@ def main() -> None:
         "--rounds",
         type=int,
         default=1,
-        help="with --compare: run ours and the variants alternately this many times",
+        help="run the reference, ours and the variants alternately this many times",
     )
     args = parser.parse_args()
-    # The baseline once, then ours and each variant in turn, round after round, so a change
-    # of the machine's speed during the run hits all of them alike.
+    # The baseline once, then the reference, ours and each variant in turn, round after
+    # round, so a change of the machine's speed during the run hits all of them alike.
     order = [("baseline", TARGETS["baseline"])]
-    for round_no in range(1, (args.rounds if args.compare else 1) + 1):
-        suffix = f" #{round_no}" if args.compare and args.rounds > 1 else ""
+    for round_no in range(1, args.rounds + 1):
+        suffix = f" #{round_no}" if args.rounds > 1 else ""
+        order.append(("reference" + suffix, TARGETS["reference"]))
         order.append(("ours" + suffix, TARGETS["ours"]))
         order += [(name + suffix, VARIANTS[name]) for name in args.compare]
 
@@ -173,12 +180,24 @@ def main() -> None:
     ours, base = ours_runs[0], results["baseline"]
     ratio = ours["closed"]["rate"] / max(base["closed"]["rate"], 1e-9)
     errors = sum(ours["closed"]["errors"].values()) + sum(ours["fixed"]["errors"].values())
+    reference_runs = [r for name, r in results.items() if name.split(" #")[0] == "reference"]
     print(
         f"ingest: ours {ours['closed']['rate']:,.0f} ev/s, baseline "
-        f"{base['closed']['rate']:,.0f} ev/s, ratio {ratio:.1f}x, "
+        f"{base['closed']['rate']:,.0f} ev/s, ours/baseline {ratio:.1f}x, "
+        f"ours/reference {_median_ratio(ours_runs, reference_runs):.2f}x, "
         f"p99 {ours['closed']['p99_ms']:.0f} ms, "
         f"p99 at {args.rate:.0f}/s {ours['fixed']['p99_ms']:.0f} ms, errors {errors}, "
         f"lost {ours['lost']}, web RSS {ours['rss']:.0f} MB"
+    )
+    print(
+        f"ingest: ours / reference = {_median_ratio(ours_runs, reference_runs):.2f} ev/s "
+        f"(median of {len(ours_runs)} rounds; closed-loop ev/s "
+        f"{_joined(ours_runs, 'closed', 'rate', ',.0f')} vs "
+        f"{_joined(reference_runs, 'closed', 'rate', ',.0f')}; CPU us/event "
+        f"{_joined(ours_runs, 'closed', 'cpu_us', '.0f')} vs "
+        f"{_joined(reference_runs, 'closed', 'cpu_us', '.0f')}; per core, i.e. reference "
+        f"CPU / ours, {_median_cpu_ratio(reference_runs, ours_runs):.2f}); ours / baseline = "
+        f"{ratio:.2f}; reference lost {sum(r['lost'] for r in reference_runs)}"
     )
     for variant in args.compare:
         runs = [r for name, r in results.items() if name.split(" #")[0] == variant]
@@ -208,6 +227,20 @@ def main() -> None:
             f"rounds; closed-loop ev/s {rates[0]} vs {rates[1]}; CPU us/event {cpu[0]} vs "
             f"{cpu[1]}; p99 at {args.rate:.0f}/s {p99s[0]} vs {p99s[1]} ms)"
         )
+
+
+def _median_ratio(mine: list[dict[str, Any]], other: list[dict[str, Any]]) -> float:
+    return statistics.median(
+        a["closed"]["rate"] / max(b["closed"]["rate"], 1e-9)
+        for a, b in zip(mine, other, strict=True)
+    )
+
+
+def _median_cpu_ratio(mine: list[dict[str, Any]], other: list[dict[str, Any]]) -> float:
+    return statistics.median(
+        a["closed"]["cpu_us"] / max(b["closed"]["cpu_us"], 1e-9)
+        for a, b in zip(mine, other, strict=True)
+    )
 
 
 def _joined(runs: list[dict[str, Any]], phase: str, key: str, fmt: str) -> str:

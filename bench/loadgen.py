@@ -39,7 +39,7 @@ def make_body(event_id: str) -> bytes:
                 "object": {
                     "id": "in_" + event_id[4:],
                     "object": "invoice",
-                    "customer": "cus_bench",
+                    "customer": f"cus_bench{event_id[-4:]}",  # 10,000 customers
                     "amount_paid": 2000,
                     "currency": "eur",
                     "status": "paid",

@@ -12,11 +12,14 @@ from __future__ import annotations
 from starlette.applications import Starlette
 
 import ingest.app
+from ingest.edge import EdgeApp
 
 
 def _without_edge_middleware() -> Starlette:
     app = ingest.app.create_app()
     app.user_middleware = []  # the middleware stack is built on the first request
+    if isinstance(app, EdgeApp):  # the webhook's own path skips the stack: unwrap it too
+        app._webhook = app._webhook_route.app
     return app
 
 

@@ -114,6 +114,9 @@ def mark_published(bind: Executor, event_ids: Iterable[str], now: datetime) -> N
     ids = list(event_ids)
     if not ids:
         return
+    if _dialect(bind) == "postgresql":
+        _mark_published_postgres(bind, ids, now)
+        return
     bind.execute(
         update(EVENTS)
         .where(
@@ -122,6 +125,21 @@ def mark_published(bind: Executor, event_ids: Iterable[str], now: datetime) -> N
         )
         .values(status=EventStatus.QUEUED, published_at=now)
     )
+
+
+_PG_MARK_PUBLISHED = (
+    "UPDATE stripe_events SET status = 'queued', published_at = %s"
+    " WHERE event_id = ANY(%s) AND status IN ('received', 'queued')"
+)
+
+
+def _mark_published_postgres(bind: Executor, ids: list[str], now: datetime) -> None:
+    # The edge publisher's statement, once per batch message: one fixed (so prepared)
+    # statement with an array parameter, instead of SQLAlchemy rendering an expanding IN
+    # of a different length each time (bench/ingest.py profile, docs/performance.md).
+    conn = bind.connection() if isinstance(bind, Session) else bind
+    with conn.connection.driver_connection.cursor() as cur:  # type: ignore[union-attr]
+        cur.execute(_PG_MARK_PUBLISHED, (now, ids))
 
 
 @dataclass(frozen=True, slots=True)

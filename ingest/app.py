@@ -20,6 +20,7 @@ from domain.settings import Settings, load_settings, require_webhook_secrets
 from ingest.commands_api import create_command, get_command
 from ingest.console import CONSOLE_ROUTES
 from ingest.credits_api import CREDITS_ROUTES
+from ingest.edge import EdgeApp
 from ingest.errors import EdgeErrorsMiddleware, http_exception
 from ingest.gate import GroupCommitGate
 from ingest.gate_pg import PipelinedGate
@@ -36,7 +37,7 @@ from ingest.publisher import BatchPublisher
 from ingest.read_account import PgAccountReader
 from ingest.read_api import PLAN, READ_ROUTES
 from ingest.read_pool import ReadPool
-from ingest.webhooks import stripe_webhook
+from ingest.webhooks import WEBHOOK_PATH, stripe_webhook
 from ingest.writer import GroupCommitWriter
 
 PublishFn = Callable[[Sequence[str]], None]
@@ -183,9 +184,9 @@ def create_app(settings: Settings | None = None, publish: PublishFn | None = Non
             ingest_engine.dispose()
             engine.dispose()
 
-    return Starlette(
+    return EdgeApp(
+        webhook=Route(WEBHOOK_PATH, stripe_webhook, methods=["POST"]),
         routes=[
-            Route("/webhooks/stripe", stripe_webhook, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/openapi.json", openapi_json, methods=["GET"]),

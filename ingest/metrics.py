@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -74,6 +75,21 @@ document(
         responses={200: ("text/plain; version=0.0.4", None)},
     )
 )
+
+
+# The counter's children by (type, new): `labels()` takes a lock and builds a key on every
+# call; a dict lookup is the whole cost on the webhook's hot path. Bounded like the label
+# values themselves (Stripe's event types times two).
+_WEBHOOK_CHILDREN: dict[tuple[str, bool], Any] = {}
+
+
+def webhook_event(event_type: str, is_new: bool) -> None:
+    """Count a stored webhook event, new or a duplicate."""
+    child = _WEBHOOK_CHILDREN.get((event_type, is_new))
+    if child is None:
+        child = WEBHOOK_EVENTS.labels(event_type, "new" if is_new else "duplicate")
+        _WEBHOOK_CHILDREN[(event_type, is_new)] = child
+    child.inc()
 
 
 def rejected(reason: str, signature: bool = False) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import time
 from collections.abc import Sequence
@@ -12,6 +13,7 @@ __all__ = [
     "MAX_HEADER_LENGTH",
     "MAX_V1_SIGNATURES",
     "SignatureError",
+    "SignatureVerifier",
     "compute_signature",
     "sign_header",
     "verify",
@@ -70,6 +72,41 @@ def _parse_header(header: str) -> tuple[int, list[bytes]]:
     return timestamp, signatures
 
 
+class SignatureVerifier:
+    """Verifies against fixed secrets, their HMAC keys prepared once (not per request)."""
+
+    def __init__(self, secrets: Sequence[bytes]) -> None:
+        self._keyed = [hmac.new(secret, digestmod=hashlib.sha256) for secret in secrets]
+
+    def verify(
+        self, body: bytes, header: str | None, tolerance: int = 300, now: float | None = None
+    ) -> None:
+        """Raise SignatureError unless some v1 signature matches some secret within tolerance."""
+        if not header:
+            raise SignatureError("missing_signature", "Stripe-Signature header is missing")
+        timestamp, signatures = _parse_header(header)
+        current = time.time() if now is None else now
+        if abs(current - timestamp) > tolerance:
+            raise SignatureError(
+                "timestamp_out_of_tolerance",
+                f"signature timestamp is more than {tolerance}s from now",
+            )
+        signed = b"%d." % timestamp
+        matched = False
+        for keyed in self._keyed:
+            mac = keyed.copy()
+            mac.update(signed)
+            mac.update(body)
+            expected = mac.hexdigest().encode()
+            for candidate in signatures:
+                # Keep comparing after a match so timing does not reveal which pair matched.
+                matched |= hmac.compare_digest(expected, candidate)
+        if not matched:
+            raise SignatureError(
+                "no_valid_signature", "no v1 signature matches a configured secret"
+            )
+
+
 def verify(
     body: bytes,
     header: str | None,
@@ -78,20 +115,4 @@ def verify(
     now: float | None = None,
 ) -> None:
     """Raise SignatureError unless some v1 signature matches some secret within tolerance."""
-    if not header:
-        raise SignatureError("missing_signature", "Stripe-Signature header is missing")
-    timestamp, signatures = _parse_header(header)
-    current = time.time() if now is None else now
-    if abs(current - timestamp) > tolerance:
-        raise SignatureError(
-            "timestamp_out_of_tolerance",
-            f"signature timestamp is more than {tolerance}s from now",
-        )
-    matched = False
-    for secret in secrets:
-        expected = compute_signature(secret, timestamp, body).encode()
-        for candidate in signatures:
-            # Keep comparing after a match so timing does not reveal which pair matched.
-            matched |= hmac.compare_digest(expected, candidate)
-    if not matched:
-        raise SignatureError("no_valid_signature", "no v1 signature matches a configured secret")
+    SignatureVerifier(secrets).verify(body, header, tolerance, now)
