@@ -65,65 +65,84 @@ class NewEntry:
 
 
 def _lock_balance(session: Session, account_ref: str) -> Row[Any] | None:
-    stmt = select(BALANCES).where(BALANCES.c.account_ref == account_ref).with_for_update()
-    return session.execute(stmt).first()
+    return session.execute(_LOCK_BALANCE, {"p_account": account_ref}).first()
 
 
-def lock_or_create_balance(session: Session, account_ref: str, now: datetime) -> Row[Any]:
-    """The account's balance row, created at zero if missing, locked for this transaction."""
-    session.execute(
-        dialect_insert(session, BALANCES)
+# The ledger's per-entry statements are built once with bound parameters: a subscription
+# event checks its period's grant in every batch, and building a statement costs more than
+# running it (SQLAlchemy then finds its SQL cached, psycopg prepares it).
+_LOCK_BALANCE = (
+    select(BALANCES).where(BALANCES.c.account_ref == bindparam("p_account")).with_for_update()
+)
+
+
+@cache
+def _create_balance(dialect: str) -> Any:
+    make_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
+        make_insert(BALANCES)
         .values(
-            account_ref=account_ref,
+            account_ref=bindparam("p_account"),
             balance=0,
             payg=False,
             granted=0,
             consumed=0,
             overage=0,
-            updated_at=now,
+            updated_at=bindparam("p_now", type_=BALANCES.c.updated_at.type),
         )
         .on_conflict_do_nothing(index_elements=["account_ref"])
     )
+
+
+def lock_or_create_balance(session: Session, account_ref: str, now: datetime) -> Row[Any]:
+    """The account's balance row, created at zero if missing, locked for this transaction.
+
+    One statement when the row exists (the usual case), three the first time.
+    """
+    row = _lock_balance(session, account_ref)
+    if row is not None:
+        return row
+    dialect = session.get_bind().dialect.name
+    session.execute(_create_balance(dialect), {"p_account": account_ref, "p_now": now})
     row = _lock_balance(session, account_ref)
     assert row is not None
     return row
 
 
-def _entry_insert(
-    session: Session,
-    entry: NewEntry,
-    period: tuple[datetime | None, datetime | None],
-    now: datetime,
-) -> Any:
-    return (
-        dialect_insert(session, ENTRIES)
-        .values(
-            entry_id=entry.entry_id,
-            account_ref=entry.account_ref,
-            kind=entry.kind.value,
-            credits=entry.credits,
-            overage=entry.overage,
-            source=entry.source.value,
-            reason=entry.reason,
-            expires_at=entry.expires_at,
-            subscription_id=entry.subscription_id,
-            period_start=period[0],
-            period_end=period[1],
-            answer=entry.answer,
-            created_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=["entry_id"])
-        .returning(ENTRIES.c.id)
-    )
+def _entry_params(
+    entry: NewEntry, period: tuple[datetime | None, datetime | None], now: datetime
+) -> dict[str, Any]:
+    return {
+        "p_entry_id": entry.entry_id,
+        "p_account_ref": entry.account_ref,
+        "p_kind": entry.kind.value,
+        "p_credits": entry.credits,
+        "p_overage": entry.overage,
+        "p_source": entry.source.value,
+        "p_reason": entry.reason,
+        "p_expires_at": entry.expires_at,
+        "p_subscription_id": entry.subscription_id,
+        "p_period_start": period[0],
+        "p_period_end": period[1],
+        "p_answer": entry.answer,
+        "p_now": now,
+    }
 
 
-def _insert_entry(
-    session: Session,
-    entry: NewEntry,
-    period: tuple[datetime | None, datetime | None],
-    now: datetime,
-) -> bool:
-    return session.execute(_entry_insert(session, entry, period, now)).first() is not None
+@cache
+def _move_balance(totals: str) -> Any:
+    """The balance UPDATE of one appended entry; `totals` names the period totals it moves."""
+    b = BALANCES.c
+    moved: dict[str, Any] = {
+        "balance": b.balance + bindparam("p_credits", type_=BigInteger),
+        "updated_at": bindparam("p_now", type_=b.updated_at.type),
+    }
+    if totals == "granted":
+        moved["granted"] = b.granted + bindparam("p_credits", type_=BigInteger)
+    elif totals == "consumed":
+        moved["consumed"] = b.consumed - bindparam("p_credits", type_=BigInteger)
+        moved["overage"] = b.overage + bindparam("p_overage", type_=BigInteger)
+    return update(BALANCES).where(b.account_ref == bindparam("p_account")).values(moved)
 
 
 def append(
@@ -132,27 +151,29 @@ def append(
     now: datetime,
     *,
     period: tuple[datetime | None, datetime | None] | None = None,
+    current: tuple[datetime | None, datetime | None] | None = None,
 ) -> bool:
     """Append `entry` and move the (locked) balance; False if its entry_id was there already.
 
     The entry counts in `period` (default: the account's current period); the balance row's
-    period totals move only for an entry of its current period.
+    period totals move only for an entry of its current period. A caller that already holds
+    the balance row's lock passes the account's `current` period (the row is not read again).
     """
-    row = lock_or_create_balance(session, entry.account_ref, now)
-    current = (row.period_start, row.period_end)
+    if current is None:
+        row = lock_or_create_balance(session, entry.account_ref, now)
+        current = (row.period_start, row.period_end)
     counted_in = period if period is not None else current
-    if not _insert_entry(session, entry, counted_in, now):
+    dialect = session.get_bind().dialect.name
+    params = _entry_params(entry, counted_in, now)
+    if session.execute(_gate(dialect).insert, params).first() is None:
         return False
-    values: dict[str, Any] = {"balance": BALANCES.c.balance + entry.credits, "updated_at": now}
+    totals = ""
     if counted_in[0] == current[0]:
         if entry.kind in (EntryKind.GRANT, EntryKind.ADJUST):
-            values["granted"] = BALANCES.c.granted + entry.credits
+            totals = "granted"
         elif entry.kind is EntryKind.CONSUME:
-            values["consumed"] = BALANCES.c.consumed - entry.credits
-            values["overage"] = BALANCES.c.overage + entry.overage
-    session.execute(
-        update(BALANCES).where(BALANCES.c.account_ref == entry.account_ref).values(**values)
-    )
+            totals = "consumed"
+    session.execute(_move_balance(totals), {**params, "p_account": entry.account_ref})
     return True
 
 
@@ -495,15 +516,25 @@ def period_granted(
     subscription_id: str | None = None,
 ) -> int:
     """Credits the period allowance granted for a period (of one subscription, or all)."""
-    stmt = select(func.coalesce(func.sum(ENTRIES.c.credits), 0)).where(
-        ENTRIES.c.account_ref == account_ref,
-        ENTRIES.c.source == EntrySource.PERIOD.value,
-        ENTRIES.c.kind == EntryKind.GRANT.value,
-        ENTRIES.c.period_start == period_start,
+    params = {"p_account": account_ref, "p_start": period_start}
+    if subscription_id is None:
+        return int(session.execute(_PERIOD_GRANTED, params).scalar_one())
+    params["p_sub"] = subscription_id
+    return int(session.execute(_SUBSCRIPTION_GRANTED, params).scalar_one())
+
+
+def _granted_in_period() -> Any:
+    e = ENTRIES.c
+    return select(func.coalesce(func.sum(e.credits), 0)).where(
+        e.account_ref == bindparam("p_account"),
+        e.source == EntrySource.PERIOD.value,
+        e.kind == EntryKind.GRANT.value,
+        e.period_start == bindparam("p_start", type_=e.period_start.type),
     )
-    if subscription_id is not None:
-        stmt = stmt.where(ENTRIES.c.subscription_id == subscription_id)
-    return int(session.execute(stmt).scalar_one())
+
+
+_PERIOD_GRANTED = _granted_in_period()
+_SUBSCRIPTION_GRANTED = _granted_in_period().where(ENTRIES.c.subscription_id == bindparam("p_sub"))
 
 
 def rebuilt_balances(session: Session) -> dict[str, dict[str, int]]:

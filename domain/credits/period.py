@@ -20,13 +20,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from domain.credits import ledger, rules
 from domain.credits.grants import grant_for_customer_grants
-from domain.credits.tables import EntryKind, EntrySource
-from domain.mirror.accounts import account_ref_of
+from domain.credits.tables import ENTRIES, EntryKind, EntrySource
+from domain.mirror.accounts import ACCOUNTS
 from domain.mirror.statuses import SubscriptionStatus
 from domain.mirror.unit import Deps
 
@@ -73,18 +73,48 @@ def grant_for_subscription(
         or not rules.entitled_for_grant(status, start, at, deps.grace)
     ):
         return
-    account_ref = account_ref_of(session, row.get("stripe_customer_id"))
-    if account_ref is None:  # not linked yet: the subscription's next event grants
+    # Most subscription events fall in a period already granted in full: one unlocked read
+    # finds the account and what the period got (period grants only ever add up), and
+    # nothing is locked.
+    found = session.execute(
+        _GRANT_STATE,
+        {"p_customer": row.get("stripe_customer_id"), "p_sub": row["id"], "p_start": start},
+    ).first()
+    if found is None or found.account_ref is None:
+        return  # not linked yet: the subscription's next event (or the link itself) grants
+    if rules.period_grant(allowance, int(found.granted)) == 0:
         return
     grant_period(
         session,
-        account_ref=account_ref,
+        account_ref=found.account_ref,
         subscription_id=row["id"],
         period=(start, end),
         allowance=allowance,
         rollover=deps.rollover,
         now=now,
     )
+
+
+def _grant_state() -> Any:
+    """The account linked to a customer and what one subscription's period was granted."""
+    e = ENTRIES.c
+    granted = (
+        select(func.coalesce(func.sum(e.credits), 0))
+        .where(
+            e.account_ref == ACCOUNTS.c.account_ref,
+            e.subscription_id == bindparam("p_sub"),
+            e.period_start == bindparam("p_start", type_=e.period_start.type),
+            e.source == EntrySource.PERIOD.value,
+            e.kind == EntryKind.GRANT.value,
+        )
+        .scalar_subquery()
+    )
+    return select(ACCOUNTS.c.account_ref, granted.label("granted")).where(
+        ACCOUNTS.c.stripe_customer_id == bindparam("p_customer")
+    )
+
+
+_GRANT_STATE = _grant_state()  # built once (bound parameters): it runs on every event
 
 
 def grant_period(
@@ -99,13 +129,6 @@ def grant_period(
 ) -> int:
     """Grant what the period still lacks of `allowance`; the credits granted (0: nothing)."""
     start, end = period
-    # Most subscription events fall in a period already granted in full: an unlocked read says
-    # so in one statement (period grants only ever add up), and the balance row is not locked.
-    granted = ledger.period_granted(
-        session, account_ref=account_ref, period_start=start, subscription_id=subscription_id
-    )
-    if rules.period_grant(allowance, granted) == 0:
-        return 0
     balance = ledger.lock_or_create_balance(session, account_ref, now)
     if balance.period_start is not None and start < balance.period_start:
         return 0  # a period older than the account's current one has ended: nothing to grant
@@ -115,9 +138,11 @@ def grant_period(
     amount = rules.period_grant(allowance, already)
     if amount == 0:
         return 0
+    current = (balance.period_start, balance.period_end)
     if rules.period_moves(balance.period_start, start):
         _expire_previous(session, account_ref, balance, rollover, now)
         ledger.start_period(session, account_ref, start, end, now)
+        current = (start, end)
     entry_id = period_entry_id(subscription_id, start)
     if already:  # a plan change mid-period: the difference, once per allowance reached
         entry_id = f"{entry_id}:{allowance}"
@@ -134,6 +159,7 @@ def grant_period(
             subscription_id=subscription_id,
         ),
         now,
+        current=current,  # the balance row is locked above
     )
     log.info("credits.period_granted", subscription_id=subscription_id, credits=amount)
     return amount
@@ -162,4 +188,5 @@ def _expire_previous(
         ),
         now,
         period=(balance.period_start, balance.period_end),
+        current=(balance.period_start, balance.period_end),  # locked by the caller
     )
