@@ -12,6 +12,7 @@ from typing import Any, Protocol
 import structlog
 
 from domain import event_log
+from domain.credits.period import grant_batch_dues
 from domain.envelope import EventEnvelope, parse_envelope
 from domain.event_log import Failure
 from domain.mirror.batch import Batch
@@ -156,8 +157,9 @@ def _apply_together(
                 with _context(event):
                     status = _apply(unit, envelope, registry)
                 done.append((event, status, time.perf_counter() - started))
-            flush_writes(unit)
             now = utcnow()
+            grant_batch_dues(unit, now)
+            flush_writes(unit)
             for status in (EventStatus.PROCESSED, EventStatus.IGNORED):
                 ids = [e.event_id for e, s, _ in done if s is status]
                 if event_log.finish_many(session, ids, token, status, now) != len(ids):

@@ -22,7 +22,6 @@ from sqlalchemy import (
     bindparam,
     column,
     exists,
-    func,
     select,
     update,
     values,
@@ -94,6 +93,14 @@ def _create_balance(dialect: str) -> Any:
     )
 
 
+def create_balances(session: Session, account_refs: Sequence[str], now: datetime) -> None:
+    """Create these accounts' balance rows at zero (an existing row is left alone)."""
+    dialect = session.get_bind().dialect.name
+    session.execute(
+        _create_balance(dialect), [{"p_account": a, "p_now": now} for a in account_refs]
+    )
+
+
 def lock_or_create_balance(session: Session, account_ref: str, now: datetime) -> Row[Any]:
     """The account's balance row, created at zero if missing, locked for this transaction.
 
@@ -102,8 +109,7 @@ def lock_or_create_balance(session: Session, account_ref: str, now: datetime) ->
     row = _lock_balance(session, account_ref)
     if row is not None:
         return row
-    dialect = session.get_bind().dialect.name
-    session.execute(_create_balance(dialect), {"p_account": account_ref, "p_now": now})
+    create_balances(session, [account_ref], now)
     row = _lock_balance(session, account_ref)
     assert row is not None
     return row
@@ -175,19 +181,6 @@ def append(
             totals = "consumed"
     session.execute(_move_balance(totals), {**params, "p_account": entry.account_ref})
     return True
-
-
-def start_period(
-    session: Session, account_ref: str, start: datetime, end: datetime | None, now: datetime
-) -> None:
-    """Move the account's current period (its totals restart at zero)."""
-    session.execute(
-        update(BALANCES)
-        .where(BALANCES.c.account_ref == account_ref)
-        .values(
-            period_start=start, period_end=end, granted=0, consumed=0, overage=0, updated_at=now
-        )
-    )
 
 
 class _GateStatements:
@@ -506,35 +499,6 @@ def ledger_page(
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, (rows[-1].id if more else None)
-
-
-def period_granted(
-    session: Session,
-    *,
-    account_ref: str,
-    period_start: datetime,
-    subscription_id: str | None = None,
-) -> int:
-    """Credits the period allowance granted for a period (of one subscription, or all)."""
-    params = {"p_account": account_ref, "p_start": period_start}
-    if subscription_id is None:
-        return int(session.execute(_PERIOD_GRANTED, params).scalar_one())
-    params["p_sub"] = subscription_id
-    return int(session.execute(_SUBSCRIPTION_GRANTED, params).scalar_one())
-
-
-def _granted_in_period() -> Any:
-    e = ENTRIES.c
-    return select(func.coalesce(func.sum(e.credits), 0)).where(
-        e.account_ref == bindparam("p_account"),
-        e.source == EntrySource.PERIOD.value,
-        e.kind == EntryKind.GRANT.value,
-        e.period_start == bindparam("p_start", type_=e.period_start.type),
-    )
-
-
-_PERIOD_GRANTED = _granted_in_period()
-_SUBSCRIPTION_GRANTED = _granted_in_period().where(ENTRIES.c.subscription_id == bindparam("p_sub"))
 
 
 def rebuilt_balances(session: Session) -> dict[str, dict[str, int]]:

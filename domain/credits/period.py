@@ -11,35 +11,46 @@ duplicates grant nothing twice:
   price; what the period already got is subtracted (a mid-period upgrade grants the
   difference, a downgrade takes nothing back);
 - when the account's period moves forward, the previous period's unused allowance
-  expires first (unless rollover), then the account's period totals restart.
+  expires first (unless rollover), then the account's period totals restart
+  (the decisions: domain.credits.period_plan, pure).
+
+An event applied alone grants in its own transaction at once. In a batch (several events in
+one transaction) the dues wait in the batch and are granted together by
+`grant_batch_dues`, in the order their events came: a fixed number of statements for the
+whole batch, the same entries as one at a time. Anything else that writes the ledger in a
+batch (a Stripe credit grant, a link that credits waiting subscriptions) first grants the
+dues collected so far, so the ledger sees every write in event order.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import BigInteger, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from domain.credits import ledger, rules
 from domain.credits.grants import grant_for_customer_grants
-from domain.credits.tables import ENTRIES, EntryKind, EntrySource
+from domain.credits.period_plan import (
+    AccountState,
+    PeriodDue,
+    PlannedEntry,
+    plan_period_grants,
+)
+from domain.credits.tables import BALANCES, ENTRIES, EntryKind, EntrySource
+from domain.event_log import dialect_insert
 from domain.mirror.accounts import ACCOUNTS
 from domain.mirror.statuses import SubscriptionStatus
-from domain.mirror.unit import Deps
+from domain.mirror.store import flush_writes
+from domain.mirror.unit import Deps, Unit
 
 log = structlog.get_logger("domain.credits")
 
 
-def period_entry_id(subscription_id: str, period_start: datetime) -> str:
-    return f"period:{subscription_id}:{int(period_start.timestamp())}"
-
-
-def grant_for_customer(
-    session: Session, customer_id: str | None, deps: Deps, now: datetime
-) -> None:
+def grant_for_customer(unit: Unit, customer_id: str | None, now: datetime) -> None:
     """After an account is linked to `customer_id`: grant its subscriptions' due allowances.
 
     A subscription's events may come before the event linking its customer to an account
@@ -47,146 +58,257 @@ def grant_for_customer(
     """
     if customer_id is None:
         return
-    grant_for_customer_grants(session, customer_id, now)  # its Stripe credit grants'
-    if not deps.catalog.grants_credits:
+    grant_batch_dues(unit, now)  # the ledger sees the batch's writes in event order
+    grant_for_customer_grants(unit.session, customer_id, now)  # its Stripe credit grants'
+    if not unit.deps.catalog.grants_credits:
         return
     # Imported here: the subscriptions family imports this module for its own grants.
     from domain.mirror.families.subscriptions.tables import SUBSCRIPTIONS
 
+    flush_writes(unit)  # a batch's subscription rows are read as its events wrote them
     stmt = select(SUBSCRIPTIONS).where(SUBSCRIPTIONS.c.stripe_customer_id == customer_id)
-    for sub in session.execute(stmt).mappings().all():
-        grant_for_subscription(session, dict(sub), deps, now)
+    for sub in unit.session.execute(stmt).mappings().all():
+        grant_for_subscription(unit, dict(sub), now)
 
 
-def grant_for_subscription(
-    session: Session, row: dict[str, Any], deps: Deps, now: datetime
-) -> None:
-    """Grant the written subscription row's period allowance, if due and not granted yet."""
+def grant_for_subscription(unit: Unit, row: dict[str, Any], now: datetime) -> None:
+    """Grant the written subscription row's period allowance, if due and not granted yet
+    (in a batch: when the batch's dues are granted)."""
+    due = due_of(row, unit.deps, now)
+    if due is None:
+        return
+    if unit.batch is not None:
+        unit.batch.period_dues.append(due)
+        return
+    grant_dues(unit.session, [due], unit.deps.rollover, now)
+
+
+def due_of(row: dict[str, Any], deps: Deps, now: datetime) -> PeriodDue | None:
+    """The allowance a written subscription row says is due (pure), or None."""
     start, end = row.get("current_period_start"), row.get("current_period_end")
     allowance = deps.catalog.credits_for(row.get("price_id"))
     created = row.get("last_event_created")  # the event's time (Unix seconds): replays agree
     at = datetime.fromtimestamp(created, UTC) if isinstance(created, int) else now
-    status = SubscriptionStatus(row["status"])
+    customer = row.get("stripe_customer_id")
     if (
         allowance <= 0
         or start is None
-        or not rules.entitled_for_grant(status, start, at, deps.grace)
+        or customer is None
+        or not rules.entitled_for_grant(SubscriptionStatus(row["status"]), start, at, deps.grace)
     ):
+        return None
+    return PeriodDue(customer, row["id"], start, end, allowance)
+
+
+def grant_batch_dues(unit: Unit, now: datetime) -> None:
+    """Grant the dues the batch collected so far (nothing without a batch)."""
+    batch = unit.batch
+    if batch is None or not batch.period_dues:
         return
-    # Most subscription events fall in a period already granted in full: one unlocked read
-    # finds the account and what the period got (period grants only ever add up), and
-    # nothing is locked.
-    found = session.execute(
-        _GRANT_STATE,
-        {"p_customer": row.get("stripe_customer_id"), "p_sub": row["id"], "p_start": start},
-    ).first()
-    if found is None or found.account_ref is None:
-        return  # not linked yet: the subscription's next event (or the link itself) grants
-    if rules.period_grant(allowance, int(found.granted)) == 0:
-        return
-    grant_period(
-        session,
-        account_ref=found.account_ref,
-        subscription_id=row["id"],
-        period=(start, end),
-        allowance=allowance,
-        rollover=deps.rollover,
-        now=now,
-    )
+    dues, batch.period_dues = batch.period_dues, []
+    grant_dues(unit.session, dues, unit.deps.rollover, now)
 
 
-def _grant_state() -> Any:
-    """The account linked to a customer and what one subscription's period was granted."""
-    e = ENTRIES.c
-    granted = (
-        select(func.coalesce(func.sum(e.credits), 0))
-        .where(
-            e.account_ref == ACCOUNTS.c.account_ref,
-            e.subscription_id == bindparam("p_sub"),
-            e.period_start == bindparam("p_start", type_=e.period_start.type),
-            e.source == EntrySource.PERIOD.value,
-            e.kind == EntryKind.GRANT.value,
-        )
-        .scalar_subquery()
-    )
-    return select(ACCOUNTS.c.account_ref, granted.label("granted")).where(
-        ACCOUNTS.c.stripe_customer_id == bindparam("p_customer")
-    )
+def grant_dues(session: Session, dues: Sequence[PeriodDue], rollover: bool, now: datetime) -> int:
+    """Grant what the dues' periods still lack, in order; the credits granted.
 
-
-_GRANT_STATE = _grant_state()  # built once (bound parameters): it runs on every event
-
-
-def grant_period(
-    session: Session,
-    *,
-    account_ref: str,
-    subscription_id: str,
-    period: tuple[datetime, datetime | None],
-    allowance: int,
-    rollover: bool,
-    now: datetime,
-) -> int:
-    """Grant what the period still lacks of `allowance`; the credits granted (0: nothing)."""
-    start, end = period
-    balance = ledger.lock_or_create_balance(session, account_ref, now)
-    if balance.period_start is not None and start < balance.period_start:
-        return 0  # a period older than the account's current one has ended: nothing to grant
-    already = ledger.period_granted(
-        session, account_ref=account_ref, period_start=start, subscription_id=subscription_id
-    )
-    amount = rules.period_grant(allowance, already)
-    if amount == 0:
+    Most dues fall in a period already granted in full: one unlocked read says so (period
+    grants only ever add up) and nothing is locked. The others lock their accounts' balance
+    rows (in account order, at once), read again what their periods got, and append the
+    planned entries and balance moves: one statement each.
+    """
+    linked = _linked_accounts(session, {d.customer_id for d in dues})
+    wanted = [(a, d) for d in dues if (a := linked.get(d.customer_id)) is not None]
+    if not wanted:
+        return 0  # not linked yet: the subscription's next event (or the link itself) grants
+    got = _granted(session, {a for a, _ in wanted}, {d.start for _, d in wanted})
+    wanted = [
+        (a, d)
+        for a, d in wanted
+        if rules.period_grant(d.allowance, got.get((a, d.subscription_id, d.start), 0)) > 0
+    ]
+    if not wanted:
         return 0
-    current = (balance.period_start, balance.period_end)
-    if rules.period_moves(balance.period_start, start):
-        _expire_previous(session, account_ref, balance, rollover, now)
-        ledger.start_period(session, account_ref, start, end, now)
-        current = (start, end)
-    entry_id = period_entry_id(subscription_id, start)
-    if already:  # a plan change mid-period: the difference, once per allowance reached
-        entry_id = f"{entry_id}:{allowance}"
-    ledger.append(
-        session,
-        ledger.NewEntry(
-            entry_id=entry_id,
-            account_ref=account_ref,
-            kind=EntryKind.GRANT,
-            credits=amount,
-            source=EntrySource.PERIOD,
-            reason="period allowance" if not already else "plan change: the difference",
-            expires_at=None if rollover else end,
-            subscription_id=subscription_id,
-        ),
-        now,
-        current=current,  # the balance row is locked above
+    accounts = _lock_balances(session, sorted({a for a, _ in wanted}), now)
+    starts = {d.start for _, d in wanted} | {
+        s.period_start for s in accounts.values() if s.period_start is not None
+    }
+    got = _granted(session, set(accounts), starts)  # again, under the locks
+    current = {a: (s.period_start, s.period_end) for a, s in accounts.items()}
+    plan = plan_period_grants(wanted, accounts, got, rollover=rollover)
+    appended = _append(session, plan.entries, now)
+    _move_balances(session, appended, current, plan.moved, now)
+    granted = 0
+    for entry in appended:
+        if entry.kind is EntryKind.GRANT:
+            granted += entry.credits
+            log.info(
+                "credits.period_granted",
+                subscription_id=entry.subscription_id,
+                credits=entry.credits,
+            )
+    return granted
+
+
+_LINKED = select(ACCOUNTS.c.stripe_customer_id, ACCOUNTS.c.account_ref).where(
+    ACCOUNTS.c.stripe_customer_id.in_(bindparam("p_customers", expanding=True))
+)
+
+
+def _linked_accounts(session: Session, customers: set[str]) -> dict[str, str | None]:
+    rows = session.execute(_LINKED, {"p_customers": sorted(customers)})
+    return {customer: account_ref for customer, account_ref in rows}
+
+
+_GRANTED = (
+    select(
+        ENTRIES.c.account_ref,
+        ENTRIES.c.subscription_id,
+        ENTRIES.c.period_start,
+        func.sum(ENTRIES.c.credits),
     )
-    log.info("credits.period_granted", subscription_id=subscription_id, credits=amount)
-    return amount
+    .where(
+        ENTRIES.c.account_ref.in_(bindparam("p_accounts", expanding=True)),
+        ENTRIES.c.period_start.in_(bindparam("p_starts", expanding=True)),
+        ENTRIES.c.source == EntrySource.PERIOD.value,
+        ENTRIES.c.kind == EntryKind.GRANT.value,
+    )
+    .group_by(ENTRIES.c.account_ref, ENTRIES.c.subscription_id, ENTRIES.c.period_start)
+)
 
 
-def _expire_previous(
-    session: Session, account_ref: str, balance: Any, rollover: bool, now: datetime
+def _granted(
+    session: Session, accounts: set[str], starts: set[datetime]
+) -> dict[tuple[str, str, datetime], int]:
+    """What period grants gave, per (account, subscription, period start)."""
+    params = {"p_accounts": sorted(accounts), "p_starts": sorted(starts)}
+    return {(a, s, p): int(total) for a, s, p, total in session.execute(_GRANTED, params)}
+
+
+_LOCK_BALANCES = (
+    select(
+        BALANCES.c.account_ref,
+        BALANCES.c.balance,
+        BALANCES.c.period_start,
+        BALANCES.c.period_end,
+        BALANCES.c.consumed,
+    )
+    .where(BALANCES.c.account_ref.in_(bindparam("p_accounts", expanding=True)))
+    .order_by(BALANCES.c.account_ref)  # locked in a fixed order: two batches never deadlock
+    .with_for_update()
+)
+
+
+def _lock_balances(session: Session, accounts: list[str], now: datetime) -> dict[str, AccountState]:
+    """The accounts' balance rows, created at zero where missing, locked for the transaction."""
+
+    def lock() -> dict[str, AccountState]:
+        rows = session.execute(_LOCK_BALANCES, {"p_accounts": accounts})
+        return {
+            r.account_ref: AccountState(r.balance, r.period_start, r.period_end, r.consumed)
+            for r in rows
+        }
+
+    found = lock()
+    missing = [a for a in accounts if a not in found]
+    if missing:
+        ledger.create_balances(session, missing, now)
+        found = lock()
+    return found
+
+
+def _append(session: Session, entries: list[PlannedEntry], now: datetime) -> list[PlannedEntry]:
+    """Insert the planned entries; the ones inserted (an id already there is skipped)."""
+    if not entries:
+        return []
+    rows = [
+        {
+            "entry_id": e.entry_id,
+            "account_ref": e.account_ref,
+            "kind": e.kind.value,
+            "credits": e.credits,
+            "overage": 0,
+            "source": EntrySource.PERIOD.value,
+            "reason": e.reason,
+            "expires_at": e.expires_at,
+            "subscription_id": e.subscription_id,
+            "period_start": e.period[0],
+            "period_end": e.period[1],
+            "answer": None,
+            "created_at": now,
+        }
+        for e in entries
+    ]
+    stmt = (
+        dialect_insert(session, ENTRIES)
+        .on_conflict_do_nothing(index_elements=["entry_id"])
+        .returning(ENTRIES.c.entry_id)
+    )
+    inserted = set(session.execute(stmt, rows).scalars())
+    return [e for e in entries if e.entry_id in inserted]
+
+
+def _move_balances(
+    session: Session,
+    appended: list[PlannedEntry],
+    current: dict[str, tuple[datetime | None, datetime | None]],
+    moved: dict[str, tuple[datetime | None, datetime | None]],
+    now: datetime,
 ) -> None:
-    if balance.period_start is None:
-        return
-    granted = ledger.period_granted(
-        session, account_ref=account_ref, period_start=balance.period_start
+    """Move each account's balance by its appended entries; restart the moved periods' totals.
+
+    An entry counts in the period totals when it counts in the account's period as it ends
+    up (a grant of the new period after a move; an expiry of the old one never does).
+    """
+    deltas: dict[str, list[int]] = {}  # account -> [balance, granted in its final period]
+    for e in appended:
+        final = moved.get(e.account_ref, current[e.account_ref])
+        totals = deltas.setdefault(e.account_ref, [0, 0])
+        totals[0] += e.credits
+        if e.kind is EntryKind.GRANT and e.period[0] == final[0]:
+            totals[1] += e.credits
+    stay = [
+        {"p_account": a, "p_balance": b, "p_granted": g, "p_now": now}
+        for a, (b, g) in sorted(deltas.items())
+        if a not in moved
+    ]
+    move = [
+        {
+            "p_account": a,
+            "p_balance": deltas.get(a, [0, 0])[0],
+            "p_granted": deltas.get(a, [0, 0])[1],
+            "p_start": start,
+            "p_end": end,
+            "p_now": now,
+        }
+        for a, (start, end) in sorted(moved.items())
+    ]
+    if stay:
+        session.execute(_ADD_TO_PERIOD, stay)
+    if move:
+        session.execute(_START_PERIOD, move)
+
+
+_NOW = bindparam("p_now", type_=BALANCES.c.updated_at.type)
+_ADD_TO_PERIOD = (
+    update(BALANCES)
+    .where(BALANCES.c.account_ref == bindparam("p_account"))
+    .values(
+        balance=BALANCES.c.balance + bindparam("p_balance", type_=BigInteger),
+        granted=BALANCES.c.granted + bindparam("p_granted", type_=BigInteger),
+        updated_at=_NOW,
     )
-    amount = rules.expire_amount(balance.balance, granted, balance.consumed, rollover=rollover)
-    if amount == 0:
-        return
-    ledger.append(
-        session,
-        ledger.NewEntry(
-            entry_id=f"expire:{account_ref}:{int(balance.period_start.timestamp())}",
-            account_ref=account_ref,
-            kind=EntryKind.EXPIRE,
-            credits=-amount,
-            source=EntrySource.PERIOD,
-            reason="unused period allowance",
-        ),
-        now,
-        period=(balance.period_start, balance.period_end),
-        current=(balance.period_start, balance.period_end),  # locked by the caller
+)
+_START_PERIOD = (
+    update(BALANCES)
+    .where(BALANCES.c.account_ref == bindparam("p_account"))
+    .values(
+        balance=BALANCES.c.balance + bindparam("p_balance", type_=BigInteger),
+        granted=bindparam("p_granted", type_=BigInteger),
+        consumed=0,
+        overage=0,
+        period_start=bindparam("p_start", type_=BALANCES.c.period_start.type),
+        period_end=bindparam("p_end", type_=BALANCES.c.period_end.type),
+        updated_at=_NOW,
     )
+)

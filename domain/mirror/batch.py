@@ -12,11 +12,14 @@ straight to the database.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Table
 
 from domain.mirror.ordering import Stamp, stamp_of
+
+if TYPE_CHECKING:  # domain.credits imports the mirror: no import at run time
+    from domain.credits.period_plan import PeriodDue
 
 Row = dict[str, Any]
 
@@ -41,6 +44,10 @@ class Batch:
     # of a parent in a batch matters: a replacement is only made by an event newer than
     # every earlier one for that parent (its upsert moved the batch's stamp first).
     children: dict[tuple[Table, str], dict[str, list[Row]]] = field(default_factory=dict)
+    # Period allowances the batch's subscription events found due, in event order; granted
+    # together (domain.credits.period.grant_batch_dues) before anything else writes the
+    # ledger and at the end of the batch.
+    period_dues: list[PeriodDue] = field(default_factory=list)
 
     def defer_upsert(self, table: Table, dialect: str, values: Row) -> None:
         self.upserts.setdefault((table, dialect, tuple(sorted(values))), []).append(values)

@@ -15,7 +15,7 @@ from domain.credits.tables import ENTRIES
 from domain.types import utcnow
 from tests.credits.support import assert_no_drift
 from tests.mirror import factory as f
-from tests.mirror.support import apply, truncate
+from tests.mirror.support import apply, apply_in_messages, truncate
 from workers.runtime import Runtime
 
 T0 = 1_760_000_000
@@ -197,3 +197,78 @@ def test_an_event_in_a_period_granted_in_full_never_locks_the_balance(runtime: R
     touching = [s for s in seen if "credit_balances" in s]
     assert touching == [], touching
     assert balance(runtime)["granted"] == PRO
+
+
+def _second_subscription() -> dict[str, Any]:
+    other = f.subscription("sub_period_2", CUS, "active", period=P1, price_id="price_pro_month")
+    return ev("customer.subscription.created", other, T0 + 4)
+
+
+def _upgrade() -> dict[str, Any]:
+    return ev(
+        "customer.subscription.updated",
+        sub("active", price_id="price_business_month"),
+        T0 + 5 * f.DAY,
+    )
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_one_message_grants_what_the_events_one_at_a_time_grant(
+    runtime: Runtime, seed: int
+) -> None:
+    """A batch's dues are granted together at its end (or before another ledger write),
+    in event order: the same entries and balance as one transaction per event."""
+    import random
+
+    events = [linked(), created_incomplete(), paid(), _second_subscription(), _upgrade()]
+    events += [renewal_failed()]
+    random.Random(seed).shuffle(events)
+    truncate(runtime.engine)
+    apply(runtime, *events)
+    alone, alone_balance = ledger_of(runtime), balance(runtime)
+    truncate(runtime.engine)
+    assert apply_in_messages(runtime, events, [len(events)]) == 1
+    assert ledger_of(runtime) == alone
+    assert balance(runtime) == alone_balance
+
+
+def test_a_message_grants_with_the_same_statements_whatever_its_size(runtime: Runtime) -> None:
+    """Credit statements per message do not grow with the subscription events in it."""
+    from sqlalchemy import event
+
+    def credit_statements(customers: int) -> int:
+        truncate(runtime.engine)
+        lifecycle: list[dict[str, Any]] = []
+        for n in range(customers):
+            cus, acct, sub_id = f"cus_n{n}", f"org_n{n}", f"sub_n{n}"
+            created = f.event("customer.created", f.customer(cus, account_ref=acct), T0 - 10)
+            apply(runtime, created)
+            for at, status, period in ((T0 + 2, "active", P1), (T0 + 9, "active", P1)):
+                obj = f.subscription(sub_id, cus, status, period=period)
+                lifecycle.append(f.event("customer.subscription.updated", obj, at))
+        seen: list[str] = []
+
+        def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+            if "credit_" in statement:
+                seen.append(statement)
+
+        event.listen(runtime.engine, "before_cursor_execute", record)
+        try:
+            assert apply_in_messages(runtime, lifecycle, [len(lifecycle)]) == 1
+        finally:
+            event.remove(runtime.engine, "before_cursor_execute", record)
+        with runtime.sessions() as session:
+            assert_no_drift(session)
+            grants = session.execute(select(ENTRIES.c.entry_id)).scalars().all()
+        assert len(grants) == customers  # each period granted once
+        return len(seen)
+
+    assert credit_statements(2) == credit_statements(8)
+
+
+def test_a_subscription_and_its_link_in_one_message_grant_at_the_link(runtime: Runtime) -> None:
+    """The link reads the subscription rows the message's earlier events wrote (a batch
+    defers its row writes: they are sent before the link looks for subscriptions)."""
+    active = ev("customer.subscription.updated", sub("active"), T0 + 2)
+    assert apply_in_messages(runtime, [active, linked()], [2]) == 1
+    assert ledger_of(runtime) == [(f"period:{SUB}:{P1[0]}", "grant", PRO)]

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import BigInteger, String, Table
 from sqlalchemy.orm import Mapped, mapped_column
 
-from domain.credits.period import grant_for_customer
+from domain.credits.period import grant_batch_dues, grant_for_customer
 from domain.envelope import EventEnvelope
 from domain.mirror.accounts import fill_blank_account_fields, link_account
 from domain.mirror.families._family import Family, Incoming, Refs, Row
@@ -129,6 +129,7 @@ def link_checkout_account(unit: Unit, view: CheckoutView, now: datetime) -> None
     # Linking is a fact, not a state: every checkout event with both ids applies it.
     if view.account_ref is None or view.customer_id is None:
         return
+    grant_batch_dues(unit, now)  # the batch's earlier dues see the link as it was before
     account = link_account(
         unit.session, account_ref=view.account_ref, customer_id=view.customer_id, now=now
     )
@@ -136,7 +137,7 @@ def link_checkout_account(unit: Unit, view: CheckoutView, now: datetime) -> None
         details = {"email": view.email, "name": view.name, "currency": view.currency}
         fill_blank_account_fields(unit.session, account, details, now)
         # Credits its subscriptions' events could not grant before the link.
-        grant_for_customer(unit.session, view.customer_id, unit.deps, now)
+        grant_for_customer(unit, view.customer_id, now)
 
 
 def checkout_notices(view: CheckoutView, incoming: Incoming[None]) -> list[Notice]:

@@ -36,6 +36,7 @@ from sqlalchemy import BigInteger, Integer, String, Table
 from sqlalchemy.orm import Mapped, mapped_column
 
 from domain.credits.grants import apply_stripe_grant, grant_credits, grant_stamp
+from domain.credits.period import grant_batch_dues
 from domain.envelope import EventEnvelope
 from domain.mirror.families._family import Family, Incoming, Refs, Row
 from domain.mirror.families._read import Listing, ReadShape
@@ -161,6 +162,7 @@ def write_credit_grant(unit: Unit, row: Row, now: datetime) -> None:
     """Upsert the grant, then follow it on the credit ledger (only with `metadata.credits`)."""
     upsert_stamped(unit, CREDIT_GRANTS, row, now)
     if row["credits"] is not None:
+        grant_batch_dues(unit, now)  # the ledger sees the batch's writes in event order
         apply_stripe_grant(
             unit.session,
             grant_id=row["id"],

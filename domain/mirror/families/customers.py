@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from domain.credits.period import grant_for_customer
+from domain.credits.period import grant_batch_dues, grant_for_customer
 from domain.envelope import EventEnvelope
 from domain.mirror.accounts import link_account, update_account
 from domain.mirror.families._family import Family, Incoming, Known, Refs, Row
@@ -94,11 +94,12 @@ def customer_rank(view: CustomerView, event_type: str) -> int:
 
 def customer_known(unit: Unit, view: CustomerView, refs: Refs, now: datetime) -> Known[Row | None]:
     """Find or create (and link) the customer's account; its stamp is the details' writer's."""
+    grant_batch_dues(unit, now)  # the batch's earlier dues see the link as it was before
     account = link_account(unit.session, account_ref=view.account_ref, customer_id=view.id, now=now)
     if account is None:  # pragma: no cover - a customer always has an id
         return Known(None, None)
     if view.account_ref is not None:  # linked: credits its subscriptions waited for
-        grant_for_customer(unit.session, view.id, unit.deps, now)
+        grant_for_customer(unit, view.id, now)
     stamp = stamp_of(
         account["last_event_created"], account["last_event_rank"], account["last_event_id"]
     )

@@ -40,7 +40,7 @@ def write_subscription(unit: Unit, change: SubscriptionChange, now: datetime) ->
     grant the period's credits the row says are due (domain.credits.period, idempotent)."""
     upsert_stamped(unit, SUBSCRIPTIONS, change.row, now)
     replace_children(unit, ITEMS, "subscription_id", change.row["id"], change.items, now)
-    grant_for_subscription(unit.session, change.row, unit.deps, now)
+    grant_for_subscription(unit, change.row, now)
 
 
 ITEM_SHAPE = ReadShape(
