@@ -21,6 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import orjson
+import redis
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
 
@@ -115,8 +116,7 @@ class BenchNamespace:
         """Delete this run's Redis keys (nothing else); how many there were."""
         if not self.broker_key_prefix or self.broker_url is None:
             return 0
-        import redis
-
+        # (redis is imported at the top: at exit, an import may no longer be possible.)
         client = redis.Redis.from_url(self.broker_url)
         try:
             # The prefix is `bench_<pid>_<hex>:`: no glob character to escape.
