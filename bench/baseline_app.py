@@ -18,6 +18,8 @@ SECRET = os.environ["STRIPE_WEBHOOK_SECRETS"].split(",")[0]
 engine = create_engine(os.environ["DATABASE_URL"], pool_size=20, max_overflow=0)
 celery = Celery("baseline", broker=os.environ["BROKER_URL"])
 celery.conf.task_ignore_result = True
+if os.environ.get("BROKER_KEY_PREFIX"):  # the bench run's namespace (bench/common.py)
+    celery.conf.broker_transport_options = {"global_keyprefix": os.environ["BROKER_KEY_PREFIX"]}
 
 with engine.begin() as conn:
     conn.execute(

@@ -29,7 +29,13 @@ from rich.table import Table
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
-from bench.common import bench_environment, machine, start_uvicorn
+from bench.common import (
+    bench_environment,
+    machine,
+    namespace_arguments,
+    open_namespace,
+    start_uvicorn,
+)
 from bench.http_load import LoadResult, http_request, run_load
 from domain.credits import ledger
 from domain.credits.tables import BALANCES, ENTRIES, EntryKind, EntrySource
@@ -138,17 +144,9 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--accounts", type=int, default=20)
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get(
-            "BENCH_DATABASE_URL", "postgresql+psycopg://127.0.0.1/bench_credits"
-        ),
-    )
-    parser.add_argument(
-        "--broker-url", default=os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/14")
-    )
+    namespace_arguments(parser)
     args = parser.parse_args()
-    env = bench_environment(args.database_url, args.broker_url, "WARNING")
+    env = bench_environment(open_namespace(args), "WARNING")
     env["API_TOKENS"] = f"bench:{TOKEN}:usage+read"
     seed(args.database_url, args.accounts)
     floor = commit_floor(args.database_url)

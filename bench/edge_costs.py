@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bench.common import machine, reset_database
+from bench.common import machine, namespace_arguments, open_namespace, reset_database
 from domain.db import make_engine
 from ingest.errors import EdgeErrorsMiddleware
 
@@ -116,8 +116,9 @@ def main() -> None:
     )
     parser.add_argument("--requests", type=int, default=20_000)
     parser.add_argument("--transactions", type=int, default=2_000)
-    parser.add_argument("--database-url", default="postgresql+psycopg://127.0.0.1/bench")
+    namespace_arguments(parser, broker=False)
     args = parser.parse_args()
+    open_namespace(args)
 
     reset_database(args.database_url)
     mw = _best(

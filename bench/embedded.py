@@ -155,6 +155,11 @@ def main(args: argparse.Namespace) -> None:
     from bench.pipeline import lifecycles
 
     work = Path(tempfile.mkdtemp(prefix="bench-embedded-"))
+    print(
+        f"bench namespace: data directories under {work} (SQLite database and broker "
+        "of the run's own)",
+        flush=True,
+    )
     per_life = len(lifecycles(1, "probe"))
     results: dict[str, dict[str, float]] = {}
     if args.before and args.before_events:

@@ -33,7 +33,14 @@ from uvicorn.config import Config
 from uvicorn.importer import import_from_string
 from uvicorn.server import ServerState
 
-from bench.common import SERVE_HTTP, bench_environment, machine, start_uvicorn
+from bench.common import (
+    SERVE_HTTP,
+    bench_environment,
+    machine,
+    namespace_arguments,
+    open_namespace,
+    start_uvicorn,
+)
 
 TARGETS = {"stock httptools": "httptools", "h11": "h11", "ours (billing serve)": SERVE_HTTP}
 
@@ -172,17 +179,17 @@ def main() -> None:
     )
     parser.add_argument("--size-mb", type=int, default=40)
     parser.add_argument("--parallel", type=int, default=8)
-    parser.add_argument("--database-url", default="postgresql+psycopg://127.0.0.1/bench")
-    parser.add_argument("--broker-url", default="redis://127.0.0.1:6379/13")
+    namespace_arguments(parser)
     parser.add_argument("--parse-requests", type=int, default=20_000)
     args = parser.parse_args()
+    namespace = open_namespace(args)
 
     costs: dict[str, list[float]] = {"httptools": [], SERVE_HTTP: []}
     for _ in range(5):
         for http in costs:
             costs[http].append(parse_cost_us(_protocol_path(http), args.parse_requests))
 
-    env = bench_environment(args.database_url, args.broker_url, log_level="WARNING")
+    env = bench_environment(namespace, log_level="WARNING")
     logs = Path(tempfile.mkdtemp(prefix="bench-headers-"))
     results: dict[str, dict[str, Any]] = {}
     for index, (name, http) in enumerate(TARGETS.items()):

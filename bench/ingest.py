@@ -27,7 +27,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import redis
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import create_engine, text
@@ -37,6 +36,8 @@ from bench.common import (
     bench_environment,
     cpu_seconds,
     machine,
+    namespace_arguments,
+    open_namespace,
     peak_rss_mb,
     run_loadgen,
     start_uvicorn,
@@ -87,8 +88,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--rate", type=float, default=1000, help="fixed-rate phase, events/s")
     parser.add_argument("--web-workers", type=int, default=2, help="uvicorn workers per app")
-    parser.add_argument("--database-url", default="postgresql+psycopg://127.0.0.1/bench")
-    parser.add_argument("--broker-url", default="redis://127.0.0.1:6379/13")
+    namespace_arguments(parser)
     parser.add_argument(
         "--compare",
         action="append",
@@ -112,7 +112,8 @@ def main() -> None:
         order.append(("ours" + suffix, TARGETS["ours"]))
         order += [(name + suffix, VARIANTS[name]) for name in args.compare]
 
-    env = bench_environment(args.database_url, args.broker_url, log_level="INFO")
+    namespace = open_namespace(args)
+    env = bench_environment(namespace, log_level="INFO")
     logs = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     results: dict[str, dict[str, Any]] = {}
     for index, (name, (app, table, http)) in enumerate(order):
@@ -140,7 +141,7 @@ def main() -> None:
             "rss": rss,
             "lost": lost(args.database_url, table, ids),
         }
-    redis.Redis.from_url(args.broker_url).flushdb()
+    namespace.clear_broker()
 
     table_out = Table(
         title=f"ingest ({machine()}; {args.connections} connections; "

@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import text
 
-from bench.common import machine, reset_database
+from bench.common import machine, namespace_arguments, open_namespace, reset_database
 
 
 def serve_fake() -> None:
@@ -124,12 +124,13 @@ def main() -> None:
     )
     parser.add_argument("--records", type=int, default=20000)
     parser.add_argument("--per-account", type=int, default=4)
-    parser.add_argument("--database-url", default="postgresql+psycopg://127.0.0.1/bench_meters")
+    namespace_arguments(parser, broker=False)
     parser.add_argument("--serve-fake", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_fake:
         serve_fake()
         return
+    open_namespace(args)
     reset_database(args.database_url)
     ours = run(args.database_url, args.records, args.per_account, 100)
     baseline = run(args.database_url, args.records, args.per_account, 1)

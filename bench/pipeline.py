@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import redis
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import create_engine, text
@@ -39,6 +38,8 @@ from bench.common import (
     ROOT,
     bench_environment,
     machine,
+    namespace_arguments,
+    open_namespace,
     peak_rss_mb,
     run_loadgen,
     start_uvicorn,
@@ -155,8 +156,7 @@ def main() -> None:
     parser.add_argument("--web-workers", type=int, default=2)
     parser.add_argument("--worker-concurrency", type=int, default=4)
     parser.add_argument("--worker-pool", default="prefork", help="prefork or threads")
-    parser.add_argument("--database-url", default="postgresql+psycopg://127.0.0.1/bench")
-    parser.add_argument("--broker-url", default="redis://127.0.0.1:6379/13")
+    namespace_arguments(parser)
     parser.add_argument(
         "--embedded", action="store_true", help="measure `billing dev` (bench/embedded.py)"
     )
@@ -172,7 +172,8 @@ def main() -> None:
         embedded.main(args)
         return
 
-    env = bench_environment(args.database_url, args.broker_url, log_level="WARNING")
+    namespace = open_namespace(args)
+    env = bench_environment(namespace, log_level="WARNING")
     work = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
     per_life = len(lifecycles(1, "probe"))
     backlog = lifecycles(max(1, args.backlog // per_life), "q")
@@ -213,7 +214,7 @@ def main() -> None:
             proc.terminate()
         for proc in procs:
             proc.wait(30)
-    redis.Redis.from_url(args.broker_url).flushdb()
+    namespace.clear_broker()
 
     processing_rate = burst_t["n"] / max(burst_t["span"], 1e-9)
     table = Table(

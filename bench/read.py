@@ -25,7 +25,14 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
-from bench.common import bench_environment, machine, run_loadgen, start_uvicorn
+from bench.common import (
+    bench_environment,
+    machine,
+    namespace_arguments,
+    open_namespace,
+    run_loadgen,
+    start_uvicorn,
+)
 from bench.http_load import LoadResult, http_request, run_load
 from bench.pipeline import lifecycles
 
@@ -80,15 +87,9 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--customers", type=int, default=50)
     parser.add_argument("--ingest-rate", type=float, default=200)
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://127.0.0.1/bench_read"),
-    )
-    parser.add_argument(
-        "--broker-url", default=os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/12")
-    )
+    namespace_arguments(parser)
     args = parser.parse_args()
-    env = bench_environment(args.database_url, args.broker_url, "WARNING")
+    env = bench_environment(open_namespace(args), "WARNING")
     env["API_TOKENS"] = f"bench:{TOKEN}:read+usage"
     os.environ.update(env)
     refs = seed(args.customers)

@@ -30,7 +30,7 @@ from starlette.routing import Route
 
 SECRET = os.environ["STRIPE_WEBHOOK_SECRETS"].split(",")[0].encode()
 DSN = os.environ["DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
-QUEUE_KEY = "bench_reference"
+QUEUE_KEY = os.environ.get("BROKER_KEY_PREFIX", "") + "bench_reference"  # the run's namespace
 TOLERANCE = 300
 
 # psycopg's pipelined executemany of one prepared statement: much cheaper in CPU than

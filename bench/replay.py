@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import create_engine, text
 
-from bench.common import SECRET, machine, reset_database
+from bench.common import SECRET, machine, namespace_arguments, open_namespace, reset_database
 
 SEED = text("""
     INSERT INTO stripe_events (event_id, type, livemode, event_created, raw_body, source,
@@ -110,30 +110,24 @@ def main() -> None:
         default=2000,
         help="dead letters the slow baseline replays (its rate is per event)",
     )
-    parser.add_argument("--database-url", default="postgresql+psycopg://127.0.0.1/bench")
-    parser.add_argument("--broker-url", default="redis://127.0.0.1:6379/13")
+    namespace_arguments(parser)
     args = parser.parse_args()
 
-    os.environ.update(
-        DATABASE_URL=args.database_url,
-        BROKER_URL=args.broker_url,
-        STRIPE_WEBHOOK_SECRETS=SECRET,
-        LOG_LEVEL="WARNING",
-    )
+    namespace = open_namespace(args)
+    os.environ.update(namespace.env(), STRIPE_WEBHOOK_SECRETS=SECRET, LOG_LEVEL="WARNING")
     from domain.settings import load_settings
     from workers.celery_app import make_celery
 
     celery = make_celery(load_settings())
     reset_database(args.database_url)
-    redis.Redis.from_url(args.broker_url).flushdb()
 
     seed(args.database_url, "base", args.baseline_sample)
     base_n, base_s = baseline(args.database_url, celery, "base")
     # The baseline's rows are queued now; ours replays only what is dead.
     seed(args.database_url, "ours", args.dead_letters)
     our_n, our_s = ours(args.database_url, celery)
-    queued = redis.Redis.from_url(args.broker_url).llen("events")
-    redis.Redis.from_url(args.broker_url).flushdb()
+    queued = redis.Redis.from_url(args.broker_url).llen(f"{namespace.broker_key_prefix}events")
+    namespace.clear_broker()
 
     table = Table(title=f"replay ({machine()})")
     for col in ("replay", "dead letters", "seconds", "replays/s"):

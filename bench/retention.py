@@ -19,7 +19,6 @@ all `processed`. Then:
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import re
 import statistics
@@ -34,7 +33,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine, create_engine, insert, text
 
-from bench.common import machine, reset_database
+from bench.common import machine, namespace_arguments, open_namespace, reset_database
 from domain.event_log import EVENTS
 from domain.samples import build_event, new_id
 from workers import prune as prune_module
@@ -223,13 +222,9 @@ def gb(n: float) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=200_000)
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get(
-            "BENCH_DATABASE_URL", "postgresql+psycopg://127.0.0.1/bench_retention"
-        ),
-    )
+    namespace_arguments(parser, broker=False)
     args = parser.parse_args()
+    open_namespace(args)
     n = args.events
     reset_database(args.database_url)
     engine = create_engine(args.database_url, pool_size=2)

@@ -50,11 +50,18 @@ from rich.table import Table
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
 
-from bench.common import ROOT, SECRET, machine, reset_database, start_uvicorn
+from bench.common import (
+    ROOT,
+    SECRET,
+    machine,
+    namespace_arguments,
+    open_namespace,
+    reset_database,
+    start_uvicorn,
+)
 from bench.pipeline import lifecycles, post, wait_drained
 
 QUEUE = "events"
-REDIS_PREFIX = "scaleout:"
 
 
 # -- broker -------------------------------------------------------------------------------
@@ -81,9 +88,9 @@ class Broker:
 
 
 class RedisBroker(Broker):
-    """A private redis-server (shared Redis databases get flushed by other tenants' runs)."""
+    """A private redis-server, or the given Redis with the run's keys under `prefix`."""
 
-    def __init__(self, url: str | None, work: Path) -> None:
+    def __init__(self, url: str | None, work: Path, prefix: str) -> None:
         import redis
 
         from tests.support.redis_server import RedisServer
@@ -93,15 +100,15 @@ class RedisBroker(Broker):
             self.server = RedisServer(work)
             self.server.start()
             url = self.server.url
-        self.url = url
-        self.env = {"BROKER_URL": url, "BROKER_KEY_PREFIX": REDIS_PREFIX}
+        self.url, self.prefix = url, prefix
+        self.env = {"BROKER_URL": url, "BROKER_KEY_PREFIX": prefix}
         self.client = redis.Redis.from_url(url)
 
     def pids(self) -> list[int]:
         return [self.server.proc.pid] if self.server and self.server.proc else []
 
     def reset(self) -> None:
-        keys = list(self.client.scan_iter(f"{REDIS_PREFIX}*"))
+        keys = list(self.client.scan_iter(f"{self.prefix}*"))
         if keys:
             self.client.delete(*keys)
 
@@ -109,7 +116,7 @@ class RedisBroker(Broker):
         # kombu keeps a queue as one list per priority step: "events", "events\x06\x163", ...
         return sum(
             int(self.client.llen(key))  # type: ignore[arg-type]
-            for key in self.client.scan_iter(f"{REDIS_PREFIX}{QUEUE}*")
+            for key in self.client.scan_iter(f"{self.prefix}{QUEUE}*")
             if self.client.type(key) == b"list"
         )
 
@@ -595,7 +602,7 @@ def main() -> None:
     parser.add_argument(
         "--redis-url", default=None, help="default: a private redis-server on a free port"
     )
-    parser.add_argument("--database-url", default="postgresql+psycopg://127.0.0.1/bench_scaleout")
+    namespace_arguments(parser, broker=False)
     parser.add_argument("--web-workers", type=int, default=2)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--sample-interval", type=float, default=0.5)
@@ -604,9 +611,17 @@ def main() -> None:
     )
     parser.add_argument("--timeout", type=float, default=900)
     args = parser.parse_args()
+    # The broker: a private redis-server, the vhost of this process (RabbitMQ), or on a
+    # given Redis (--redis-url) the run's own key prefix.
+    args.broker_url = args.redis_url if args.broker == "redis" else None
+    namespace = open_namespace(args)
 
     work = Path(tempfile.mkdtemp(prefix="bench-scaleout-"))
-    broker: Broker = RedisBroker(args.redis_url, work) if args.broker == "redis" else RabbitBroker()
+    broker: Broker = (
+        RedisBroker(args.redis_url, work, f"{namespace.name}:")
+        if args.broker == "redis"
+        else RabbitBroker()
+    )
     per_life = len(lifecycles(1, "probe"))
     backlog = lifecycles(max(1, args.events // per_life), "q")
     results: list[Result] = []

@@ -19,11 +19,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-import redis
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from bench.common import bench_environment, machine, run_loadgen, start_uvicorn
+from bench.common import (
+    bench_environment,
+    machine,
+    namespace_arguments,
+    open_namespace,
+    run_loadgen,
+    start_uvicorn,
+)
 from bench.pipeline import start_service
 
 
@@ -71,11 +77,11 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--web-workers", type=int, default=1)
     parser.add_argument("--worker-pool", default="prefork", help="billing worker --pool")
-    parser.add_argument("--database-url", default="postgresql+psycopg://127.0.0.1/bench")
-    parser.add_argument("--broker-url", default="redis://127.0.0.1:6379/13")
+    namespace_arguments(parser)
     args = parser.parse_args()
 
-    env = bench_environment(args.database_url, args.broker_url, log_level="WARNING")
+    namespace = open_namespace(args)
+    env = bench_environment(namespace, log_level="WARNING")
     work = Path(tempfile.mkdtemp(prefix="bench-soak-"))
     web, port = start_uvicorn("ingest.app:app", env, work / "web.log", args.web_workers)
     worker = start_service(
@@ -141,7 +147,7 @@ def main() -> None:
         for proc in (web, worker, sweeper):
             proc.wait(30)
         engine.dispose()
-        redis.Redis.from_url(args.broker_url).flushdb()
+        namespace.clear_broker()
 
     acked = len(result.get("acked_ids", ()))
     print(

@@ -12,7 +12,6 @@ then). Baseline: the same records inserted one INSERT + COMMIT each (the tutoria
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
 import threading
 import time
@@ -23,7 +22,13 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import create_engine, func, select, text
 
-from bench.common import bench_environment, machine, start_uvicorn
+from bench.common import (
+    bench_environment,
+    machine,
+    namespace_arguments,
+    open_namespace,
+    start_uvicorn,
+)
 from bench.http_load import http_request, run_load
 from domain.usage.records import USAGE_RECORDS
 
@@ -92,15 +97,9 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://127.0.0.1/bench_usage"),
-    )
-    parser.add_argument(
-        "--broker-url", default=os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/14")
-    )
+    namespace_arguments(parser)
     args = parser.parse_args()
-    env = bench_environment(args.database_url, args.broker_url, "WARNING")
+    env = bench_environment(open_namespace(args), "WARNING")
     env["API_TOKENS"] = f"bench:{TOKEN}:usage+read"
     base_n, base_s = baseline(args.database_url, args.duration, args.connections)
     with tempfile.TemporaryDirectory(prefix="bench-usage-") as tmp:

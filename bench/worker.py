@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import event
 
-from bench.common import bench_environment, machine
+from bench.common import bench_environment, machine, namespace_arguments, open_namespace
 from bench.pipeline import lifecycles
 
 
@@ -63,11 +63,11 @@ def main() -> None:
     )
     parser.add_argument("--events", type=int, default=6800)
     parser.add_argument("--batch", type=int, default=50, help="ids per message")
-    parser.add_argument("--database-url", default="postgresql+psycopg://127.0.0.1/bench")
-    parser.add_argument("--broker-url", default="redis://127.0.0.1:6379/13")
+    namespace_arguments(parser)
     args = parser.parse_args()
 
-    os.environ.update(bench_environment(args.database_url, args.broker_url, "WARNING"))
+    namespace = open_namespace(args)
+    os.environ.update(bench_environment(namespace, "WARNING"))
     customers = max(1, args.events // len(lifecycles(1, "probe")))
     baseline = run(lifecycles(customers, "one"), 1)
     ours = run(lifecycles(customers, "batch"), args.batch)
