@@ -17,6 +17,7 @@ from sqlalchemy.exc import OperationalError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.testclient import TestClient
+from structlog.typing import EventDict, Processor
 
 import ingest.app
 import ingest.openapi
@@ -40,10 +41,10 @@ def log_lines(text: str) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def logs(settings: Settings) -> Iterator[list[dict[str, Any]]]:
+def logs(settings: Settings) -> Iterator[list[EventDict]]:
     """The event dicts logged meanwhile, context and tracebacks rendered as in production."""
     configure_logging(settings.log_format, settings.log_level)  # once; the app's is a no-op
-    rendering = [
+    rendering: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.format_exc_info,
@@ -71,14 +72,14 @@ def failing_healthz(monkeypatch: pytest.MonkeyPatch) -> list[BaseException]:
 
 @pytest.fixture
 def client(
-    settings: Settings, failing_healthz: list[BaseException], logs: list[dict[str, Any]]
+    settings: Settings, failing_healthz: list[BaseException], logs: list[EventDict]
 ) -> Iterator[TestClient]:
     with TestClient(create_app(settings, publish=lambda ids: None)) as c:
         yield c
 
 
 def test_an_unhandled_error_is_a_json_500_with_the_traceback_only_in_the_log(
-    client: TestClient, failing_healthz: list[BaseException], logs: list[dict[str, Any]]
+    client: TestClient, failing_healthz: list[BaseException], logs: list[EventDict]
 ) -> None:
     failing_healthz.append(RuntimeError(f"bug while handling {SECRET_LOOKING}"))
     before = _errors("/healthz", "internal_error")
@@ -144,7 +145,7 @@ def test_a_sane_incoming_request_id_is_kept_else_one_is_made(
 
 
 def test_every_log_line_of_a_request_carries_its_request_id(
-    settings: Settings, logs: list[dict[str, Any]]
+    settings: Settings, logs: list[EventDict]
 ) -> None:
     _, body = event_body()
     with TestClient(create_app(settings, publish=lambda ids: None)) as c:
@@ -157,7 +158,7 @@ def test_every_log_line_of_a_request_carries_its_request_id(
 
 
 def test_a_bug_on_the_store_path_is_logged_with_its_traceback(
-    settings: Settings, logs: list[dict[str, Any]]
+    settings: Settings, logs: list[EventDict]
 ) -> None:
     _, body = event_body()
     with TestClient(create_app(settings, publish=lambda ids: None)) as c:
@@ -174,7 +175,7 @@ def test_a_bug_on_the_store_path_is_logged_with_its_traceback(
 
 
 def test_a_failed_insert_is_logged_with_its_traceback_by_the_writer(
-    settings: Settings, logs: list[dict[str, Any]]
+    settings: Settings, logs: list[EventDict]
 ) -> None:
     broken = settings.model_copy(
         update={"database_url": "postgresql+psycopg://127.0.0.1:1/nowhere"}

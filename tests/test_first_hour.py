@@ -365,20 +365,21 @@ def test_the_readme_demo_from_another_directory_then_kill_9(
             "api_token"
         ]
 
-        def account() -> dict[str, object]:
+        def account() -> dict[str, Any]:
             answer = httpx.get(
                 f"http://127.0.0.1:{port}/v1/accounts/org_42",
                 headers={"Authorization": f"Bearer {token}"},
                 timeout=5,
             )
-            return answer.json() if answer.status_code == 200 else {}  # type: ignore[no-any-return]
+            body: dict[str, Any] = answer.json() if answer.status_code == 200 else {}
+            return body
 
         assert wait_until(
             lambda: (account().get("billing") or {}).get("status") == "canceled",
-            60,  # type: ignore[attr-defined]
+            60,
         ), dev.output()[-4000:]
         billing_state = account()["billing"]
-        assert billing_state["plan_tier"] == "pro" and billing_state["plan_interval"] == "month"  # type: ignore[index]
+        assert billing_state["plan_tier"] == "pro" and billing_state["plan_interval"] == "month"
         # A tool beside it, from another directory: same data, dev's secret, clean stdout.
         check = billing("check", cwd=elsewhere, env=env)
         assert check.returncode == 0, check.stdout + check.stderr

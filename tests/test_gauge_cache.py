@@ -36,7 +36,12 @@ class Clock:
 
 def test_a_value_is_reused_until_it_is_older_than_max_age() -> None:
     clock, calls = Clock(), []
-    cache = SingleFlightCache(lambda: calls.append(1) or len(calls), max_age=5, clock=clock)
+
+    def compute() -> int:
+        calls.append(1)
+        return len(calls)
+
+    cache = SingleFlightCache(compute, max_age=5, clock=clock)
     assert [cache.get(), cache.get()] == [1, 1]
     clock.now += 4.9
     assert cache.get() == 1

@@ -48,7 +48,7 @@ def store(rt: Runtime, event_type: str = "test.recorded", **obj: Any) -> str:
 def set_row(engine: Engine, event_id: str, **values: Any) -> None:
     with engine.begin() as conn:
         conn.execute(
-            update(StripeEvent.__table__).where(StripeEvent.event_id == event_id).values(**values)
+            update(event_log.EVENTS).where(StripeEvent.event_id == event_id).values(**values)
         )
 
 
@@ -236,7 +236,7 @@ def test_concurrent_sweepers_never_hand_out_a_row_twice(
     ids = [store(runtime) for _ in range(200)]
     with db.begin() as conn:
         conn.execute(
-            update(StripeEvent.__table__)
+            update(event_log.EVENTS)
             .where(StripeEvent.event_id.in_(ids))
             .values(received_at=utcnow() - timedelta(minutes=5))
         )

@@ -21,17 +21,17 @@ from domain.samples import build_event, new_id
 from domain.settings import Settings
 from ingest.app import create_app
 from ingest.writer import GroupCommitWriter
-from tests.support.db import count, event_row
+from tests.support.db import column_length, count, event_row
 from tests.support.env import TEST_DATABASE_URL
 from tests.support.stripe_events import signed_headers
 
 COLUMNS = cast(Table, StripeEvent.__table__).c
-ID_MAX = COLUMNS.event_id.type.length
-TYPE_MAX = COLUMNS.type.type.length
-API_VERSION_MAX = COLUMNS.api_version.type.length
-OBJECT_TYPE_MAX = COLUMNS.object_type.type.length
-OBJECT_ID_MAX = COLUMNS.object_id.type.length
-ACCOUNT_MAX = COLUMNS.account.type.length
+ID_MAX = column_length(COLUMNS.event_id)
+TYPE_MAX = column_length(COLUMNS.type)
+API_VERSION_MAX = column_length(COLUMNS.api_version)
+OBJECT_TYPE_MAX = column_length(COLUMNS.object_type)
+OBJECT_ID_MAX = column_length(COLUMNS.object_id)
+ACCOUNT_MAX = column_length(COLUMNS.account)
 
 
 def body_of(**changes: Any) -> bytes:

@@ -9,6 +9,7 @@ import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import Engine
 from starlette.testclient import TestClient
+from starlette.types import Message, Scope
 
 from domain.settings import Settings
 from ingest.app import create_app
@@ -86,22 +87,22 @@ def test_a_multi_chunk_body_is_joined_before_verifying(client: TestClient, db: E
 
 def test_a_client_gone_mid_body_is_a_400_not_a_500(settings: Settings) -> None:
     app = create_app(settings, publish=lambda ids: None)
-    messages = iter(
+    messages: Iterator[Message] = iter(
         [
             {"type": "http.request", "body": b'{"id": "evt_', "more_body": True},
             {"type": "http.disconnect"},
         ]
     )
-    sent: list[dict[str, object]] = []
+    sent: list[Message] = []
 
-    async def receive() -> dict[str, object]:
+    async def receive() -> Message:
         return next(messages)
 
-    async def send(message: dict[str, object]) -> None:
+    async def send(message: Message) -> None:
         sent.append(message)
 
     app.state.settings = settings  # no lifespan needed: the request ends before the writer
-    scope = {
+    scope: Scope = {
         "type": "http",
         "method": "POST",
         "path": "/webhooks/stripe",
@@ -111,7 +112,7 @@ def test_a_client_gone_mid_body_is_a_400_not_a_500(settings: Settings) -> None:
     }
     asyncio.run(app(scope, receive, send))
     assert sent[0]["status"] == 400
-    assert b"client_disconnected" in sent[1]["body"]  # type: ignore[operator]
+    assert b"client_disconnected" in sent[1]["body"]
 
 
 def test_prepared_verifier_agrees_with_the_function() -> None:

@@ -6,6 +6,7 @@ Create Date: 2026-11-22
 """
 
 from collections.abc import Sequence
+from typing import TypedDict
 
 import sqlalchemy as sa
 from alembic import op
@@ -19,7 +20,14 @@ TS = sa.DateTime(timezone=True)
 STATUSES = ("received", "queued", "processing", "processed", "ignored", "retrying", "dead")
 
 
-def _partial(where: str) -> dict[str, sa.TextClause]:
+class _PartialIndex(TypedDict):
+    """The keyword arguments of a partial index on both dialects (op.create_index's **kw)."""
+
+    postgresql_where: sa.TextClause
+    sqlite_where: sa.TextClause
+
+
+def _partial(where: str) -> _PartialIndex:
     return {"postgresql_where": sa.text(where), "sqlite_where": sa.text(where)}
 
 

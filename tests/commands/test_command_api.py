@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import anyio
 import pytest
 from starlette.testclient import TestClient
+from starlette.types import Message, Scope
 
 from ingest.openapi import build_document
 from tests.commands.conftest import AUTH, READER_TOKEN, Commands
@@ -196,17 +197,17 @@ def test_body_over_the_limit_is_413_and_leaves_no_row(api: TestClient, commands:
 
 def test_declared_oversize_body_is_refused_unread(api: TestClient) -> None:
     received: list[object] = []
-    sent: list[dict[str, object]] = []
+    sent: list[Message] = []
 
-    async def receive() -> dict[str, object]:
+    async def receive() -> Message:
         received.append(1)
         return {"type": "http.request", "body": b"x" * 1024, "more_body": True}
 
-    async def send(message: dict[str, object]) -> None:
+    async def send(message: Message) -> None:
         sent.append(message)
 
     headers = {**AUTH, "Idempotency-Key": "big", "Content-Length": str(10**7)}
-    scope = {
+    scope: Scope = {
         "type": "http",
         "asgi": {"version": "3.0"},
         "http_version": "1.1",

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import httpx
 import orjson
 from sqlalchemy import Engine, insert, text
 from starlette.testclient import TestClient
@@ -87,7 +88,7 @@ def csrf_of(html: str) -> str:
     return found.group(1)
 
 
-def sign_in(client: TestClient, token: str = API_TOKEN, next_path: str = "/ops") -> object:
+def sign_in(client: TestClient, token: str = API_TOKEN, next_path: str = "/ops") -> httpx.Response:
     form = client.get("/ops/login")
     return client.post(
         "/ops/login",

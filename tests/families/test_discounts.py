@@ -161,4 +161,5 @@ def test_the_active_discount_is_live_and_the_newest() -> None:
     assert not is_active(row("di_deleted", T - 9, deleted=True), now)
     assert newest([]) is None
     stacked = [row("di_a", T - 5), row("di_b", T - 1), row("di_c", None)]
-    assert newest(stacked).id == "di_b"
+    chosen = newest(stacked)
+    assert chosen is not None and chosen.id == "di_b"

@@ -13,6 +13,7 @@ from domain.mirror.stripe_json import ApiShape, ViewError
 from tests.families.support import T, decide, envelope, stamp
 from tests.mirror import factory as f
 from tests.mirror import factory_plans as fp
+from tests.support.db import column_length
 
 SUMMARY = "entitlements.active_entitlement_summary.updated"
 
@@ -134,4 +135,4 @@ def test_hostile_summaries_are_bounded() -> None:
 def test_an_unknown_price_interval_fits_its_column() -> None:
     obj = fp.price("price_1", "prod_1", interval="every_second_tuesday_of_the_month")
     row = decide(prices.FAMILY, envelope("price.updated", obj))
-    assert len(row["recurring_interval"]) <= prices.PRICES.c.recurring_interval.type.length
+    assert len(row["recurring_interval"]) <= column_length(prices.PRICES.c.recurring_interval)

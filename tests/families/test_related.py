@@ -35,7 +35,7 @@ COUNT = Related(int, lambda s, rows: {}, default=lambda: 0)
 def invoice_row(invoice_id: str) -> Any:
     """A row with every column the invoice shape shows (values are irrelevant here)."""
     shape = invoice_family.LISTING.shape
-    values = {c.name: None for c in shape.table.columns}
+    values: dict[str, object] = {c.name: None for c in shape.table.columns}
     values.update(id=invoice_id, status="paid", currency="eur", amount_due=1, amount_paid=1)
     values.update(amount_remaining=0, attempt_count=1)
     return SimpleNamespace(**values)

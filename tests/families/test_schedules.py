@@ -17,6 +17,7 @@ from tests.mirror import factory as f
 from tests.mirror import factory_plans as fp
 from tests.mirror.factory import DAY
 from tests.mirror.factory_plans import T0
+from tests.support.db import column_length
 
 FAMILY = schedules.FAMILY
 NEXT_S = T0 + 30 * DAY
@@ -210,5 +211,5 @@ def test_strings_stripe_may_extend_fit_their_columns() -> None:
     row = decide(FAMILY, envelope("subscription_schedule.created", obj, T))
     columns = schedules.SCHEDULES.c
     assert row["end_behavior"] == "renew_forever_an"
-    assert len(row["end_behavior"]) <= columns.end_behavior.type.length
-    assert len(row["next_plan_interval"]) <= columns.next_plan_interval.type.length
+    assert len(row["end_behavior"]) <= column_length(columns.end_behavior)
+    assert len(row["next_plan_interval"]) <= column_length(columns.next_plan_interval)

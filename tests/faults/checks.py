@@ -29,13 +29,13 @@ def check_events(rig: Rig, batch: Batch, slow: list[Event], ledger: Ledger, resu
     if set(ledger.acked) != set(sent):
         result.problems.append(f"not every event was acked: {sorted(set(sent) - ledger.acked)[:5]}")
     with rig.db.connect() as conn:
-        rows = dict(
+        rows: dict[str, str] = dict(
             conn.execute(
                 text("SELECT event_id, status FROM stripe_events WHERE event_id = ANY(:ids)"),
                 {"ids": sorted(ledger.acked)},
             ).all()
         )
-        effects = dict(
+        effects: dict[str, int] = dict(
             conn.execute(
                 text(
                     "SELECT event_id, count(*) FROM test_effects WHERE event_id = ANY(:ids)"
@@ -87,7 +87,7 @@ def check_taken_back(rig: Rig, killed: list[Event], result: Result) -> None:
     if not killed:
         return
     with rig.db.connect() as conn:
-        attempts = dict(
+        attempts: dict[str, int] = dict(
             conn.execute(
                 text("SELECT event_id, attempts FROM stripe_events WHERE event_id = ANY(:ids)"),
                 {"ids": [e.event_id for e in killed]},

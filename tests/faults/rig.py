@@ -142,7 +142,7 @@ class Rig:
         worker = self.owner_of(pid)
         os.kill(pid, signal.SIGKILL)
         assert wait_until(
-            lambda: self.pool(worker) and pid not in {c.pid for c in self.pool(worker)}, 30
+            lambda: bool(self.pool(worker)) and pid not in {c.pid for c in self.pool(worker)}, 30
         ), self.logs()
 
     def kill_worker_main(self, pid: int) -> None:

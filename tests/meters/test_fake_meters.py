@@ -111,7 +111,7 @@ def test_summaries_page_by_limit_and_starting_after(fake: FakeStripe) -> None:
     now = int(time.time())
     start = now - now % 86400
     url = f"{fake.url}/v1/billing/meters/{meter['id']}/event_summaries"
-    params = {
+    params: dict[str, str | int] = {
         "customer": "cus_1",
         "start_time": start - 4 * 86400,
         "end_time": start + 86400,

@@ -35,7 +35,7 @@ def lifecycle(shape: ApiShape, prefix: str = "evt_life") -> list[dict[str, Any]]
         kw.setdefault("period", PERIOD1)
         return f.subscription(SUB, CUS, status, shape=shape, default_payment_method=PM, **kw)
 
-    def inv(inv_id: str, status: str, attempts: int, at: int) -> dict[str, Any]:
+    def inv(inv_id: str | None, status: str, attempts: int, at: int) -> dict[str, Any]:
         return f.invoice(inv_id, CUS, SUB, status, shape=shape, attempt_count=attempts, created=at)
 
     biz = "price_business_month"

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import anyio
 import orjson
 import pytest
 from sqlalchemy import Engine
 from starlette.testclient import TestClient
+from starlette.types import Message, Scope
 
 from domain import event_log
 from domain.envelope import parse_envelope
@@ -38,20 +37,20 @@ def client(api_client: TestClient) -> TestClient:
 
 def _post_raw(
     client: TestClient, path: str, headers: dict[str, str], chunk: bytes, chunks: int
-) -> tuple[list[dict[str, Any]], int]:
+) -> tuple[list[Message], int]:
     """POST straight through ASGI; returns the messages sent and how many chunks were read."""
     read = 0
-    sent: list[dict[str, Any]] = []
+    sent: list[Message] = []
 
-    async def receive() -> dict[str, Any]:
+    async def receive() -> Message:
         nonlocal read
         read += 1
         return {"type": "http.request", "body": chunk, "more_body": read < chunks}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: Message) -> None:
         sent.append(message)
 
-    scope = {
+    scope: Scope = {
         "type": "http",
         "asgi": {"version": "3.0"},
         "http_version": "1.1",
@@ -92,7 +91,14 @@ def test_a_reason_within_the_limit_is_still_accepted(client: TestClient) -> None
     assert answer.status_code == 200, answer.text
 
 
-ODD_DATA = [None, "a string", [1, {"object": {"id": "x"}}], 7, {"object": None}, {"object": []}]
+ODD_DATA: list[object] = [
+    None,
+    "a string",
+    [1, {"object": {"id": "x"}}],
+    7,
+    {"object": None},
+    {"object": []},
+]
 
 
 @pytest.mark.parametrize("data", ODD_DATA, ids=repr)

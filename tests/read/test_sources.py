@@ -76,7 +76,8 @@ def test_each_payment_method_shows_its_newest_mandate(pipe: Pipeline) -> None:
             T0 + 9,
         )
     )
-    assert {m["id"]: m for m in listing(pipe)}["pm_sepa"]["mandate"]["status"] == "inactive"
+    mandate = {m["id"]: m for m in listing(pipe)}["pm_sepa"]["mandate"]
+    assert isinstance(mandate, dict) and mandate["status"] == "inactive"
 
 
 def test_a_deleted_source_leaves_the_listing_like_a_detached_method(pipe: Pipeline) -> None:

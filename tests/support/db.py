@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import ColumnElement, Engine, String, text
 
 KEEP = {"alembic_version"}
 
@@ -73,3 +73,9 @@ def statuses(engine: Engine) -> dict[str, int]:
 def count(engine: Engine, table: str) -> int:
     with engine.connect() as conn:
         return int(conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
+
+
+def column_length(column: ColumnElement[Any]) -> int:
+    """The declared length of a String (or non-native Enum) column, e.g. `String(255)`."""
+    assert isinstance(column.type, String) and column.type.length is not None, column
+    return column.type.length

@@ -102,7 +102,8 @@ class EventLog:
         """`GET /v1/events`: newest first, with created[gte/gt/lte/lt], types[], paging."""
         with self._lock:
             events = list(reversed(self._events))
-        created = query.get("created") if isinstance(query.get("created"), dict) else {}
+        raw_created = query.get("created")
+        created: Obj = raw_created if isinstance(raw_created, dict) else {}
         for op, fn in _CREATED_OPS.items():
             if op in created:
                 events = [d for d in events if fn(d.event["created"], int(created[op]))]

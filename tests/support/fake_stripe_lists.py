@@ -84,7 +84,8 @@ class ListResources:
         kind, keep = LISTS[path]
         if kind == "payment_method" and not p.get("customer"):
             raise invalid("customer is required", "parameter_missing", param="customer")
-        created = p.get("created") if isinstance(p.get("created"), dict) else {}
+        raw_created = p.get("created")
+        created: Obj = raw_created if isinstance(raw_created, dict) else {}
         gte, lte = _int(created.get("gte")), _int(created.get("lte"))
         found = [
             o

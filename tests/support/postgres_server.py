@@ -36,7 +36,7 @@ class PostgresServer:
     def url(self, database: str = "postgres") -> str:
         return f"postgresql+psycopg://{self.user}@127.0.0.1:{self.port}/{database}"
 
-    def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[bytes]:
+    def _run(self, *args: str | Path, check: bool = True) -> subprocess.CompletedProcess[bytes]:
         cmd = [str(a) for a in args]
         if self._user:
             cmd = ["runuser", "-u", self._user, "--", *cmd]
