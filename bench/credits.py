@@ -19,7 +19,7 @@ import multiprocessing as mp
 import os
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -103,7 +103,7 @@ def commit_floor(url: str, n: int = 1000) -> tuple[float, float, float]:
 def floor_probe(url: str, rate: float = 100) -> Iterator[list[float]]:
     """The COMMIT floor measured in another process *during* a phase (`rate` commits/s):
     what the disk and the machine's load allowed any durable COMMIT at that time."""
-    stop, out = mp.Event(), mp.Queue()
+    stop, out = mp.Event(), mp.Queue[list[float]]()
     proc = mp.Process(target=_commit_latencies, args=(url, 10**9, 1 / rate, stop, out))
     proc.start()
     found: list[float] = []
@@ -115,7 +115,7 @@ def floor_probe(url: str, rate: float = 100) -> Iterator[list[float]]:
         proc.join(timeout=30)
 
 
-def consume_requests(prefix: str, accounts: int, hot: bool) -> object:
+def consume_requests(prefix: str, accounts: int, hot: bool) -> Callable[[int], bytes]:
     def request_of(i: int) -> bytes:
         account = "org_0" if hot else f"org_{1 + i % accounts}"
         body = orjson.dumps({"id": f"{prefix}{i}", "account_ref": account, "credits": 1})
@@ -159,7 +159,7 @@ def main() -> None:
             healthz = http_request("GET", "/healthz", TOKEN)
             warm = run_load(port, consume_requests("w", args.accounts, False), duration=1, rate=200)
             oks += warm.statuses.get(200, 0)
-            phases: list[tuple[str, str, object, float | None]] = [
+            phases: list[tuple[str, str, Callable[[int], bytes], float | None]] = [
                 ("GET /healthz", f"{args.rate:g}/s", lambda i: healthz, args.rate),
                 (
                     "consume",

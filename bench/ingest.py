@@ -214,7 +214,7 @@ def main() -> None:
             _joined(ours_runs, "fixed", "p99_ms", ".0f"),
             _joined(runs, "fixed", "p99_ms", ".0f"),
         ]
-        cpu = [
+        cpu_us = [
             _joined(ours_runs, "closed", "cpu_us", ".0f"),
             _joined(runs, "closed", "cpu_us", ".0f"),
         ]
@@ -225,8 +225,8 @@ def main() -> None:
         print(
             f"ingest: ours / {variant} = {statistics.median(ratios):.2f} ev/s, "
             f"{statistics.median(cpu_ratios):.2f} web CPU per event (medians of {len(ratios)} "
-            f"rounds; closed-loop ev/s {rates[0]} vs {rates[1]}; CPU us/event {cpu[0]} vs "
-            f"{cpu[1]}; p99 at {args.rate:.0f}/s {p99s[0]} vs {p99s[1]} ms)"
+            f"rounds; closed-loop ev/s {rates[0]} vs {rates[1]}; CPU us/event {cpu_us[0]} vs "
+            f"{cpu_us[1]}; p99 at {args.rate:.0f}/s {p99s[0]} vs {p99s[1]} ms)"
         )
 
 

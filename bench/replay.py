@@ -17,6 +17,7 @@ import os
 import time
 
 import redis
+from celery import Celery
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import create_engine, text
@@ -47,7 +48,7 @@ def seed(url: str, tag: str, n: int) -> None:
     engine.dispose()
 
 
-def baseline(url: str, celery: object, tag: str) -> tuple[int, float]:
+def baseline(url: str, celery: Celery, tag: str) -> tuple[int, float]:
     """One transaction and one publish per dead letter."""
     engine = create_engine(url)
     with engine.connect() as conn:
@@ -76,7 +77,7 @@ def baseline(url: str, celery: object, tag: str) -> tuple[int, float]:
             )
         celery.send_task(
             "billing.process_events",
-            args=[[event_id]],  # type: ignore[attr-defined]
+            args=[[event_id]],
             queue="events",
         )
     elapsed = time.perf_counter() - started
@@ -84,7 +85,7 @@ def baseline(url: str, celery: object, tag: str) -> tuple[int, float]:
     return len(ids), elapsed
 
 
-def ours(url: str, celery: object) -> tuple[int, float]:
+def ours(url: str, celery: Celery) -> tuple[int, float]:
     from domain.db import make_engine
     from domain.ops.audit import Actor
     from domain.ops.service import ReplayService

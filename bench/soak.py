@@ -136,7 +136,7 @@ def main() -> None:
                 break
             loader.join(args.every)
         with engine.connect() as conn:
-            statuses = dict(
+            statuses: dict[str, int] = dict(
                 conn.execute(
                     text("SELECT status, count(*) FROM stripe_events GROUP BY status")
                 ).all()
