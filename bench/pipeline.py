@@ -21,6 +21,7 @@ Timings come from the database (`received_at`, `processed_at`).
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -41,8 +42,10 @@ from bench.common import (
     namespace_arguments,
     open_namespace,
     peak_rss_mb,
+    postgres_cpu_seconds,
     run_loadgen,
     start_uvicorn,
+    tree_cpu_seconds,
 )
 
 TOKENS = ("acct_life", "cus_life", "sub_life", "pm_life", "cs_life", '"in_1"', '"in_2"', "evt_life")
@@ -196,11 +199,15 @@ def main() -> None:
             f"--pool={args.worker_pool}",
             "--loglevel=WARNING",
         )
+        started = cpu_by_role(web.pid, worker.pid)
         wait_drained(args.database_url, "evt_life_q%", len(backlog), 600)
+        backlog_cpu = {k: v - started[k] for k, v in cpu_by_role(web.pid, worker.pid).items()}
         drained = timings(args.database_url, "evt_life_q%")  # from the first processed on
         # Phase 2, end to end: ingest and workers share the machine.
+        before = cpu_by_role(web.pid, worker.pid)
         ingest = post(port, burst, 0, args.connections, work)
         wait_drained(args.database_url, "evt_life_b%", len(burst), 600)
+        burst_cpu = {k: v - before[k] for k, v in cpu_by_role(web.pid, worker.pid).items()}
         burst_t = timings(args.database_url, "evt_life_b%")
         # Phase 3: a steady stream, for latency.
         fixed = post(port, steady, args.rate, args.connections, work)
@@ -272,6 +279,24 @@ def main() -> None:
         f"dead {int(burst_t['dead'] + steady_t['dead'])}, web RSS {rss_web:.0f} MB, "
         f"worker RSS {rss_worker:.0f} MB"
     )
+    for phase, cpu, n in (
+        ("backlog", backlog_cpu, drained["n"]),
+        ("burst", burst_cpu, burst_t["n"]),
+    ):
+        print(
+            f"pipeline: CPU per event, {phase}: "
+            + ", ".join(f"{role} {secs * 1e3 / n:.2f} ms" for role, secs in cpu.items())
+            + f", total {sum(cpu.values()) * 1e3 / n:.2f} ms on {os.cpu_count()} cores"
+        )
+
+
+def cpu_by_role(web_pid: int, worker_pid: int) -> dict[str, float]:
+    """CPU seconds so far of the web processes, the worker processes and Postgres."""
+    return {
+        "web": tree_cpu_seconds(web_pid),
+        "worker": tree_cpu_seconds(worker_pid),
+        "postgres": postgres_cpu_seconds(),
+    }
 
 
 if __name__ == "__main__":
