@@ -36,6 +36,8 @@ class SweepResult:
     # The queue as this sweep saw it, and the age past which a queued row counted as lost.
     estimate: QueueEstimate = field(default_factory=lambda: QueueEstimate(0, 0.0, 0.0))
     lost_after_s: float = 0.0
+    # How many of `republish` were `queued` rows whose message was taken for lost.
+    lost: int = 0
 
 
 def _republish(bind: Executor, condition: object, now: datetime, limit: int) -> list[str]:
@@ -132,7 +134,9 @@ def sweep(
         c.received_at < now - lost,
         or_(c.published_at.is_(None), c.published_at < now - lost),
     )
-    result.republish += _republish(bind, lost_message, now, limit - len(result.republish))
+    taken = _republish(bind, lost_message, now, limit - len(result.republish))
+    result.republish += taken
+    result.lost = len(taken)
     due_retry = and_(c.status == EventStatus.RETRYING, c.next_attempt_at <= now)
     result.republish += _republish(bind, due_retry, now, limit)
     return result

@@ -101,7 +101,10 @@ def test_a_row_overtaken_by_later_ones_is_published_again(db: Engine) -> None:
     # at 5 s is still queued: its message is gone, whatever the backlog behind it.
     ids = store_queued(db, [5.0, *[9 + i / 100 for i in range(100)], *[10.5] * 50])
     finish(db, ids[1:101], [10 + i / 100 for i in range(100)])
-    assert run_sweep(db, now=11.5, max_wait=600) == [ids[0]]  # 6.5 s old, lost after 3 s
+    with db.begin() as conn:
+        result = sweep(conn, at(11.5), GRACE, POLICY, 500, max_wait=timedelta(seconds=600))
+    assert result.republish == [ids[0]] and result.lost == 1  # 6.5 s old, lost after 3 s
+    assert result.lost_after_s == 3.0 and result.estimate.wait_s == 1.0
 
 
 def test_a_row_older_than_grace_plus_cap_is_published_again(db: Engine) -> None:

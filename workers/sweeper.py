@@ -56,6 +56,7 @@ def sweep_once(rt: Runtime, app: Celery) -> SweepResult:
         log.info(
             "sweeper.swept",
             republished=len(result.republish),
+            lost=result.lost,  # queued rows among them (the rest: never published, due retries)
             leases_expired=result.expired,
             dead=result.dead,
         )
