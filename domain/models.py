@@ -112,6 +112,13 @@ class StripeEvent(Base):
         # Retention walks the log oldest first (billing prune), in keyset batches; the ops
         # console counts events per minute of the last hour on it.
         Index("ix_stripe_events_received_at", "received_at"),
+        # The sweeper's queue estimate reads the latest finished events (domain/sweep.py).
+        Index(
+            "ix_stripe_events_processed_at",
+            "processed_at",
+            postgresql_where=text("processed_at IS NOT NULL"),
+            sqlite_where=text("processed_at IS NOT NULL"),
+        ),
     )
 
 

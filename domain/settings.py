@@ -90,6 +90,9 @@ class Settings(BaseSettings):
 
     sweeper_interval_seconds: float = Field(default=5.0, gt=0)
     sweeper_grace_seconds: float = Field(default=60.0, ge=0)
+    # A queued event counts as lost after the grace plus the queue's current wait, at most
+    # this much (domain/queue_wait.py); 0 is the plain grace.
+    sweeper_max_wait_seconds: float = Field(default=600.0, ge=0)
     sweeper_batch_size: int = Field(default=500, ge=1)
 
     publish_batch_size: int = Field(default=50, ge=1)

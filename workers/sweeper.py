@@ -37,8 +37,10 @@ def sweep_once(rt: Runtime, app: Celery) -> SweepResult:
             timedelta(seconds=s.sweeper_grace_seconds),
             rt.retry_policy,
             s.sweeper_batch_size,
+            max_wait=timedelta(seconds=s.sweeper_max_wait_seconds),
         )
     count_lease_expiries(result.retried_types, result.dead_types)  # after the commit
+    _log_backlog(result)
     if result.republish:
         try:
             publish_events(app, result.republish, s.publish_batch_size)
@@ -54,6 +56,7 @@ def sweep_once(rt: Runtime, app: Celery) -> SweepResult:
         log.info(
             "sweeper.swept",
             republished=len(result.republish),
+            lost=result.lost,  # queued rows among them (the rest: never published, due retries)
             leases_expired=result.expired,
             dead=result.dead,
         )
@@ -61,6 +64,20 @@ def sweep_once(rt: Runtime, app: Celery) -> SweepResult:
     trigger_report(rt, app)  # usage to Stripe's meters, every USAGE_REPORT_INTERVAL_SECONDS
     maybe_expire(rt)  # expired manual and Stripe grants, every CREDITS_EXPIRY_INTERVAL_SECONDS
     return result
+
+
+def _log_backlog(result: SweepResult) -> None:
+    """One line a pass with the queue estimate; debug level while nothing is queued."""
+    est = result.estimate
+    drain = est.drain_s
+    (log.info if est.backlog else log.debug)(
+        "sweeper.backlog",
+        backlog=est.backlog,
+        throughput_per_s=round(est.throughput_per_s, 2),
+        wait_s=round(est.wait_s, 2),
+        drain_s=None if drain is None else round(drain, 1),
+        lost_after_s=round(result.lost_after_s, 1),
+    )
 
 
 def trigger_delivery(rt: Runtime, app: Celery) -> bool:
