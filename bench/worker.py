@@ -21,7 +21,13 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import event
 
-from bench.common import bench_environment, machine, namespace_arguments, open_namespace
+from bench.common import (
+    bench_environment,
+    machine,
+    namespace_arguments,
+    open_namespace,
+    postgres_cpu_seconds,
+)
 from bench.pipeline import lifecycles
 
 
@@ -44,17 +50,18 @@ def run(events: list[dict[str, Any]], batch: int) -> dict[str, float]:
         statements += 1
 
     event.listen(rt.engine, "before_cursor_execute", count)
-    wall, cpu = time.perf_counter(), time.process_time()
+    wall, cpu, pg = time.perf_counter(), time.process_time(), postgres_cpu_seconds()
     done = 0
     for start in range(0, len(ids), batch):
         outcome = process_events(rt, ids[start : start + batch])
         done += len(outcome.processed) + len(outcome.ignored)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    pg = postgres_cpu_seconds() - pg
     event.remove(rt.engine, "before_cursor_execute", count)
     if done != len(ids):
         raise SystemExit(f"only {done} of {len(ids)} events were applied")
     n = len(ids)
-    return {"rate": n / wall, "cpu_ms": cpu * 1e3 / n, "sql": statements / n}
+    return {"rate": n / wall, "cpu_ms": cpu * 1e3 / n, "pg_ms": pg * 1e3 / n, "sql": statements / n}
 
 
 def main() -> None:
@@ -77,17 +84,21 @@ def main() -> None:
         "ids per message",
         "events/s",
         "CPU ms/event",
+        "Postgres CPU ms/event",
         "SQL statements/event (BEGIN/COMMIT not counted)",
     ):
         table.add_column(col, justify="right")
     for label, r in (("1 (baseline)", baseline), (f"{args.batch}", ours)):
-        table.add_row(label, f"{r['rate']:,.0f}", f"{r['cpu_ms']:.2f}", f"{r['sql']:.2f}")
+        table.add_row(
+            label, f"{r['rate']:,.0f}", f"{r['cpu_ms']:.2f}", f"{r['pg_ms']:.2f}", f"{r['sql']:.2f}"
+        )
     Console(width=150).print(table)
     print(
         f"worker: {ours['rate']:,.0f} ev/s in one process with {args.batch}-id messages, "
         f"baseline {baseline['rate']:,.0f} ev/s one per message, "
         f"ratio {ours['rate'] / baseline['rate']:.1f}x, CPU {ours['cpu_ms']:.2f} ms/event "
-        f"(baseline {baseline['cpu_ms']:.2f}), SQL {ours['sql']:.2f}/event "
+        f"(baseline {baseline['cpu_ms']:.2f}), Postgres CPU {ours['pg_ms']:.2f} ms/event "
+        f"(baseline {baseline['pg_ms']:.2f}), SQL {ours['sql']:.2f}/event "
         f"(baseline {baseline['sql']:.2f})"
     )
 
