@@ -157,7 +157,12 @@ def main() -> None:
     parser.add_argument("--rate-seconds", type=float, default=20)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--web-workers", type=int, default=2)
-    parser.add_argument("--worker-concurrency", type=int, default=4)
+    parser.add_argument(
+        "--worker-concurrency",
+        type=int,
+        default=0,
+        help="worker processes (default: billing worker's, one per core)",
+    )
     parser.add_argument("--worker-pool", default="prefork", help="prefork or threads")
     namespace_arguments(parser)
     parser.add_argument(
@@ -195,7 +200,7 @@ def main() -> None:
             work,
             "worker",
             "worker",
-            f"--concurrency={args.worker_concurrency}",
+            *([f"--concurrency={args.worker_concurrency}"] if args.worker_concurrency else []),
             f"--pool={args.worker_pool}",
             "--loglevel=WARNING",
         )
@@ -223,10 +228,12 @@ def main() -> None:
             proc.wait(30)
     namespace.clear_broker()
 
+    from workers.cli import default_concurrency
+
     processing_rate = burst_t["n"] / max(burst_t["span"], 1e-9)
     table = Table(
         title=f"pipeline ({machine()}; worker pool {args.worker_pool} x "
-        f"{args.worker_concurrency}, {args.web_workers} web)"
+        f"{args.worker_concurrency or default_concurrency()}, {args.web_workers} web)"
     )
     for col in (
         "phase",

@@ -120,7 +120,13 @@ def serve(
 
 @cli.command()
 def worker(
-    concurrency: Annotated[int, typer.Option(help="Worker processes (or threads).")] = 4,
+    concurrency: Annotated[
+        int | None,
+        typer.Option(
+            help="Worker processes (or threads); default: one per CPU core this process may "
+            "run on (measured best on 2 cores: docs/performance.md)."
+        ),
+    ] = None,
     queues: Annotated[str, typer.Option(help="Comma-separated queues.")] = (
         "events,commands,maintenance"
     ),
@@ -134,6 +140,7 @@ def worker(
         # Our per-task lines follow the same level as Celery's (read by the worker's settings).
         os.environ["LOG_LEVEL"] = loglevel.upper()
     loglevel = loglevel or load_settings().log_level
+    concurrency = concurrency or default_concurrency()
     from workers.celery_app import app as celery
 
     celery.worker_main(
@@ -148,6 +155,11 @@ def worker(
             "--without-heartbeat",
         ]
     )
+
+
+def default_concurrency() -> int:
+    """One worker process per CPU core available to this process (its affinity mask)."""
+    return max(1, len(os.sched_getaffinity(0)))
 
 
 @cli.command()
