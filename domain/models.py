@@ -87,6 +87,8 @@ class StripeEvent(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
+    # On Postgres the raw body lives out of line (TOAST, `toast_tuple_target = 128`,
+    # migration 0020): a status change writes a row version without a copy of the body.
     __table_args__ = (
         # Partial indexes keep the sweeper's scans proportional to the backlog, not history.
         Index(

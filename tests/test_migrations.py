@@ -66,3 +66,48 @@ def test_postgres_round_trip_without_drift(scratch_postgres: str) -> None:
 
 def test_sqlite_round_trip_without_drift(tmp_path: Path) -> None:
     round_trip(f"sqlite:///{tmp_path / 'billing.db'}")
+
+
+def test_postgres_event_bodies_live_out_of_line(scratch_postgres: str) -> None:
+    """Migration 0020: a stored body is in the TOAST relation, so a status change (queued,
+    processing, processed) writes a small row version, not another copy of the body."""
+    import orjson
+
+    from domain.mirror.stripe_json import ApiShape
+    from tests.mirror.lifecycle import lifecycle
+
+    command.upgrade(alembic_config(scratch_postgres), "head")
+    body = orjson.dumps(lifecycle(ApiShape.CURRENT)[1]).decode()  # subscription.created
+    assert len(body) > 2500
+    engine = create_engine(scratch_postgres)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO stripe_events (event_id, type, livemode, event_created, raw_body,"
+                    " source, received_at, status, attempts) VALUES"
+                    " ('evt_toast', 't', false, 0, :b, 'webhook', now(), 'received', 0)"
+                ),
+                {"b": body},
+            )
+            options = conn.execute(
+                text("SELECT reloptions FROM pg_class WHERE relname = 'stripe_events'")
+            ).scalar_one()
+            toast_bytes = conn.execute(
+                text(
+                    "SELECT pg_relation_size(reltoastrelid) FROM pg_class"
+                    " WHERE relname = 'stripe_events'"
+                )
+            ).scalar_one()
+        assert options == ["toast_tuple_target=128"]
+        # The one body went to the TOAST relation (inline, compressed to ~2 KB, it fits the
+        # heap page and the TOAST relation stays empty: 0 bytes).
+        assert toast_bytes > 0
+        command.downgrade(alembic_config(scratch_postgres), "0019")
+        with engine.connect() as conn:
+            options = conn.execute(
+                text("SELECT reloptions FROM pg_class WHERE relname = 'stripe_events'")
+            ).scalar_one()
+        assert options is None
+    finally:
+        engine.dispose()
