@@ -15,7 +15,6 @@ backlog of Q events published over the last 30 s (waiting, none lost). Then, med
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import time
 from collections.abc import Callable
@@ -23,7 +22,7 @@ from datetime import timedelta
 
 from sqlalchemy import Connection, bindparam, create_engine, text, update
 
-from bench.common import machine, reset_database
+from bench.common import machine, namespace_arguments, open_namespace, reset_database
 from domain.event_log import EVENTS
 from domain.models import EventStatus
 from domain.retry import RetryPolicy
@@ -111,11 +110,9 @@ def main() -> None:
     parser.add_argument("--finish-rows", type=int, default=20_000)
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--rounds", type=int, default=5, help="finish cost: alternations")
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://127.0.0.1/bench_sweep"),
-    )
+    namespace_arguments(parser, broker=False)
     args = parser.parse_args()
+    open_namespace(args)
     print(machine())
     reset_database(args.database_url)
     admin = create_engine(args.database_url, isolation_level="AUTOCOMMIT")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -152,6 +154,23 @@ def _worker_of(dev: Proc) -> int:
     raise AssertionError("billing dev has no worker")
 
 
+def _stop_between_transactions(pool: list[int], db: Path) -> None:
+    """SIGSTOP the pool processes at a moment none of them holds the database's write lock."""
+    for _ in range(100):
+        for child in pool:
+            os.kill(child, signal.SIGSTOP)
+        try:
+            with contextlib.closing(sqlite3.connect(db, timeout=0.2)) as conn:
+                conn.execute("BEGIN IMMEDIATE")
+                conn.rollback()
+            return
+        except sqlite3.OperationalError:  # locked: let the transaction finish, try again
+            for child in pool:
+                os.kill(child, signal.SIGCONT)
+            time.sleep(0.05)
+    raise AssertionError("the worker pool always held the database's write lock")
+
+
 def _done(data_dir: Path, ids: list[str]) -> int:
     with sqlite3.connect(data_dir / "billing.db") as conn:
         done = {
@@ -185,8 +204,10 @@ def test_messages_the_worker_fetched_ahead_are_not_lost_across_a_restart(tmp_pat
         worker = _worker_of(dev)
         assert wait_until(lambda: bool(_children(worker)), 60), dev.output()[-4000:]
         pool = _children(worker)
-        for child in pool:  # the pool process stops: the worker's main process still fetches
-            os.kill(child, signal.SIGSTOP)
+        # The pool process stops (the worker's main process still fetches), outside a
+        # transaction: stopped inside one (a maintenance task the sweeper asked for), it
+        # would hold SQLite's write lock and every webhook would wait for it.
+        _stop_between_transactions(pool, data_dir / "billing.db")
         secret = orjson.loads((data_dir / "dev-secrets.json").read_bytes())["webhook_secret"]
         ids = []
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
