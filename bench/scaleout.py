@@ -478,6 +478,12 @@ def run_one(
     n, dead, span = processed_span(engine)
     engine.dispose()
     rate, pg_ms, worker_ms = samples.steady(n, args.skip)
+    if rate <= 0:
+        raise SystemExit(
+            f"{workers} node(s) drained the {n:,}-event backlog before two samples of its "
+            f"steady part ({args.skip:.0%} on): give more --events or a smaller "
+            "--sample-interval"
+        )
     stored = len(backlog)
     return Result(
         workers,
