@@ -333,21 +333,26 @@ def start_uvicorn(
     raise RuntimeError(f"{app} did not start; see {log}")
 
 
+def with_children(pid: int) -> list[int]:
+    """The process and its direct children (a uvicorn or Celery parent and its workers)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    return [pid, *(int(c) for c in children.read_text().split())] if children.exists() else [pid]
+
+
+def status_mb(pid: int, field: str) -> float:
+    """One memory field of /proc/<pid>/status (`VmRSS`, `VmHWM`), in MB; 0 if it has gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1]) / 1024
+    except FileNotFoundError:
+        pass
+    return 0.0
+
+
 def peak_rss_mb(pid: int) -> float:
     """Peak resident set size (VmHWM) of a process and its children, in MB."""
-    pids = [pid]
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    if children.exists():
-        pids += [int(p) for p in children.read_text().split()]
-    peak = 0.0
-    for p in pids:
-        try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    peak = max(peak, int(line.split()[1]) / 1024)
-        except FileNotFoundError:
-            continue
-    return peak
+    return max(status_mb(p, "VmHWM") for p in with_children(pid))
 
 
 def tree_cpu_seconds(pid: int) -> float:
@@ -380,12 +385,8 @@ def postgres_cpu_seconds() -> float:
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time used so far by a process and its children (the web workers)."""
-    pids = [pid]
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    if children.exists():
-        pids += [int(p) for p in children.read_text().split()]
     ticks = 0
-    for p in pids:
+    for p in with_children(pid):
         try:
             # Fields after the command name (which may hold spaces): utime and stime are 14, 15.
             fields = Path(f"/proc/{p}/stat").read_text().rpartition(")")[2].split()

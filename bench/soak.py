@@ -29,25 +29,15 @@ from bench.common import (
     open_namespace,
     run_loadgen,
     start_uvicorn,
+    status_mb,
+    with_children,
 )
 from bench.pipeline import start_service
 
 
 def tree_rss_mb(pid: int) -> float:
     """Current RSS (VmRSS) of a process plus its children, in MB."""
-    pids = [pid]
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    if children.exists():
-        pids += [int(p) for p in children.read_text().split()]
-    total = 0.0
-    for p in pids:
-        try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1]) / 1024
-        except FileNotFoundError:
-            continue
-    return total
+    return sum(status_mb(p, "VmRSS") for p in with_children(pid))
 
 
 def _wait_for_children(pid: int, timeout: float) -> None:
