@@ -272,17 +272,11 @@ def _move_balances(
         for a, (b, g) in sorted(deltas.items())
         if a not in moved
     ]
-    move = [
-        {
-            "p_account": a,
-            "p_balance": deltas.get(a, [0, 0])[0],
-            "p_granted": deltas.get(a, [0, 0])[1],
-            "p_start": start,
-            "p_end": end,
-            "p_now": now,
-        }
-        for a, (start, end) in sorted(moved.items())
-    ]
+    move = []
+    for a, (start, end) in sorted(moved.items()):
+        b, g = deltas.get(a, (0, 0))
+        row = {"p_account": a, "p_balance": b, "p_granted": g, "p_now": now}
+        move.append({**row, "p_start": start, "p_end": end})
     if stay:
         session.execute(_ADD_TO_PERIOD, stay)
     if move:
