@@ -128,12 +128,13 @@ def test_without_any_worker_rows_past_the_grace_come_back_as_before(db: Engine) 
 
 
 def test_each_pass_logs_the_estimate(runtime: Runtime, db: Engine) -> None:
-    ids = store_queued(db, [-1.5, -0.6, -0.5], base=utcnow())
+    now = utcnow()  # one clock reading: the wait is exactly 1 s however slow the machine
+    ids = store_queued(db, [-1.5, -0.6, -0.5], base=now)
     with db.begin() as conn:  # one finished 1 s after its publish
         conn.execute(
             update(EVENTS)
             .where(EVENTS.c.event_id == ids[0])
-            .values(status=EventStatus.PROCESSED, processed_at=utcnow() - timedelta(seconds=0.5))
+            .values(status=EventStatus.PROCESSED, processed_at=now - timedelta(seconds=0.5))
         )
     sent: list[Any] = []
 
