@@ -11,6 +11,11 @@ machine is busy (each one waits for the Postgres backend to be scheduled), hence
 mode. An answer is given only after that COMMIT returned (synchronous_commit as the server
 has it: on). If a batch fails for another reason than an outage, each consume is retried in
 a transaction of its own; a dropped connection is replaced and the batch tried once more.
+Behind a transaction pooler (DATABASE_POOLER=transaction) the COMMIT is sent after the
+pipeline is closed, one round trip more: psycopg's pipeline exit may send a Flush after
+the final Sync, and PgBouncer, which gives a server connection to whatever a client sends
+and frees it only on the server's ReadyForQuery, would then keep the server for this lane
+(a Flush has no answer) until its next batch, which an idle gate never sends.
 The embedded SQLite default keeps the threaded gate (ingest/gate.py).
 """
 
@@ -60,6 +65,7 @@ class PipelinedGate:
         # Behind a transaction pooler (DATABASE_POOLER) no server-side prepared statements:
         # the next batch may run on another server connection (domain.db.make_engine).
         self._prepare_threshold: int | None = None if transaction_pooler else 5
+        self._commit_in_pipeline = not transaction_pooler
         self._max_batch = max_batch
         self._waiting: list[_Waiting] = []
         self._wake = asyncio.Event()
@@ -142,7 +148,7 @@ class PipelinedGate:
         for attempt in (1, 2):
             conn = await self._connection(lane)
             try:
-                return await _transaction(conn, batch)
+                return await _transaction(conn, batch, commit_in_pipeline=self._commit_in_pipeline)
             except ledger.BatchRaced:
                 # An id of the batch was committed meanwhile by another transaction: once
                 # more, its answer is now among the earlier ones.
@@ -157,9 +163,10 @@ class PipelinedGate:
 
 
 async def _transaction(
-    conn: psycopg.AsyncConnection[Any], batch: list[Consume]
+    conn: psycopg.AsyncConnection[Any], batch: list[Consume], *, commit_in_pipeline: bool
 ) -> list[ledger.ConsumeOutcome]:
-    """Lock + read answers (one round trip), write + COMMIT (one)."""
+    """Lock + read answers (one round trip), write + COMMIT (one); with `commit_in_pipeline`
+    false, write (one) then COMMIT (one) after the pipeline (see the module's docstring)."""
     accounts = sorted({c.account_ref for c in batch})
     ids = sorted({ledger.CONSUME_PREFIX + c.consume_id for c in batch})
     try:
@@ -174,7 +181,10 @@ async def _transaction(
             plan = ledger.plan_batch(batch, rows, answered, now)
             if plan.entries:
                 await conn.execute(gate_sql.WRITE, gate_sql.write_params(plan, now))
-            await conn.commit()  # sent behind WRITE; psycopg syncs and waits for both
+            if commit_in_pipeline:
+                await conn.commit()  # sent behind WRITE; psycopg syncs and waits for both
+        if not commit_in_pipeline:
+            await conn.commit()  # nothing follows its Sync: the pooler frees the server
     except psycopg.errors.UniqueViolation:
         await conn.rollback()
         raise ledger.BatchRaced from None

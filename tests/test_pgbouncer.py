@@ -187,6 +187,48 @@ def test_the_credit_gate_behind_the_pooler_leaves_no_session_state(url: str, db:
     assert session_state(url) == CLEAN
 
 
+def test_an_idle_gate_lane_does_not_hold_the_pooled_server(url: str, db: Engine) -> None:
+    """After a batch the gate's lane sits idle on its connection; the one server connection
+    must be free for the next client at once. (psycopg's pipeline exit sends a Flush after
+    the final Sync: behind PgBouncer that message claims a server connection and, with
+    nothing to answer, keeps it until the lane's next batch, which an idle gate never sends:
+    every other client of the pool waited forever.)"""
+    import asyncio
+
+    import psycopg
+
+    from ingest.gate_pg import Consume, PipelinedGate, libpq_conninfo
+    from tests.credits.support import grant
+
+    runtime = build_runtime(load_settings(database_url=url, database_pooler="transaction"))
+    try:
+        with runtime.sessions.begin() as session:
+            grant(session, "org_idle_lane", 5, "manual:1")
+    finally:
+        runtime.engine.dispose()
+
+    async def another_client_after_each_consume() -> list[int]:
+        gate = PipelinedGate(url, lanes=1, transaction_pooler=True)
+        gate.start()
+        answers = []
+        try:
+            for n in range(6):  # allowed (a write) five times, then denied (no write)
+                await gate.consume(Consume(f"idle{n}", "org_idle_lane", 1, None))
+                other = await psycopg.AsyncConnection.connect(
+                    libpq_conninfo(url), prepare_threshold=None, autocommit=True
+                )
+                try:
+                    cursor = await asyncio.wait_for(other.execute("SELECT 1"), 5)
+                    answers.append((await cursor.fetchone() or (0,))[0])
+                finally:
+                    await other.close()
+        finally:
+            await gate.aclose()
+        return answers
+
+    assert asyncio.run(another_client_after_each_consume()) == [1] * 6
+
+
 def test_the_account_reader_behind_the_pooler_leaves_no_session_state(url: str, db: Engine) -> None:
     """The read API's one-statement account reader (raw async psycopg connections): without
     the setting PgBouncer refuses its startup option; with it the same statement runs again
