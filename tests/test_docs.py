@@ -108,7 +108,7 @@ def test_the_readme_commands_are_the_ones_ci_runs() -> None:
         test.rsplit(" && ", 1)[1],
         "",
         'say "tests through PgBouncer in transaction mode (the subset of docs/testing.md)"',
-        "TEST_VIA_PGBOUNCER=1 .venv/bin/pytest",
+        "TEST_VIA_PGBOUNCER=1 .venv/bin/pytest -n 0",
     ]
 
 

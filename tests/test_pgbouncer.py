@@ -30,6 +30,7 @@ from workers.runtime import build_runtime
 ROOT = Path(__file__).resolve().parents[1]
 REPEAT = "SELECT CAST(:n AS integer) + 1"
 
+
 @pytest.fixture(scope="module")
 def one_server(pg_engine: Engine) -> Iterator[PgBouncer]:
     """(The tests without this fixture, the source audit among them, run without pgbouncer.)"""

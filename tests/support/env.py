@@ -15,11 +15,19 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+# The CLI's rich consoles take their width from COLUMNS when workers.cli is imported (any
+# test may import it first, in any worker): one width for every test, terminal or not.
+os.environ["COLUMNS"] = "200"
+
 # Each test run works in a database and a broker namespace of its own, so two runs on one
 # machine (a session and CI, say) never see each other's rows or messages. TEST_DATABASE_URL
 # names the server (and the prefix of the run's database); the run creates and drops its own.
 SERVER_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://127.0.0.1/test")
 RUN_ID = os.environ.setdefault("BILLING_TEST_RUN_ID", f"r{os.getpid()}_{secrets.token_hex(3)}")
+# Under pytest-xdist each worker process is a run of its own (the controller's id + its name).
+_XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _XDIST_WORKER and not RUN_ID.endswith(f"_{_XDIST_WORKER}"):
+    RUN_ID = os.environ["BILLING_TEST_RUN_ID"] = f"{RUN_ID}_{_XDIST_WORKER}"
 _server = make_url(SERVER_DATABASE_URL)
 RUN_DATABASE_PREFIX = f"{_server.database or 'test'}_r"
 TEST_DATABASE_URL = _server.set(database=f"{_server.database or 'test'}_{RUN_ID}").render_as_string(
