@@ -24,7 +24,6 @@ from workers.stripe_gateway import StripeGateway
 def wired(
     runtime: Runtime, gateway: StripeGateway, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[None]:
-    monkeypatch.setenv("COLUMNS", "200")
     saved = structlog.get_config()
     structlog.configure(logger_factory=structlog.stdlib.LoggerFactory())
     monkeypatch.setattr("workers.runtime.get_runtime", lambda: runtime)

@@ -30,7 +30,6 @@ def published(
 ) -> Published:
     """The CLI's backfill fetches from the fake Stripe and publishes into a list."""
     sink = Published()
-    monkeypatch.setenv("COLUMNS", "200")
     monkeypatch.setattr(
         "workers.ops_cli.backfill.make_backfill",
         lambda page_size: backfill_service(

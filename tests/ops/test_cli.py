@@ -22,7 +22,6 @@ from workers.runtime import Runtime
 @pytest.fixture
 def rt(db: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Runtime, Published]]:
     """A one-attempt runtime; the CLI's service publishes into a list instead of Celery."""
-    monkeypatch.setenv("COLUMNS", "200")
     # Unconfigured structlog prints to stdout, which would mix logs into the JSON output.
     saved = structlog.get_config()
     structlog.configure(logger_factory=structlog.stdlib.LoggerFactory())

@@ -54,7 +54,6 @@ class Setup:
 def setup(
     stripe_settings: Settings, db: Engine, quiet_logs: None, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Setup]:
-    monkeypatch.setenv("COLUMNS", "200")
     rt = build_runtime(stripe_settings)
     with TestClient(create_app(stripe_settings, publish=Published())) as api:
         s = Setup(api, rt, make_gateway(stripe_settings))

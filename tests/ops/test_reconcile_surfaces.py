@@ -34,7 +34,6 @@ def cli_stripe(
     stripe_settings: Settings, db: Engine, quiet_logs: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The CLI's reconcile reads the fake Stripe."""
-    monkeypatch.setenv("COLUMNS", "200")
     monkeypatch.setattr(
         "workers.ops_cli.reconcile.make_reconcile",
         lambda page_size: reconcile_service(

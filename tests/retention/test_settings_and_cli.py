@@ -42,7 +42,6 @@ def test_retention_from_the_environment_is_checked_too(monkeypatch: pytest.Monke
 def cli_env(db: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """The CLI on the test database, archiving into tmp_path/archive."""
     archive = tmp_path / "archive"
-    monkeypatch.setenv("COLUMNS", "200")
     monkeypatch.setattr("workers.ops_cli.prune.engine", lambda: db)
     monkeypatch.setattr(
         "workers.ops_cli.prune.prune_config", lambda: PruneConfig(90, archive, 5000)
